@@ -1,0 +1,174 @@
+# authgate — one non-recursive Makefile, everything built out of tree in build/.
+#
+#   make              build/authgate (release) and the BPF objects
+#   make test         deps + sanitizer build + unit, conformance, integration
+#   make run          deps + build + the daemon on etc/authgate.conf
+#   make fuzz         libFuzzer targets (clang) in build/fuzz/
+#   make fuzz-smoke   each fuzz target for FUZZ_SECONDS (default 20)
+#   make bench        benchmarks (see docs/performance.md)
+#   make deps         install the Debian 12 packages everything needs
+#   make clean
+#
+# Quiet by default; V=1 shows the commands.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)"
+endif
+
+B := build
+CC ?= cc
+CLANG ?= clang
+FUZZ_SECONDS ?= 20
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) -MMD -MP
+REL_CFLAGS := $(BASE_CFLAGS) -O2
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_CFLAGS := $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -DAUTHGATE_DEBUG_COUNTERS
+FUZZ_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DAUTHGATE_FUZZING -DAUTHGATE_DEBUG_COUNTERS
+LIBS := -lcares -lcrypto -lpthread
+
+VERIFY_SRC := $(sort $(wildcard verify/*.c))
+USER_SRC := $(filter-out userspace/main.c,$(sort $(wildcard userspace/*.c)))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+BPF_SRC := $(sort $(wildcard bpf/*.bpf.c))
+
+# $(call objs,VARIANT,SOURCES)
+objs = $(patsubst %.c,$(B)/$(1)/obj/%.o,$(2))
+
+REL_VERIFY := $(call objs,rel,$(VERIFY_SRC))
+REL_USER := $(call objs,rel,$(USER_SRC))
+ASAN_VERIFY := $(call objs,asan,$(VERIFY_SRC))
+ASAN_USER := $(call objs,asan,$(USER_SRC))
+FUZZ_VERIFY := $(call objs,fuzz,$(VERIFY_SRC))
+FUZZ_USER := $(call objs,fuzz,$(USER_SRC))
+
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
+
+.PHONY: all test run fuzz fuzz-smoke bench bench-quick deps clean unit-bins
+
+all: $(B)/authgate $(BPF_OBJS)
+
+# ---------------------------------------------------------------- compile
+
+$(B)/rel/obj/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(REL_CFLAGS) -c $< -o $@
+
+$(B)/asan/obj/%.o: %.c
+	$(call msg,CC-ASAN,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+$(B)/fuzz/obj/%.o: %.c
+	$(call msg,CC-FUZZ,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(B)/rel/libverify.a: $(REL_VERIFY)
+$(B)/asan/libverify.a: $(ASAN_VERIFY)
+$(B)/fuzz/libverify.a: $(FUZZ_VERIFY)
+$(B)/rel/libuser.a: $(REL_USER)
+$(B)/asan/libuser.a: $(ASAN_USER)
+$(B)/fuzz/libuser.a: $(FUZZ_USER)
+$(B)/%.a:
+	$(call msg,AR,$@)
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# ------------------------------------------------------------------ link
+
+$(B)/authgate: $(B)/rel/obj/userspace/main.o $(B)/rel/libuser.a $(B)/rel/libverify.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(LIBS)
+
+$(B)/asan/authgate: $(B)/asan/obj/userspace/main.o $(B)/asan/libuser.a $(B)/asan/libverify.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+
+$(B)/asan/tests/%: $(B)/asan/obj/tests/unit/%.o $(B)/asan/libuser.a $(B)/asan/libverify.a
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+$(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(B)/fuzz/libuser.a $(B)/fuzz/libverify.a
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+$(B)/bench/bench_%: $(B)/rel/obj/bench/bench_%.o $(B)/rel/libuser.a $(B)/rel/libverify.a
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^ $(LIBS)
+
+# ------------------------------------------------------------------- BPF
+
+$(B)/bpf/vmlinux.h:
+	$(call msg,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(B)/bpf/vmlinux.h $(wildcard bpf/*.h)
+	$(call msg,BPF,$<)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(B)/bpf -Ibpf -c $< -o $@
+
+# ----------------------------------------------------------------- tests
+
+unit-bins: $(UNIT_BINS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory $(B)/asan/authgate $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+	$(Q)AUTHGATE=$(B)/asan/authgate BUILD=$(B) bash tests/run.sh
+
+fuzz: $(FUZZ_BINS)
+
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(B) bash tests/fuzz/smoke.sh
+
+bench: $(B)/authgate $(BENCH_BINS)
+	$(Q)BUILD=$(B) bash bench/run.sh
+
+bench-quick: $(B)/authgate $(BENCH_BINS)
+	$(Q)BUILD=$(B) QUICK=1 bash bench/run.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash etc/run.sh $(B)/authgate
+
+# ------------------------------------------------------------------ deps
+
+DEPS := build-essential clang llvm pkg-config bpftool libbpf-dev liburing-dev \
+	libssl-dev libc-ares-dev libcmocka-dev libclang-rt-14-dev libelf-dev \
+	zlib1g-dev iproute2 unbound swaks openssl python3 python3-yaml \
+	python3-dkim python3-spf python3-authres libmail-spf-perl \
+	libmail-dkim-perl libspf2-dev libopendkim-dev opendkim opendkim-tools
+
+deps:
+	$(Q)missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEPS) 2>/dev/null \
+		| awk '$$NF == "installed" { ok[$$1] = 1 } END { n = split("$(DEPS)", p, " "); \
+		  for (i = 1; i <= n; i++) if (!(p[i] in ok)) printf "%s ", p[i] }'); \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS     installing: $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+		|| { echo "make deps: apt-get failed (are you root on Debian 12?)" >&2; exit 1; }; \
+	fi
+
+clean:
+	$(call msg,CLEAN,$(B))
+	$(Q)rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,19 @@
+# tests/lib/tap.sh — TAP helpers for shell test scripts (source it).
+#   ok NAME / not_ok NAME [DETAIL] / skip NAME REASON / check NAME CMD...
+#   expect_eq NAME EXPECTED ACTUAL
+# tap_done prints the plan and exits 1 if anything failed.
+_tap_n=0 _tap_failed=0
+ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1"; }
+not_ok() {
+	_tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1))
+	echo "not ok $_tap_n - $1"
+	[ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/# /'
+	return 0
+}
+skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
+check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n" "command failed: $*"; fi; }
+expect_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else
+		not_ok "$1" "$(printf 'expected: %s\n  actual: %s' "$2" "$3")"; fi
+}
+tap_done() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }

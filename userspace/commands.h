@@ -1,0 +1,10 @@
+/*
+ * commands — one entry point per subcommand (userspace/cmd_*.c). Each takes
+ * argv with argv[0] = the subcommand's name and returns the exit status.
+ */
+#ifndef AUTHGATE_COMMANDS_H
+#define AUTHGATE_COMMANDS_H
+
+int cmd_lookup(int argc, char **argv);
+
+#endif
