@@ -12,6 +12,7 @@
 # Quiet by default; V=1 shows the commands.
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 .DEFAULT_GOAL := all
 
@@ -29,7 +30,7 @@ CLANG ?= clang
 FUZZ_SECONDS ?= 20
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) -MMD -MP
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -g $(WARN) -MMD -MP
 REL_CFLAGS := $(BASE_CFLAGS) -O2
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -DAUTHGATE_DEBUG_COUNTERS
@@ -58,7 +59,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 
-.PHONY: all test run fuzz fuzz-smoke bench bench-quick deps clean unit-bins
+.PHONY: all test test-bins run fuzz fuzz-smoke bench bench-quick deps clean unit-bins
 
 all: $(B)/authgate $(BPF_OBJS)
 
@@ -130,8 +131,11 @@ $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(B)/bpf/vmlinux.h $(wildcard bpf/*.h)
 unit-bins: $(UNIT_BINS)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory $(B)/asan/authgate $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)AUTHGATE=$(B)/asan/authgate BUILD=$(B) bash tests/run.sh
+
+test-bins: $(B)/asan/authgate $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+	@:
 
 fuzz: $(FUZZ_BINS)
 

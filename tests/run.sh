@@ -33,7 +33,8 @@ run_suite() {
 		"not ok "*)
 			f=$((f + 1)); echo "  FAIL $name: ${line#not ok }" ;;
 		"ok "*"# SKIP"* | "ok "*"# skip"*)
-			s=$((s + 1)); echo "  skipped ($name: ${line#*# [Ss][Kk][Ii][Pp]}) ${line#ok }" | sed 's/ # [Ss][Kk][Ii][Pp].*//' ;;
+			s=$((s + 1)); local what=${line#ok } why=${line#*# [Ss][Kk][Ii][Pp] }
+			echo "  skipped ($why): $name: ${what%% # [Ss][Kk][Ii][Pp]*}" ;;
 		"ok "*)
 			p=$((p + 1)) ;;
 		esac
@@ -56,6 +57,9 @@ for dir in conformance integration; do
 		[[ -f $t && -x $t ]] && run_suite "$dir/$(basename "$t")" "$t"
 	done
 done
+
+# Fuzz targets: their seed corpora plus a few seconds of new inputs each.
+run_suite "fuzz/smoke" env FUZZ_SECONDS="${FUZZ_TEST_SECONDS:-5}" BUILD="$BUILD" tests/fuzz/smoke.sh
 
 echo "tests: $pass passed, $fail failed, $skip skipped"
 [[ $fail -eq 0 ]]

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EXIT_NEGATIVE 1
@@ -72,6 +73,15 @@ static void print_record(enum dns_type type, const struct dns_record *rec)
 	}
 }
 
+static int mx_cmp(const void *x, const void *y)
+{
+	const struct dns_record *a = *(const struct dns_record *const *)x;
+	const struct dns_record *b = *(const struct dns_record *const *)y;
+	if (a->u.mx.preference != b->u.mx.preference)
+		return a->u.mx.preference < b->u.mx.preference ? -1 : 1;
+	return strcmp(a->u.mx.host, b->u.mx.host);
+}
+
 struct lookup {
 	bool verbose;
 	int status;
@@ -83,14 +93,20 @@ static void on_answer(void *arg, struct dns_answer *a)
 	if (l->verbose && strcmp(a->name, a->canonical) != 0)
 		printf("; %s is an alias for %s\n", a->name, a->canonical);
 	switch (a->status) {
-	case DNS_DATA:
+	case DNS_DATA: {
+		const struct dns_record *order[a->count];
+		for (unsigned i = 0; i < a->count; i++)
+			order[i] = &a->records[i];
+		if (a->type == DNS_TYPE_MX) /* servers rotate; people read by preference */
+			qsort(order, a->count, sizeof order[0], mx_cmp);
 		for (unsigned i = 0; i < a->count; i++) {
 			if (l->verbose)
-				printf("%u\t", a->records[i].ttl);
-			print_record(a->type, &a->records[i]);
+				printf("%u\t", order[i]->ttl);
+			print_record(a->type, order[i]);
 		}
 		l->status = 0;
 		break;
+	}
 	case DNS_NODATA:
 	case DNS_NXDOMAIN:
 		printf("%s\n", a->status == DNS_NODATA ? "NODATA" : "NXDOMAIN");

@@ -36,8 +36,13 @@ struct pending {
 	struct dns_query *waiters;
 	uint32_t hash;
 	enum dns_type type;
+	int restarts;
 	char name[DNS_NAME_MAX + 1];
 };
+
+/* Restarts allowed when a server returns a CNAME chain without the data at
+ * its end (RFC 1034 §5.3.3: ask again for the canonical name). */
+#define MAX_CNAME_RESTARTS 8
 
 struct dns_resolver {
 	struct dns_cache *cache;
@@ -47,14 +52,21 @@ struct dns_resolver {
 	void *clock_arg;
 	struct pending *ptab[PENDING_BUCKETS];
 	struct dns_query *ready_head, *ready_tail;
+	struct dns_query *spare; /* finished queries kept for reuse */
+	size_t nspare;
 	size_t pending;
 };
+
+/* Queries are allocated per lookup on the hot path; keep a bounded pool. */
+#define MAX_SPARE_QUERIES 1024
 
 static uint64_t monotonic_seconds(void *arg)
 {
 	(void)arg;
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* TTLs are seconds: the coarse clock is exact enough and far cheaper
+	 * on a path taken once per lookup. */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec;
 }
 
@@ -103,6 +115,7 @@ void dns_resolver_free(struct dns_resolver *r)
 		}
 	}
 	free_queries(r->ready_head);
+	free_queries(r->spare);
 	dns_zone_free(r->zone);
 	dns_cache_free(r->cache);
 	free(r);
@@ -152,10 +165,26 @@ static struct pending **pending_slot(struct dns_resolver *r, const char *name,
 
 /* The upstream answered (ans owned by us, NULL on ENOMEM): cache it and
  * hand a reference to every waiter. */
+/* A CNAME answer with nothing at the end of the chain and no SOA proving
+ * the target empty: the server did not finish the chain for us. */
+static bool chain_unfinished(const struct dns_answer *a)
+{
+	return a && a->status == DNS_NODATA && !a->cacheable &&
+	       strcmp(a->name, a->canonical) != 0;
+}
+
 static void on_upstream(void *arg, struct dns_answer *ans)
 {
 	struct pending *p = arg;
 	struct dns_resolver *r = p->r;
+	if (chain_unfinished(ans) && p->restarts < MAX_CNAME_RESTARTS) {
+		char target[DNS_NAME_MAX + 1];
+		strcpy(target, ans->canonical);
+		dns_answer_release(ans);
+		p->restarts++;
+		dns_upstream_query(r->upstream, target, p->type, on_upstream, p);
+		return;
+	}
 	*pending_slot(r, p->name, p->type, p->hash) = p->hnext;
 	if (!ans)
 		ans = dns_answer_new_empty(p->name, p->type, DNS_TEMPFAIL,
@@ -188,6 +217,7 @@ static int ask_upstream(struct dns_resolver *r, struct dns_query *q,
 	q->next = NULL;
 	p->hash = h;
 	p->type = type;
+	p->restarts = 0;
 	strcpy(p->name, name);
 	p->hnext = NULL;
 	*slot = p;
@@ -195,16 +225,39 @@ static int ask_upstream(struct dns_resolver *r, struct dns_query *q,
 	return 0;
 }
 
+static struct dns_query *query_get(struct dns_resolver *r)
+{
+	struct dns_query *q = r->spare;
+	if (q) {
+		r->spare = q->next;
+		r->nspare--;
+		return q;
+	}
+	return malloc(sizeof *q);
+}
+
+static void query_put(struct dns_resolver *r, struct dns_query *q)
+{
+	dns_answer_release(q->answer);
+	if (r->nspare >= MAX_SPARE_QUERIES) {
+		free(q);
+		return;
+	}
+	q->answer = NULL;
+	q->next = r->spare;
+	r->spare = q;
+	r->nspare++;
+}
+
 struct dns_query *dns_resolve(struct dns_resolver *r, const char *name,
 			      enum dns_type type, dns_done_fn done, void *arg)
 {
-	struct dns_query *q = calloc(1, sizeof *q);
+	struct dns_query *q = query_get(r);
 	if (!q) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	q->done = done;
-	q->arg = arg;
+	*q = (struct dns_query){.done = done, .arg = arg};
 	r->pending++;
 	char norm[DNS_NAME_MAX + 1];
 	struct dns_answer *a = NULL;
@@ -224,7 +277,7 @@ struct dns_query *dns_resolve(struct dns_resolver *r, const char *name,
 		a = dns_answer_new_empty(norm, type, DNS_TEMPFAIL, DNS_WHY_NOMEM, 0);
 	if (!a) {
 		r->pending--;
-		free(q);
+		query_put(r, q);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -263,8 +316,7 @@ size_t dns_resolver_dispatch(struct dns_resolver *r)
 					.refs = 1, .status = DNS_TEMPFAIL,
 					.why = DNS_WHY_NOMEM, .name = "", .canonical = ""});
 		}
-		dns_answer_release(q->answer);
-		free(q);
+		query_put(r, q);
 	}
 	return ran;
 }

@@ -90,7 +90,10 @@ struct dns_answer {
 	enum dns_why why;
 	uint32_t ttl;          /* cache lifetime: min record TTL, or RFC 2308 negative TTL */
 	bool cacheable;        /* false when no TTL is known (negative without SOA) */
-	const char *name;      /* the name asked for, lower case, no trailing dot */
+	const char *name;      /* the name this answer is for, lower case, no
+				* trailing dot: the name asked, or the CNAME
+				* target when a server left a chain unfinished
+				* and the resolver asked again */
 	const char *canonical; /* after following CNAMEs (== name when none) */
 	unsigned count;
 	const struct dns_record *records;

@@ -83,7 +83,11 @@ struct dns_upstream *dns_upstream_new(const struct dns_upstream_config *cfg,
 		return NULL;
 	}
 	struct ares_options o = {
-		.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES |
+		/* NOCHECKRESP: c-ares 1.18 reports a SERVFAIL/REFUSED answer as
+		 * ECONNREFUSED after trying the next server; we want the rcode
+		 * itself (it is what the operator must see), at the cost of no
+		 * failover on those rcodes. */
+		.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_NOCHECKRESP |
 			 (cfg->no_edns ? 0 : ARES_FLAG_EDNS),
 		.timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : 2000,
 		.tries = cfg->tries > 0 ? cfg->tries : 2,

@@ -1,0 +1,185 @@
+/* Unit tests: dns_cache — TTL expiry, negative caching, LRU eviction. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+
+#include "verify/dns_answer.h"
+#include "verify/dns_cache.h"
+
+static struct dns_answer *a_answer(const char *name, uint32_t ttl)
+{
+	struct dns_builder *b = dns_builder_new(name, DNS_TYPE_A);
+	struct in_addr ip = {htonl(0x7f000001)};
+	assert_int_equal(dns_builder_add_a(b, ttl, ip), 0);
+	return dns_builder_finish(b, DNS_DATA, DNS_WHY_NONE, 0, true);
+}
+
+static void hit_until_ttl_then_expired(void **state)
+{
+	(void)state;
+	struct dns_cache *c = dns_cache_new(8, 0);
+	struct dns_answer *a = a_answer("x.test", 30);
+	dns_cache_put(c, a, 1000);
+	dns_answer_release(a); /* the cache holds its own reference */
+	struct dns_answer *got = dns_cache_get(c, "x.test", DNS_TYPE_A, 1029);
+	assert_non_null(got);
+	assert_int_equal(got->refs, 2);
+	dns_answer_release(got);
+	assert_null(dns_cache_get(c, "x.test", DNS_TYPE_A, 1030));
+	struct dns_cache_stats st;
+	dns_cache_stats(c, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.misses, 1);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.entries, 0);
+	dns_cache_free(c);
+}
+
+static void key_is_name_and_type(void **state)
+{
+	(void)state;
+	struct dns_cache *c = dns_cache_new(8, 0);
+	struct dns_answer *a = a_answer("x.test", 30);
+	dns_cache_put(c, a, 0);
+	dns_answer_release(a);
+	assert_null(dns_cache_get(c, "x.test", DNS_TYPE_AAAA, 1));
+	assert_null(dns_cache_get(c, "y.test", DNS_TYPE_A, 1));
+	dns_cache_free(c);
+}
+
+static void negative_answers_cached_for_their_ttl(void **state)
+{
+	(void)state;
+	struct dns_cache *c = dns_cache_new(8, 0);
+	struct dns_answer *nx = dns_answer_new_empty("gone.test", DNS_TYPE_TXT,
+						     DNS_NXDOMAIN, DNS_WHY_NONE, 60);
+	dns_cache_put(c, nx, 0);
+	dns_answer_release(nx);
+	struct dns_answer *got = dns_cache_get(c, "gone.test", DNS_TYPE_TXT, 59);
+	assert_non_null(got);
+	assert_int_equal(got->status, DNS_NXDOMAIN);
+	dns_answer_release(got);
+	assert_null(dns_cache_get(c, "gone.test", DNS_TYPE_TXT, 60));
+	dns_cache_free(c);
+}
+
+static void failures_and_uncacheable_never_stored(void **state)
+{
+	(void)state;
+	struct dns_cache *c = dns_cache_new(8, 0);
+	struct dns_answer *t = dns_answer_new_empty("t.test", DNS_TYPE_A, DNS_TEMPFAIL,
+						    DNS_WHY_TIMEOUT, 60);
+	struct dns_answer *m = dns_answer_new_empty("m.test", DNS_TYPE_A, DNS_MALFORMED,
+						    DNS_WHY_BADWIRE, 60);
+	struct dns_answer *n = dns_answer_new_empty("n.test", DNS_TYPE_A, DNS_NODATA,
+						    DNS_WHY_NONE, 0); /* no SOA */
+	struct dns_answer *z = a_answer("z.test", 0); /* TTL 0: use once */
+	dns_cache_put(c, t, 0);
+	dns_cache_put(c, m, 0);
+	dns_cache_put(c, n, 0);
+	dns_cache_put(c, z, 0);
+	struct dns_cache_stats st;
+	dns_cache_stats(c, &st);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.inserts, 0);
+	dns_answer_release(t);
+	dns_answer_release(m);
+	dns_answer_release(n);
+	dns_answer_release(z);
+	dns_cache_free(c);
+}
+
+static void lru_evicts_least_recently_used(void **state)
+{
+	(void)state;
+	struct dns_cache *c = dns_cache_new(3, 0);
+	char name[32];
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof name, "n%d.test", i);
+		struct dns_answer *a = a_answer(name, 300);
+		dns_cache_put(c, a, 0);
+		dns_answer_release(a);
+	}
+	/* Touch n0 so n1 becomes the least recently used. */
+	dns_answer_release(dns_cache_get(c, "n0.test", DNS_TYPE_A, 1));
+	struct dns_answer *a = a_answer("n3.test", 300);
+	dns_cache_put(c, a, 1);
+	dns_answer_release(a);
+	struct dns_answer *got;
+	assert_null(dns_cache_get(c, "n1.test", DNS_TYPE_A, 2));
+	assert_non_null(got = dns_cache_get(c, "n0.test", DNS_TYPE_A, 2));
+	dns_answer_release(got);
+	assert_non_null(got = dns_cache_get(c, "n2.test", DNS_TYPE_A, 2));
+	dns_answer_release(got);
+	assert_non_null(got = dns_cache_get(c, "n3.test", DNS_TYPE_A, 2));
+	dns_answer_release(got);
+	struct dns_cache_stats st;
+	dns_cache_stats(c, &st);
+	assert_int_equal(st.evictions, 1);
+	assert_int_equal(st.entries, 3);
+	dns_cache_free(c);
+}
+
+static void replacing_keeps_one_entry(void **state)
+{
+	(void)state;
+	struct dns_cache *c = dns_cache_new(4, 0);
+	struct dns_answer *a = a_answer("x.test", 10), *b = a_answer("x.test", 500);
+	dns_cache_put(c, a, 0);
+	dns_cache_put(c, b, 0);
+	dns_answer_release(a);
+	dns_answer_release(b);
+	struct dns_answer *got = dns_cache_get(c, "x.test", DNS_TYPE_A, 100);
+	assert_ptr_equal(got, b);
+	dns_answer_release(got);
+	struct dns_cache_stats st;
+	dns_cache_stats(c, &st);
+	assert_int_equal(st.entries, 1);
+	dns_cache_free(c);
+}
+
+static void max_ttl_caps_lifetime(void **state)
+{
+	(void)state;
+	struct dns_cache *c = dns_cache_new(4, 100);
+	struct dns_answer *a = a_answer("x.test", 86400);
+	dns_cache_put(c, a, 0);
+	dns_answer_release(a);
+	struct dns_answer *got = dns_cache_get(c, "x.test", DNS_TYPE_A, 99);
+	assert_non_null(got);
+	dns_answer_release(got);
+	assert_null(dns_cache_get(c, "x.test", DNS_TYPE_A, 100));
+	dns_cache_free(c);
+}
+
+static void flush_empties(void **state)
+{
+	(void)state;
+	struct dns_cache *c = dns_cache_new(4, 0);
+	struct dns_answer *a = a_answer("x.test", 60);
+	dns_cache_put(c, a, 0);
+	dns_cache_flush(c);
+	assert_int_equal(a->refs, 1);
+	assert_null(dns_cache_get(c, "x.test", DNS_TYPE_A, 1));
+	dns_answer_release(a);
+	dns_cache_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(hit_until_ttl_then_expired),
+		cmocka_unit_test(key_is_name_and_type),
+		cmocka_unit_test(negative_answers_cached_for_their_ttl),
+		cmocka_unit_test(failures_and_uncacheable_never_stored),
+		cmocka_unit_test(lru_evicts_least_recently_used),
+		cmocka_unit_test(replacing_keeps_one_entry),
+		cmocka_unit_test(max_ttl_caps_lifetime),
+		cmocka_unit_test(flush_empties),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

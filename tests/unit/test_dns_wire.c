@@ -1,0 +1,297 @@
+/* Unit tests: dns_wire — decoding DNS responses, honest and hostile. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+
+#include "dnsmsg.h"
+#include "verify/dns_wire.h"
+
+static struct dnsmsg m;
+
+static struct dns_answer *parse(const char *qname, enum dns_type t)
+{
+	struct dns_answer *a = dns_wire_parse(m.b, m.n, qname, t);
+	assert_non_null(a);
+	return a;
+}
+
+static void a_record_with_compressed_owner(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 2, 0, "host.test", DNS_TYPE_A);
+	dm_rr_q(&m, DNS_TYPE_A, 300, 4);
+	dm_bytes(&m, "\x7f\x00\x00\x01", 4);
+	dm_rr_q(&m, DNS_TYPE_A, 60, 4);
+	dm_bytes(&m, "\x7f\x00\x00\x02", 4);
+	struct dns_answer *a = parse("host.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_DATA);
+	assert_int_equal(a->count, 2);
+	assert_int_equal(a->ttl, 60); /* the smallest record TTL */
+	assert_int_equal(ntohl(a->records[1].u.a.s_addr), 0x7f000002);
+	assert_true(a->cacheable);
+	dns_answer_release(a);
+}
+
+static void qname_matches_case_insensitively(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 1, 0, "HoSt.TeSt", DNS_TYPE_A);
+	dm_rr_q(&m, DNS_TYPE_A, 300, 4);
+	dm_bytes(&m, "\x7f\x00\x00\x01", 4);
+	struct dns_answer *a = parse("host.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_DATA);
+	dns_answer_release(a);
+}
+
+static void txt_strings_kept_apart_and_joinable(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 1, 0, "t.test", DNS_TYPE_TXT);
+	dm_rr_q(&m, DNS_TYPE_TXT, 300, 1 + 7 + 1 + 4 + 1);
+	dm_u8(&m, 7);
+	dm_bytes(&m, "v=spf1 ", 7);
+	dm_u8(&m, 4);
+	dm_bytes(&m, "-all", 4);
+	dm_u8(&m, 0); /* an empty string is still a string */
+	struct dns_answer *a = parse("t.test", DNS_TYPE_TXT);
+	assert_int_equal(a->status, DNS_DATA);
+	const struct dns_txt *t = &a->records[0].u.txt;
+	assert_int_equal(t->nstrings, 3);
+	assert_int_equal(t->lens[0], 7);
+	assert_int_equal(t->lens[1], 4);
+	assert_int_equal(t->lens[2], 0);
+	char buf[64];
+	assert_int_equal(dns_txt_join(t, buf, sizeof buf), 11);
+	assert_string_equal(buf, "v=spf1 -all");
+	dns_answer_release(a);
+}
+
+static void txt_string_overrunning_rdata_is_malformed(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 1, 0, "t.test", DNS_TYPE_TXT);
+	dm_rr_q(&m, DNS_TYPE_TXT, 300, 3);
+	dm_u8(&m, 5); /* claims 5 octets, rdata holds 2 */
+	dm_bytes(&m, "ab", 2);
+	struct dns_answer *a = parse("t.test", DNS_TYPE_TXT);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	assert_int_equal(a->why, DNS_WHY_BADWIRE);
+	dns_answer_release(a);
+}
+
+static void cname_chain_followed(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 3, 0, "alias.test", DNS_TYPE_MX);
+	dm_rr_q(&m, DNS_TYPE_CNAME, 300, (unsigned)dm_name_len("mid.test"));
+	dm_name(&m, "mid.test");
+	dm_rr(&m, "mid.test", DNS_TYPE_CNAME, 300, (unsigned)dm_name_len("end.test"));
+	dm_name(&m, "end.test");
+	dm_rr(&m, "end.test", DNS_TYPE_MX, 120, 2 + (unsigned)dm_name_len("mx.test"));
+	dm_u16(&m, 10);
+	dm_name(&m, "mx.test");
+	struct dns_answer *a = parse("alias.test", DNS_TYPE_MX);
+	assert_int_equal(a->status, DNS_DATA);
+	assert_string_equal(a->canonical, "end.test");
+	assert_int_equal(a->records[0].u.mx.preference, 10);
+	assert_string_equal(a->records[0].u.mx.host, "mx.test");
+	dns_answer_release(a);
+}
+
+static void records_of_other_owners_ignored(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 1, 0, "a.test", DNS_TYPE_A);
+	dm_rr(&m, "b.test", DNS_TYPE_A, 300, 4);
+	dm_bytes(&m, "\x01\x02\x03\x04", 4);
+	struct dns_answer *a = parse("a.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_NODATA);
+	dns_answer_release(a);
+}
+
+static void nxdomain_takes_negative_ttl_from_soa(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8183, 0, 1, "gone.test", DNS_TYPE_TXT);
+	dm_soa(&m, "test", 900, 120);
+	struct dns_answer *a = parse("gone.test", DNS_TYPE_TXT);
+	assert_int_equal(a->status, DNS_NXDOMAIN);
+	assert_int_equal(a->ttl, 120); /* min(SOA TTL, MINIMUM) */
+	assert_true(a->cacheable);
+	dns_answer_release(a);
+
+	dm_start(&m, 1, 0x8180, 0, 1, "gone.test", DNS_TYPE_TXT);
+	dm_soa(&m, "test", 30, 120);
+	a = parse("gone.test", DNS_TYPE_TXT);
+	assert_int_equal(a->status, DNS_NODATA);
+	assert_int_equal(a->ttl, 30);
+	dns_answer_release(a);
+}
+
+static void negative_without_soa_not_cacheable(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 0, 0, "x.test", DNS_TYPE_A);
+	struct dns_answer *a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_NODATA);
+	assert_false(a->cacheable);
+	dns_answer_release(a);
+}
+
+static void rcodes_map_to_tempfail(void **state)
+{
+	(void)state;
+	static const struct {
+		unsigned rcode;
+		enum dns_why why;
+	} cases[] = {{2, DNS_WHY_SERVFAIL}, {5, DNS_WHY_REFUSED}, {1, DNS_WHY_RCODE},
+		     {4, DNS_WHY_RCODE}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		dm_start(&m, 1, 0x8180 | cases[i].rcode, 0, 0, "x.test", DNS_TYPE_A);
+		struct dns_answer *a = parse("x.test", DNS_TYPE_A);
+		assert_int_equal(a->status, DNS_TEMPFAIL);
+		assert_int_equal(a->why, cases[i].why);
+		assert_false(a->cacheable);
+		dns_answer_release(a);
+	}
+}
+
+static void truncated_answer_is_tempfail(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8380, 0, 0, "x.test", DNS_TYPE_TXT);
+	struct dns_answer *a = parse("x.test", DNS_TYPE_TXT);
+	assert_int_equal(a->status, DNS_TEMPFAIL);
+	dns_answer_release(a);
+}
+
+static void hostile_messages_are_malformed(void **state)
+{
+	(void)state;
+	struct dns_answer *a;
+	/* Shorter than a header. */
+	m.n = 5;
+	a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+	/* A query, not a response. */
+	dm_start(&m, 1, 0x0100, 0, 0, "x.test", DNS_TYPE_A);
+	a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+	/* Question for another name or type. */
+	dm_start(&m, 1, 0x8180, 0, 0, "y.test", DNS_TYPE_A);
+	a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+	dm_start(&m, 1, 0x8180, 0, 0, "x.test", DNS_TYPE_MX);
+	a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+	/* A compression pointer to itself (a loop) in the answer owner. */
+	dm_start(&m, 1, 0x8180, 1, 0, "x.test", DNS_TYPE_A);
+	dm_ptr(&m, (unsigned)m.n);
+	dm_u16(&m, DNS_TYPE_A);
+	a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+	/* rdlength past the end of the message. */
+	dm_start(&m, 1, 0x8180, 1, 0, "x.test", DNS_TYPE_A);
+	dm_rr_q(&m, DNS_TYPE_A, 300, 400);
+	dm_bytes(&m, "\x7f\x00\x00\x01", 4);
+	a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+	/* An A record with 5 octets. */
+	dm_start(&m, 1, 0x8180, 1, 0, "x.test", DNS_TYPE_A);
+	dm_rr_q(&m, DNS_TYPE_A, 300, 5);
+	dm_bytes(&m, "\x7f\x00\x00\x01\x01", 5);
+	a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+	/* Answer count larger than the records present. */
+	dm_start(&m, 1, 0x8180, 3, 0, "x.test", DNS_TYPE_A);
+	dm_rr_q(&m, DNS_TYPE_A, 300, 4);
+	dm_bytes(&m, "\x7f\x00\x00\x01", 4);
+	a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+}
+
+static void cname_loop_is_malformed(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 2, 0, "a.test", DNS_TYPE_A);
+	dm_rr(&m, "a.test", DNS_TYPE_CNAME, 300, (unsigned)dm_name_len("b.test"));
+	dm_name(&m, "b.test");
+	dm_rr(&m, "b.test", DNS_TYPE_CNAME, 300, (unsigned)dm_name_len("a.test"));
+	dm_name(&m, "a.test");
+	struct dns_answer *a = parse("a.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+}
+
+static void ttl_with_high_bit_is_zero(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 1, 0, "x.test", DNS_TYPE_A);
+	dm_rr_q(&m, DNS_TYPE_A, 0x80000000u, 4);
+	dm_bytes(&m, "\x7f\x00\x00\x01", 4);
+	struct dns_answer *a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_DATA);
+	assert_int_equal(a->ttl, 0);
+	dns_answer_release(a);
+}
+
+static void aaaa_ptr_and_null_mx(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 1, 0, "x.test", DNS_TYPE_AAAA);
+	dm_rr_q(&m, DNS_TYPE_AAAA, 300, 16);
+	dm_bytes(&m, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+	struct dns_answer *a = parse("x.test", DNS_TYPE_AAAA);
+	char buf[64];
+	assert_string_equal(inet_ntop(AF_INET6, &a->records[0].u.aaaa, buf, sizeof buf),
+			    "2001:db8::1");
+	dns_answer_release(a);
+
+	dm_start(&m, 1, 0x8180, 1, 0, "1.0.0.127.in-addr.arpa", DNS_TYPE_PTR);
+	dm_rr_q(&m, DNS_TYPE_PTR, 300, (unsigned)dm_name_len("Host.Test"));
+	dm_name(&m, "Host.Test");
+	a = parse("1.0.0.127.in-addr.arpa", DNS_TYPE_PTR);
+	assert_string_equal(a->records[0].u.ptr, "host.test");
+	dns_answer_release(a);
+
+	dm_start(&m, 1, 0x8180, 1, 0, "x.test", DNS_TYPE_MX);
+	dm_rr_q(&m, DNS_TYPE_MX, 300, 3);
+	dm_u16(&m, 0);
+	dm_u8(&m, 0);
+	a = parse("x.test", DNS_TYPE_MX);
+	assert_int_equal(a->status, DNS_DATA);
+	assert_string_equal(a->records[0].u.mx.host, "");
+	dns_answer_release(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_record_with_compressed_owner),
+		cmocka_unit_test(qname_matches_case_insensitively),
+		cmocka_unit_test(txt_strings_kept_apart_and_joinable),
+		cmocka_unit_test(txt_string_overrunning_rdata_is_malformed),
+		cmocka_unit_test(cname_chain_followed),
+		cmocka_unit_test(records_of_other_owners_ignored),
+		cmocka_unit_test(nxdomain_takes_negative_ttl_from_soa),
+		cmocka_unit_test(negative_without_soa_not_cacheable),
+		cmocka_unit_test(rcodes_map_to_tempfail),
+		cmocka_unit_test(truncated_answer_is_tempfail),
+		cmocka_unit_test(hostile_messages_are_malformed),
+		cmocka_unit_test(cname_loop_is_malformed),
+		cmocka_unit_test(ttl_with_high_bit_is_zero),
+		cmocka_unit_test(aaaa_ptr_and_null_mx),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
