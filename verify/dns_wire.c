@@ -19,7 +19,7 @@
 enum { RCODE_NOERROR = 0, RCODE_SERVFAIL = 2, RCODE_NXDOMAIN = 3, RCODE_REFUSED = 5 };
 
 struct rr {
-	char owner[DNS_NAME_MAX + 1];
+	char owner[WIRE_NAME_MAX + 1]; /* decoded wire names are < 255 octets */
 	uint16_t type, class;
 	uint32_t ttl;
 	size_t rdoff; /* offset of rdata in the message */
@@ -299,7 +299,8 @@ struct dns_answer *dns_wire_parse(const uint8_t *msg, size_t len,
 		return finish_rcode(b, rcode);
 	if (flags & 0x0200) /* TC: the resolver should have retried over TCP */
 		return dns_builder_finish(b, DNS_TEMPFAIL, DNS_WHY_NETWORK, 0, false);
-	struct rr *rrs = malloc(DNS_ANSWER_MAX_RECORDS * sizeof *rrs);
+	unsigned keep = an < DNS_ANSWER_MAX_RECORDS ? an : DNS_ANSWER_MAX_RECORDS;
+	struct rr *rrs = malloc((keep ? keep : 1) * sizeof *rrs);
 	struct section_scan s = {.rrs = rrs};
 	int added = -2;
 	if (rrs)
