@@ -1,0 +1,313 @@
+/* Unit tests: the SMTP state machine. Golden transcripts in
+ * tests/data/smtp/NN-name.txt (client input → exact server output), plus
+ * byte-level DATA tests: dot-unstuffing in place and the end-of-data line
+ * found across every possible buffer split.
+ *
+ * Transcript lines:
+ *   C: text      client line, CRLF appended, fed on its own
+ *   P: text      raw bytes fed in one piece (\r \n \t \\ escapes): pipelining
+ *   S: text      one expected server reply line (compared in order, in full)
+ *   M: text      the message the host received at the last end-of-data (escapes)
+ *   > verdict CODE STATUS TEXT   how the host answers messages from now on
+ *   > reject-tx CODE STATUS TEXT an early verdict on the open transaction
+ *   > tls                        the host finished the TLS handshake
+ *   > busy                       greet with 421 (server full) instead of 220
+ *   E: close     the session asked to be closed (after QUIT or 421)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "userspace/smtp.h"
+
+struct host {
+	struct smtp_session *s;
+	char arena[1 << 16];
+	size_t wpos;
+	char message[1 << 16];
+	size_t message_len;
+	unsigned code;
+	char status[16], text[128];
+	bool closed;
+	char out[1 << 16];
+	size_t outlen;
+	bool in_data;
+};
+
+static void take_output(struct host *h)
+{
+	size_t n;
+	const char *o = smtp_output(h->s, &n);
+	assert_true(h->outlen + n < sizeof h->out);
+	memcpy(h->out + h->outlen, o, n);
+	h->outlen += n;
+	smtp_output_done(h->s, n);
+}
+
+static void handle_events(struct host *h)
+{
+	for (;;) {
+		enum smtp_event ev = smtp_event(h->s);
+		if (ev == SMTP_EV_NONE || ev == SMTP_EV_MAIL || ev == SMTP_EV_STARTTLS ||
+		    ev == SMTP_EV_BDAT)
+			return;
+		if (ev == SMTP_EV_DATA) {
+			h->in_data = true;
+			h->wpos = 0;
+			return;
+		}
+		if (ev == SMTP_EV_CLOSE) {
+			h->closed = true;
+			return;
+		}
+		/* SMTP_EV_MESSAGE */
+		memcpy(h->message, h->arena, h->wpos);
+		h->message_len = h->wpos;
+		h->wpos = 0;
+		smtp_message_reply(h->s, h->code, h->status, h->text);
+	}
+}
+
+/* Feed bytes the way a worker would: commands to smtp_input, message
+ * bytes into the arena for smtp_data_input / smtp_bdat_input. */
+static void feed(struct host *h, const char *buf, size_t len)
+{
+	size_t used = 0;
+	int guard = 0;
+	while (used < len && !h->closed) {
+		assert_true(++guard < 100000);
+		if (h->in_data) {
+			size_t avail = len - used, rpos = h->wpos;
+			memcpy(h->arena + rpos, buf + used, avail);
+			used += smtp_data_input(h->s, h->arena, &h->wpos, rpos, avail);
+			h->in_data = smtp_wants_data(h->s);
+			handle_events(h);
+			take_output(h);
+			continue;
+		}
+		size_t left = smtp_bdat_remaining(h->s);
+		if (left) {
+			size_t n = len - used < left ? len - used : left;
+			bool keep = !smtp_bdat_discarding(h->s);
+			memcpy(h->arena + h->wpos, buf + used, n);
+			size_t got = smtp_bdat_input(h->s, n);
+			h->wpos += keep ? got : 0;
+			used += n;
+			handle_events(h);
+			continue;
+		}
+		size_t n = smtp_input(h->s, buf + used, len - used);
+		used += n;
+		handle_events(h);
+		take_output(h);
+		if (n == 0 && !h->in_data && !smtp_bdat_remaining(h->s))
+			break;
+	}
+	take_output(h);
+}
+
+static size_t unescape(const char *in, char *out)
+{
+	size_t n = 0;
+	for (; *in; in++) {
+		if (*in == '\\' && in[1]) {
+			in++;
+			out[n++] = *in == 'r' ? '\r' : *in == 'n' ? '\n' : *in == 't' ? '\t' : *in;
+		} else {
+			out[n++] = *in;
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static void run_transcript(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	struct smtp_config cfg = {.hostname = "mx.test", .max_message = 1000,
+				  .max_recipients = 3, .max_errors = 5, .tls_available = true};
+	struct host *h = calloc(1, sizeof *h);
+	h->s = smtp_session_new(&cfg);
+	h->code = 250;
+	strcpy(h->status, "2.0.0");
+	strcpy(h->text, "queued");
+	char want[1 << 16] = "";
+	size_t wantlen = 0;
+	bool greeted = false, busy = false, expect_close = false;
+	char line[4096], raw[4096];
+	char expect_msg[1 << 16];
+	long expect_msg_len = -1;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		if (!strcmp(line, "> busy")) {
+			busy = true;
+			continue;
+		}
+		if (!greeted) {
+			smtp_greet(h->s, busy);
+			take_output(h);
+			handle_events(h);
+			greeted = true;
+		}
+		if (!strncmp(line, "C: ", 3)) {
+			size_t n = unescape(line + 3, raw);
+			memcpy(raw + n, "\r\n", 3);
+			feed(h, raw, n + 2);
+		} else if (!strncmp(line, "P: ", 3)) {
+			feed(h, raw, unescape(line + 3, raw));
+		} else if (!strncmp(line, "S: ", 3)) {
+			wantlen += (size_t)sprintf(want + wantlen, "%s\r\n", line + 3);
+		} else if (!strncmp(line, "M: ", 3)) {
+			expect_msg_len = (long)unescape(line + 3, expect_msg);
+			if (h->message_len != (size_t)expect_msg_len ||
+			    memcmp(h->message, expect_msg, h->message_len) != 0)
+				fail_msg("%s: message is '%.*s'", path, (int)h->message_len, h->message);
+		} else if (!strncmp(line, "> verdict ", 10)) {
+			assert_int_equal(sscanf(line + 10, "%u %15s %127[^\n]", &h->code, h->status, h->text), 3);
+		} else if (!strncmp(line, "> reject-tx ", 12)) {
+			unsigned code;
+			char st[16], text[128];
+			assert_int_equal(sscanf(line + 12, "%u %15s %127[^\n]", &code, st, text), 3);
+			smtp_reject_transaction(h->s, code, st, text);
+		} else if (!strcmp(line, "> tls")) {
+			smtp_tls_started(h->s);
+		} else if (!strcmp(line, "E: close")) {
+			expect_close = true;
+		} else {
+			fail_msg("%s: bad transcript line '%s'", path, line);
+		}
+	}
+	fclose(f);
+	if (!greeted) {
+		smtp_greet(h->s, busy);
+		take_output(h);
+		handle_events(h);
+	}
+	h->out[h->outlen] = '\0';
+	if (strcmp(h->out, want) != 0)
+		fail_msg("%s:\n--- want\n%s--- got\n%s---", path, want, h->out);
+	assert_int_equal(h->closed, expect_close);
+	smtp_session_free(h->s);
+	free(h);
+}
+
+static void golden_transcripts(void **state)
+{
+	(void)state;
+	DIR *d = opendir("tests/data/smtp");
+	assert_non_null(d);
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d))) {
+		if (!strstr(e->d_name, ".txt"))
+			continue;
+		char path[512];
+		snprintf(path, sizeof path, "tests/data/smtp/%s", e->d_name);
+		run_transcript(path);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 10);
+	print_message("# %d transcripts\n", n);
+}
+
+/* Feed one DATA stream split at every position (and byte by byte): the
+ * unstuffed message and the leftover commands must not depend on it. */
+static void check_data_splits(const char *stream, size_t len, const char *want_msg,
+			      size_t want_len, size_t want_consumed)
+{
+	struct smtp_config cfg = {.hostname = "mx.test"};
+	for (size_t split = 0; split <= len + 1; split++) {
+		struct smtp_session *s = smtp_session_new(&cfg);
+		const char *setup = "EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n";
+		size_t used = 0, setup_len = strlen(setup);
+		while (used < setup_len) {
+			used += smtp_input(s, setup + used, setup_len - used);
+			smtp_event(s);
+		}
+		char *arena = malloc(len + 1);
+		size_t wpos = 0, consumed = 0;
+		/* split == len + 1: byte by byte */
+		size_t step = split == len + 1 ? 1 : split ? split : len;
+		while (consumed < len) {
+			size_t n = len - consumed < step ? len - consumed : step;
+			/* Like a worker: each read lands right where the message
+			 * ends so far, so in-place unstuffing must never let the
+			 * writer overtake the reader. */
+			memcpy(arena + wpos, stream + consumed, n);
+			size_t got = smtp_data_input(s, arena, &wpos, wpos, n);
+			consumed += got;
+			if (got < n || smtp_event(s) == SMTP_EV_MESSAGE)
+				break;
+		}
+		if (wpos != want_len || memcmp(arena, want_msg, want_len) != 0 ||
+		    consumed != want_consumed)
+			fail_msg("split %zu: got %zu bytes '%.*s', consumed %zu", split, wpos,
+				 (int)wpos, arena, consumed);
+		free(arena);
+		smtp_session_free(s);
+	}
+}
+
+static void data_unstuffing_and_terminator(void **state)
+{
+	(void)state;
+	/* Stuffed dots removed; ".\rX" is data; bare LF is data; the first
+	 * CRLF "." CRLF ends it and what follows is commands again. */
+	const char s1[] = "Subject: x\r\n\r\n..leading dot\r\n..\r\n.x\r\nbare\nlf.\r\n"
+			  ".\rX\r\n.\r\nQUIT\r\n";
+	const char w1[] = "Subject: x\r\n\r\n.leading dot\r\n.\r\nx\r\nbare\nlf.\r\n\rX\r\n";
+	check_data_splits(s1, sizeof s1 - 1, w1, sizeof w1 - 1, sizeof s1 - 1 - 6);
+	/* An empty message. */
+	check_data_splits(".\r\n", 3, "", 0, 3);
+	/* A bare "\n.\n" never ends the data (no SMTP smuggling). */
+	const char s3[] = "a\n.\nb\r\n.\r\n";
+	check_data_splits(s3, sizeof s3 - 1, "a\n.\nb\r\n", 7, sizeof s3 - 1);
+	/* Nor does "\r\n.\n". */
+	const char s4[] = "a\r\n.\nb\r\n.\r\n";
+	check_data_splits(s4, sizeof s4 - 1, "a\r\n\nb\r\n", 7, sizeof s4 - 1);
+}
+
+static void oversize_message_is_552_and_session_goes_on(void **state)
+{
+	(void)state;
+	struct smtp_config cfg = {.hostname = "mx.test", .max_message = 10};
+	struct smtp_session *s = smtp_session_new(&cfg);
+	const char *setup = "EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n";
+	size_t used = 0;
+	while (used < strlen(setup)) {
+		used += smtp_input(s, setup + used, strlen(setup) - used);
+		smtp_event(s);
+	}
+	char arena[] = "0123456789abcdefghij\r\n.\r\nNOOP\r\n";
+	size_t wpos = 0, n = smtp_data_input(s, arena, &wpos, 0, sizeof arena - 1);
+	assert_int_equal(n, sizeof arena - 1 - 6);
+	assert_int_equal(wpos, 10); /* nothing beyond the limit was kept */
+	assert_int_equal(smtp_event(s), SMTP_EV_NONE); /* no verification wasted */
+	assert_int_equal(smtp_input(s, arena + n, 6), 6);
+	size_t len;
+	const char *out = smtp_output(s, &len);
+	const char *tail = "552 5.3.4 Message size exceeds fixed maximum message size\r\n250 2.0.0 OK\r\n";
+	assert_true(len >= strlen(tail));
+	assert_memory_equal(out + len - strlen(tail), tail, strlen(tail));
+	smtp_session_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(golden_transcripts),
+		cmocka_unit_test(data_unstuffing_and_terminator),
+		cmocka_unit_test(oversize_message_is_552_and_session_goes_on),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
