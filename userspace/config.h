@@ -1,0 +1,70 @@
+/*
+ * config — authgate.conf: `key = value` lines, `#` comments.
+ *
+ * Owns: the defaults, parsing and validating every key (one table, one
+ * place), and errors that name file and line. Values: integers with
+ * optional units (sizes k/M/G, durations ms/s/m/h/d), booleans
+ * (yes/no/true/false/on/off), enums, `host:port` (IPv6 as [addr]:port).
+ * `listen` may repeat; every other key may appear once. A `#` starts a
+ * comment at the beginning of a line or after whitespace.
+ * docs/configuration.md documents every key with its default.
+ */
+#ifndef AUTHGATE_CONFIG_H
+#define AUTHGATE_CONFIG_H
+
+#include "../verify/policy.h"
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define CONFIG_MAX_LISTEN 16
+#define CONFIG_PATH_MAX 512
+
+enum drop_action { DROP_REJECT, DROP_DISCARD, DROP_QUARANTINE };
+enum log_format { LOG_TEXT, LOG_JSON };
+
+struct config_listen {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char text[80]; /* as written */
+};
+
+struct config_timeouts { /* seconds; RFC 5321 §4.5.3.2 */
+	unsigned greeting, command, mail, rcpt, data_init, data_block, data_term;
+};
+
+struct config {
+	struct config_listen listen[CONFIG_MAX_LISTEN];
+	unsigned nlisten;
+	char hostname[256];
+	unsigned workers; /* 0: one per CPU */
+	char spool[CONFIG_PATH_MAX];
+	char dns_zone[CONFIG_PATH_MAX];
+	char dns_servers[512];
+	unsigned dns_timeout_ms, dns_tries;
+	char tls_cert[CONFIG_PATH_MAX], tls_key[CONFIG_PATH_MAX];
+	char xdp_interface[IF_NAMESIZE]; /* "none": no XDP */
+	char bpf_pin_dir[CONFIG_PATH_MAX];
+	bool bpf_keep_blocklist;
+	unsigned xdp_block_after, xdp_block_ttl, xdp_block_window; /* count, s, s */
+	size_t message_size;
+	unsigned recipients, sessions, sessions_per_ip;
+	struct config_timeouts timeouts;
+	struct policy_config policy;
+	enum drop_action drop_action;
+	enum log_format log_format;
+	unsigned dkim_max_signatures;
+};
+
+void config_defaults(struct config *c);
+/* 0, or -1 with "file:line: message" in err. */
+int config_parse(const char *text, size_t len, const char *filename,
+		 struct config *c, char *err, size_t errlen);
+int config_load(const char *path, struct config *c, char *err, size_t errlen);
+
+const char *drop_action_name(enum drop_action a);
+
+#endif
