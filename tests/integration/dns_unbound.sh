@@ -17,7 +17,7 @@ tmp=$(mktemp -d /tmp/authgate-unbound.XXXXXX)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -136,9 +136,9 @@ if [[ $after -gt $before ]]; then ok "... and was fetched over TCP ($before -> $
 else not_ok "... and was fetched over TCP" "num.query.tcp $before -> $after"; fi
 
 # A port where nothing answers: a UDP socket that never reads.
-exec 3< <($PY -c 'import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1], flush=True); time.sleep(60)')
+exec 3< <(exec $PY -c 'import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1], flush=True); time.sleep(60)')
+pids+=($!)
 read -r silent <&3
-pids+=($(pgrep -f "s.bind..\"127.0.0.1\",0.. print" | head -1))
 start=$(date +%s%N)
 lookup "silent port times out" 75 "TEMPFAIL (timeout)" --server "127.0.0.1:$silent" --timeout 200 --tries 2 TXT any.authgate.test
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
