@@ -117,6 +117,12 @@ $(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(B)/fuzz/libuser.a $(B)/fuz
 	$(call msg,LINK,$@)
 	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
+# bench_spf runs libspf2 side by side with authgate's engine.
+$(B)/bench/bench_spf: $(B)/rel/obj/bench/bench_spf.o $(B)/rel/libuser.a $(B)/rel/libverify.a
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^ $(LIBS) -lspf2
+
 $(B)/bench/bench_%: $(B)/rel/obj/bench/bench_%.o $(B)/rel/libuser.a $(B)/rel/libverify.a
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)

@@ -544,8 +544,8 @@ static int rdata_count(struct parser *ps, size_t first, size_t want,
 	if (have < want)
 		return fail(&ps->lx, ps->e.line, "%s: missing rdata", type);
 	if (have > want)
-		return fail(&ps->lx, ps->e.line, "%s: trailing data '%s'", type,
-			    tok_text(ps, first + want));
+		return fail(&ps->lx, ps->e.line, "%s: trailing data '%.*s'", type,
+			    (int)ps->e.tok[first + want].len, tok_text(ps, first + want));
 	return 0;
 }
 

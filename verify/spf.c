@@ -13,6 +13,7 @@
  */
 #include "spf.h"
 
+#include "spf_cache.h"
 #include "spf_macro.h"
 #include "spf_record.h"
 
@@ -20,6 +21,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,28 +65,30 @@ struct frame {
 	bool redirected; /* reached by redirect=: "none" is a permerror */
 };
 
+/* The small fields come first: spf_eval_new() zeroes only up to `out`;
+ * the big buffers after it are written before they are read. */
 struct spf_eval {
 	struct spf_config cfg;
 	struct spf_ip ip;
-	char local[NAME_BUF], sender_dom[NAME_BUF], helo[NAME_BUF];
-	char receiver[NAME_BUF];
-	char default_exp[SPF_EXPLANATION_MAX];
-	struct spf_outcome out;
 	enum phase phase, resume;
-	struct frame frames[SPF_MAX_FRAMES];
-	unsigned depth;
-	struct want wants[MAX_WANTS];
-	unsigned nwants, next_id;
-	/* the "p" macro's validated names, computed once on first use */
-	bool pval_done;
-	unsigned nvalid;
-	char valid[MAX_ADDR_NAMES][NAME_BUF];
-	char target[NAME_BUF];           /* the current term's domain */
+	unsigned depth, nwants, next_id, steps;
+	bool pval_done;                  /* the "p" macro's validated names... */
+	unsigned nvalid;                 /* ...computed once, on first use */
 	struct dns_answer *exp_txt;      /* held across p validation */
-	unsigned steps;
+	struct spf_outcome out;
+	char local[NAME_BUF], sender_dom[NAME_BUF], helo[NAME_BUF];
+	char target[NAME_BUF];           /* the current term's domain */
+	struct frame frames[SPF_MAX_FRAMES];
+	struct want wants[MAX_WANTS];
+	char valid[MAX_ADDR_NAMES][NAME_BUF];
 };
 
 static void run(struct spf_eval *e);
+
+/* One freed evaluation kept per thread: an evaluation is a large block,
+ * and allocating one per check costs more than the check on a warm cache
+ * (glibc consolidates its fast bins on every large request). */
+static _Thread_local struct spf_eval *spare_eval;
 
 const char *spf_result_name(enum spf_result r)
 {
@@ -181,25 +185,36 @@ static bool name_prepare(char *name, size_t len)
 	return labels >= 2;
 }
 
-/* The domain check_host() starts on must also end in a plausible top
- * label: "[1.2.3.4]" or "host" are not domains (§4.3). */
+/* The domain check_host() starts on (§4.3): at most 253 octets (one
+ * trailing dot allowed), labels of 1..63 octets, at least two of them, and
+ * a plausible top label: "[1.2.3.4]" or "host" are not domains. */
 static bool domain_valid(const char *d)
 {
-	char buf[NAME_BUF];
 	size_t n = strlen(d);
-	if (n == 0 || n >= sizeof buf)
+	if (n > 0 && d[n - 1] == '.')
+		n--;
+	if (n == 0 || n > 253)
 		return false;
-	memcpy(buf, d, n + 1);
-	if (n > 253 + 1 || !name_prepare(buf, n) || strlen(buf) != n - (d[n - 1] == '.'))
-		return false;
-	const char *top = strrchr(buf, '.') + 1;
-	bool alpha = false;
-	for (const char *p = top; *p; p++) {
-		if (!isalnum((unsigned char)*p) && *p != '-')
+	size_t label = 0, labels = 0, top = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && d[i] != '.') {
+			label++;
+			continue;
+		}
+		if (label == 0 || label > 63)
 			return false;
-		alpha |= !isdigit((unsigned char)*p);
+		labels++, label = 0;
+		if (i < n)
+			top = i + 1;
 	}
-	return alpha;
+	bool alpha = false;
+	for (size_t i = top; i < n; i++) {
+		unsigned char c = (unsigned char)d[i];
+		if (!isalnum(c) && c != '-')
+			return false;
+		alpha |= !isdigit(c);
+	}
+	return labels >= 2 && alpha;
 }
 
 static void reverse_name(const struct spf_ip *ip, char *out, size_t size)
@@ -331,8 +346,8 @@ static void macro_ctx(const struct spf_eval *e, const char *domain, bool exp,
 	*c = (struct spf_macro_ctx){
 		.local = e->local, .sender_dom = e->sender_dom, .domain = domain,
 		.helo = e->helo, .validated = pick_validated(e, domain),
-		.receiver = e->receiver[0] ? e->receiver : NULL, .ip = &e->ip,
-		.now = e->cfg.now ? e->cfg.now : time(NULL), .exp = exp,
+		.receiver = e->cfg.receiver, .ip = &e->ip,
+		.now = e->cfg.now ? e->cfg.now : exp ? time(NULL) : 0, .exp = exp,
 	};
 }
 
@@ -362,9 +377,12 @@ static enum target target_from(struct spf_eval *e, const struct spf_spec *s)
 	}
 	struct spf_macro_ctx c;
 	char buf[EXPAND_BUF];
-	size_t n;
-	macro_ctx(e, dom, false, &c);
-	if (spf_macro_expand(s->s, s->len, &c, buf, sizeof buf, &n) < 0) {
+	size_t n = s->len;
+	if (!(s->flags & SPF_MACRO_ANY) && !memchr(s->s, '%', s->len)) {
+		memcpy(buf, s->s, n); /* no macros: the spec is the name */
+		buf[n] = '\0';
+	} else if (macro_ctx(e, dom, false, &c),
+		   spf_macro_expand(s->s, s->len, &c, buf, sizeof buf, &n) < 0) {
 		set_problem(e, "macro expansion of '%.*s' failed", s->len > 64 ? 64 : s->len, s->s);
 		return TARGET_ERROR;
 	}
@@ -398,10 +416,11 @@ static void default_explanation(struct spf_eval *e)
 {
 	struct spf_macro_ctx c;
 	macro_ctx(e, top(e)->domain, true, &c);
-	if (spf_macro_expand(e->default_exp, strlen(e->default_exp), &c, e->out.explanation,
+	const char *dexp = e->cfg.default_explanation ? e->cfg.default_explanation
+						       : DEFAULT_EXPLANATION;
+	if (spf_macro_expand(dexp, strlen(dexp), &c, e->out.explanation,
 			     sizeof e->out.explanation, NULL) < 0)
-		copy_str(e->out.explanation, sizeof e->out.explanation, e->default_exp,
-			 strlen(e->default_exp));
+		copy_str(e->out.explanation, sizeof e->out.explanation, dexp, strlen(dexp));
 }
 
 /* The frame on top reached result r (a match's qualifier, the default
@@ -422,7 +441,7 @@ static void conclude(struct spf_eval *e, enum spf_result r)
 		return;
 	}
 	if (f->included) {
-		free(f->rec);
+		spf_record_release(f->rec);
 		f->rec = NULL;
 		e->depth--;
 		const struct spf_term *t = cur_term(e);
@@ -466,7 +485,10 @@ static bool push_frame(struct spf_eval *e, const char *domain, bool included)
 		return false;
 	}
 	struct frame *f = &e->frames[e->depth++];
-	*f = (struct frame){.included = included};
+	f->rec = NULL;
+	f->next = 0;
+	f->included = included;
+	f->redirected = false;
 	copy_str(f->domain, sizeof f->domain, domain, strlen(domain));
 	e->phase = PH_FETCH;
 	return true;
@@ -489,13 +511,19 @@ static void phase_fetch_answer(struct spf_eval *e)
 		finish(e, SPF_TEMPERROR);
 		return;
 	}
+	spf_select_fn sel = e->cfg.select ? e->cfg.select : spf_select_v1;
+	if (a->status == DNS_DATA && e->cfg.cache &&
+	    (f->rec = spf_cache_get(e->cfg.cache, a, sel))) {
+		wants_clear(e);
+		f->next = 0;
+		e->phase = PH_TERMS;
+		return;
+	}
 	const char *terms = NULL;
 	size_t len = 0;
 	enum spf_select_status st = SPF_SELECT_NONE;
-	if (a->status == DNS_DATA) {
-		spf_select_fn sel = e->cfg.select ? e->cfg.select : spf_select_v1;
+	if (a->status == DNS_DATA)
 		st = sel(e->cfg.select_arg, a, &terms, &len);
-	}
 	if (st == SPF_SELECT_NONE) {
 		set_problem(e, "no SPF record at %s", f->domain);
 		wants_clear(e);
@@ -509,9 +537,11 @@ static void phase_fetch_answer(struct spf_eval *e)
 	}
 	char err[SPF_PROBLEM_TEXT - 32];
 	int rc = spf_record_parse(terms, len, &f->rec, err, sizeof err);
+	if (rc == 0 && e->cfg.cache)
+		spf_cache_put(e->cfg.cache, a, sel, f->rec);
 	wants_clear(e);
 	if (rc < 0) {
-		set_problem(e, rc == -ENOMEM ? "out of memory" : "%s: %s", f->domain, err);
+		set_problem(e, "%s: %s", f->domain, rc == -ENOMEM ? "out of memory" : err);
 		finish(e, SPF_PERMERROR);
 		return;
 	}
@@ -556,7 +586,7 @@ static void do_redirect(struct spf_eval *e)
 		finish(e, SPF_PERMERROR);
 		return;
 	}
-	free(f->rec);
+	spf_record_release(f->rec);
 	f->rec = NULL;
 	copy_str(f->domain, sizeof f->domain, e->target, strlen(e->target));
 	f->redirected = true;
@@ -895,35 +925,34 @@ static int identity_setup(struct spf_eval *e, const struct spf_request *req)
 	const char *dom = use_helo ? helo : at ? at + 1 : mf;
 	size_t ll = at ? (size_t)(at - mf) : 0;
 	if (ll == 0)
-		snprintf(e->local, sizeof e->local, "postmaster");
-	else if (ll < sizeof e->local)
-		copy_str(e->local, sizeof e->local, mf, ll);
-	else
+		mf = "postmaster", ll = 10;
+	size_t dl = strlen(dom);
+	if (ll >= sizeof e->local || dl >= sizeof e->sender_dom)
 		return -EINVAL;
-	if (strlen(dom) >= sizeof e->sender_dom)
-		return -EINVAL;
-	copy_str(e->sender_dom, sizeof e->sender_dom, dom, strlen(dom));
-	snprintf(e->out.identity, sizeof e->out.identity, "%s@%s", e->local, e->sender_dom);
-	snprintf(e->out.domain, sizeof e->out.domain, "%s", e->sender_dom);
+	copy_str(e->local, sizeof e->local, mf, ll);
+	copy_str(e->sender_dom, sizeof e->sender_dom, dom, dl);
+	/* identity = local "@" domain; both fit (256 + 1 + 256 < 520) */
+	memcpy(e->out.identity, e->local, ll);
+	e->out.identity[ll] = '@';
+	memcpy(e->out.identity + ll + 1, e->sender_dom, dl + 1);
+	memcpy(e->out.domain, e->sender_dom, dl + 1);
 	return 0;
 }
 
 struct spf_eval *spf_eval_new(const struct spf_request *req,
 			      const struct spf_config *cfg)
 {
-	struct spf_eval *e = calloc(1, sizeof *e);
-	if (!e)
+	struct spf_eval *e = spare_eval;
+	spare_eval = NULL;
+	if (!e && !(e = malloc(sizeof *e)))
 		return NULL;
+	memset(e, 0, offsetof(struct spf_eval, out));
+	memset(&e->out, 0, offsetof(struct spf_outcome, identity));
+	e->out.identity[0] = e->out.domain[0] = e->out.mechanism[0] = '\0';
+	e->out.problem[0] = e->out.explanation[0] = '\0';
 	if (cfg)
 		e->cfg = *cfg;
 	e->ip = req->ip;
-	const char *dexp = e->cfg.default_explanation ? e->cfg.default_explanation
-						       : DEFAULT_EXPLANATION;
-	copy_str(e->default_exp, sizeof e->default_exp, dexp, strlen(dexp));
-	if (e->cfg.receiver)
-		copy_str(e->receiver, sizeof e->receiver, e->cfg.receiver, strlen(e->cfg.receiver));
-	e->cfg.default_explanation = NULL;
-	e->cfg.receiver = NULL;
 	if (identity_setup(e, req) < 0 || !domain_valid(e->sender_dom)) {
 		set_problem(e, "'%.100s' is not a valid domain to check", e->sender_dom);
 		e->out.result = SPF_NONE;
@@ -941,9 +970,12 @@ void spf_eval_free(struct spf_eval *e)
 		return;
 	wants_clear(e);
 	for (unsigned i = 0; i < e->depth; i++)
-		free(e->frames[i].rec);
+		spf_record_release(e->frames[i].rec);
 	dns_answer_release(e->exp_txt);
-	free(e);
+	if (!spare_eval)
+		spare_eval = e;
+	else
+		free(e);
 }
 
 int spf_eval_next_query(struct spf_eval *e, struct spf_query *q)

@@ -77,6 +77,12 @@ typedef enum spf_select_status (*spf_select_fn)(void *arg,
 enum spf_select_status spf_select_v1(void *arg, const struct dns_answer *txt,
 				     const char **terms, size_t *len);
 
+/* Parsed-record cache (spf_cache.h): optional, one per thread; speeds up
+ * repeated evaluations over a warm resolver cache. */
+struct spf_cache;
+struct spf_cache *spf_cache_new(size_t entries);
+void spf_cache_free(struct spf_cache *c);
+
 struct spf_config {
 	const char *default_explanation; /* macro-string; NULL: built-in */
 	const char *receiver;            /* %{r}; NULL: "unknown" */
@@ -85,6 +91,7 @@ struct spf_config {
 	void *select_arg;
 	unsigned max_dns_terms;          /* 0: 10 (§4.6.4) */
 	unsigned max_void;               /* 0: 2 */
+	struct spf_cache *cache;         /* NULL: parse every record */
 };
 
 #define SPF_MAX_QUERIES 160
@@ -95,14 +102,14 @@ struct spf_config {
 struct spf_outcome {
 	enum spf_result result;
 	const char *identity_kind; /* "mailfrom" or "helo" (RFC 8601 ptype) */
+	unsigned dns_terms;        /* DNS-querying terms evaluated */
+	unsigned void_lookups;
+	unsigned queries;          /* DNS queries issued */
 	char identity[520];        /* the address checked: sender or postmaster@helo */
 	char domain[256];          /* the domain check_host() started on */
 	char mechanism[SPF_MECH_TEXT]; /* the term that decided, "default" or "" */
 	char problem[SPF_PROBLEM_TEXT]; /* why, on permerror/temperror/none */
 	char explanation[SPF_EXPLANATION_MAX]; /* on fail only */
-	unsigned dns_terms;       /* DNS-querying terms evaluated */
-	unsigned void_lookups;
-	unsigned queries;         /* DNS queries issued */
 };
 
 /* --- the sans-I/O engine ---------------------------------------------- */
@@ -115,7 +122,9 @@ struct spf_query {
 	const char *name; /* valid until the answer for id is given */
 };
 
-/* NULL with errno set (ENOMEM). req and cfg are copied. */
+/* NULL with errno set (ENOMEM). req and *cfg are copied; the strings and
+ * the cache cfg points to are borrowed and must outlive the evaluation
+ * (a daemon's configuration does). */
 struct spf_eval *spf_eval_new(const struct spf_request *req,
 			      const struct spf_config *cfg);
 void spf_eval_free(struct spf_eval *e);

@@ -39,12 +39,14 @@ static void on_answer(void *arg, struct dns_answer *a);
 
 static void deliver(struct spf_check *c, bool stuck)
 {
-	struct spf_outcome o = *spf_eval_result(c->e);
 	if (stuck && !spf_eval_done(c->e)) {
+		struct spf_outcome o = *spf_eval_result(c->e);
 		o.result = SPF_TEMPERROR;
 		snprintf(o.problem, sizeof o.problem, "out of memory submitting DNS queries");
+		c->done(c->arg, &o);
+	} else {
+		c->done(c->arg, spf_eval_result(c->e));
 	}
-	c->done(c->arg, &o);
 	check_free(c);
 }
 
@@ -111,10 +113,12 @@ struct spf_check *spf_check_async(struct dns_resolver *r,
 				  const struct spf_config *cfg,
 				  spf_done_fn done, void *arg)
 {
-	struct spf_check *c = calloc(1, sizeof *c);
+	struct spf_check *c = malloc(sizeof *c);
 	if (!c)
 		return NULL;
-	*c = (struct spf_check){.r = r, .done = done, .arg = arg};
+	c->r = r, c->done = done, c->arg = arg, c->inflight = 0;
+	for (unsigned i = 0; i < MAX_INFLIGHT; i++)
+		c->slots[i].q = NULL;
 	c->e = spf_eval_new(req, cfg);
 	if (!c->e) {
 		free(c);

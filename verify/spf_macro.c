@@ -47,66 +47,66 @@ static bool is_unreserved(unsigned char c)
 	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-/* The raw value of a macro letter (lower case), written into buf. */
+static size_t put_str(char *buf, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return n;
+}
+
+static size_t put_ip_letter(const struct spf_ip *ip, char *buf, size_t size)
+{
+	if (ip->family == AF_INET) {
+		const uint8_t *b = (const uint8_t *)&ip->u.v4;
+		return (size_t)snprintf(buf, size, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+	}
+	/* Upper-case nibbles, as in the RFC 7208 §7.4 examples. */
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+	for (int k = 0; k < 16; k++) {
+		uint8_t byte = ip->u.v6.s6_addr[k];
+		buf[n++] = hex[byte >> 4];
+		buf[n++] = '.';
+		buf[n++] = hex[byte & 15];
+		buf[n++] = '.';
+	}
+	buf[--n] = '\0';
+	return n;
+}
+
+/* The raw value of a macro letter (lower case), written into buf (at
+ * least VALUE_MAX + 1 bytes). */
 static size_t letter_value(char letter, const struct spf_macro_ctx *c,
 			   char *buf, size_t size)
 {
-	const struct spf_ip *ip = c->ip;
-	int n = 0;
+	size_t n;
 	switch (letter) {
 	case 's':
-		n = snprintf(buf, size, "%s@%s", c->local, c->sender_dom);
-		break;
-	case 'l':
-		n = snprintf(buf, size, "%s", c->local);
-		break;
-	case 'o':
-		n = snprintf(buf, size, "%s", c->sender_dom);
-		break;
-	case 'd':
-		n = snprintf(buf, size, "%s", c->domain);
-		break;
-	case 'h':
-		n = snprintf(buf, size, "%s", c->helo);
-		break;
-	case 'p':
-		n = snprintf(buf, size, "%s", c->validated ? c->validated : "unknown");
-		break;
-	case 'r':
-		n = snprintf(buf, size, "%s", c->receiver ? c->receiver : "unknown");
-		break;
-	case 'v':
-		n = snprintf(buf, size, "%s", ip->family == AF_INET ? "in-addr" : "ip6");
-		break;
-	case 't':
-		n = snprintf(buf, size, "%lld", (long long)c->now);
-		break;
-	case 'c':
-		if (!inet_ntop(ip->family, &ip->u, buf, (socklen_t)size))
-			buf[0] = '\0';
-		n = (int)strlen(buf);
-		break;
-	case 'i':
-		if (ip->family == AF_INET) {
-			const uint8_t *b = (const uint8_t *)&ip->u.v4;
-			n = snprintf(buf, size, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
-		} else {
-			/* Upper-case nibbles, as in the RFC 7208 §7.4 examples. */
-			static const char hex[] = "0123456789ABCDEF";
-			for (int k = 0; k < 16; k++) {
-				uint8_t byte = ip->u.v6.s6_addr[k];
-				buf[n++] = hex[byte >> 4];
-				buf[n++] = '.';
-				buf[n++] = hex[byte & 15];
-				buf[n++] = '.';
-			}
-			buf[--n] = '\0';
+		n = put_str(buf, size, c->local);
+		if (n + 1 < size) {
+			buf[n++] = '@';
+			n += put_str(buf + n, size - n, c->sender_dom);
 		}
-		break;
+		return n;
+	case 'l': return put_str(buf, size, c->local);
+	case 'o': return put_str(buf, size, c->sender_dom);
+	case 'd': return put_str(buf, size, c->domain);
+	case 'h': return put_str(buf, size, c->helo);
+	case 'p': return put_str(buf, size, c->validated ? c->validated : "unknown");
+	case 'r': return put_str(buf, size, c->receiver ? c->receiver : "unknown");
+	case 'v': return put_str(buf, size, c->ip->family == AF_INET ? "in-addr" : "ip6");
+	case 't':
+		return (size_t)snprintf(buf, size, "%lld", (long long)c->now);
+	case 'c':
+		if (!inet_ntop(c->ip->family, &c->ip->u, buf, (socklen_t)size))
+			buf[0] = '\0';
+		return strlen(buf);
+	default: /* 'i' */
+		return put_ip_letter(c->ip, buf, size);
 	}
-	if (n < 0)
-		n = 0;
-	return (size_t)n < size ? (size_t)n : size - 1;
 }
 
 struct part {

@@ -278,6 +278,7 @@ int spf_record_parse(const char *text, size_t len, struct spf_record **out,
 	struct spf_term *terms = (struct spf_term *)(rec + 1);
 	char *copy = (char *)(terms + maxterms);
 	memcpy(copy, text, len);
+	rec->refs = 1;
 	rec->terms = terms;
 	for (size_t i = 0; i < len;) {
 		if (copy[i] == ' ') {
@@ -297,4 +298,16 @@ int spf_record_parse(const char *text, size_t len, struct spf_record **out,
 	}
 	*out = rec;
 	return 0;
+}
+
+struct spf_record *spf_record_ref(struct spf_record *r)
+{
+	r->refs++;
+	return r;
+}
+
+void spf_record_release(struct spf_record *r)
+{
+	if (r && --r->refs == 0)
+		free(r);
 }

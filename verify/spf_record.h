@@ -9,7 +9,8 @@
  * Invariants: a parsed record is syntactically valid, so evaluation never
  * meets a syntax error except in expanded names. Any violation is -EINVAL
  * with a one-line reason (the caller's permerror). Term texts point into
- * the record's own copy of the text.
+ * the record's own copy of the text. A record is immutable once parsed and
+ * reference counted (one thread), so a cache and evaluations can share it.
  */
 #ifndef AUTHGATE_SPF_RECORD_H
 #define AUTHGATE_SPF_RECORD_H
@@ -50,15 +51,18 @@ struct spf_term {
 };
 
 struct spf_record {
+	unsigned refs;
 	unsigned nterms;
 	const struct spf_term *terms;
 	struct spf_spec redirect, exp;
 };
 
-/* Parse the text after the version tag. 0 and *out (free() it), -EINVAL
+/* Parse the text after the version tag. 0 and *out (one reference), -EINVAL
  * with err filled, or -ENOMEM. */
 int spf_record_parse(const char *text, size_t len, struct spf_record **out,
 		     char *err, size_t errlen);
+struct spf_record *spf_record_ref(struct spf_record *r);
+void spf_record_release(struct spf_record *r); /* NULL is fine */
 
 const char *spf_mech_name(enum spf_mech m);
 /* Does the mechanism count against the 10-term DNS limit (§4.6.4)? */

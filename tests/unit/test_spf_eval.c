@@ -13,6 +13,7 @@
 #include "../../verify/dns.h"
 #include "../../verify/dns_zone.h"
 #include "../../verify/spf.h"
+#include "../../verify/spf_cache.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -432,6 +433,36 @@ static void test_async_glue(void **state)
 	dns_resolver_free(r);
 }
 
+static void test_record_cache(void **state)
+{
+	(void)state;
+	struct dns_resolver *r = dns_resolver_new(NULL, zone_of(Z
+		"@ TXT \"v=spf1 include:i.example.com -all\"\n"
+		"i TXT \"v=spf1 ip4:192.0.2.3\"\n"), NULL);
+	struct spf_config cfg = {.cache = spf_cache_new(16)};
+	struct spf_request req = {.mail_from = "a@example.com", .helo = "h.example.com"};
+	struct spf_outcome out;
+	struct spf_cache_stats st;
+	assert_int_equal(spf_ip_parse("192.0.2.3", &req.ip), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_non_null(spf_check_async(r, &req, &cfg, on_done, &out));
+		assert_int_equal(dns_resolver_run(r, 1000), 0);
+		assert_int_equal(out.result, SPF_PASS);
+	}
+	spf_cache_stats(cfg.cache, &st);
+	assert_int_equal(st.misses, 2); /* two records, parsed once each */
+	assert_int_equal(st.hits, 4);
+	/* new data (zone reload): new answer objects, so no stale record */
+	dns_resolver_set_zone(r, zone_of(Z "@ TXT \"v=spf1 -all\"\n"));
+	assert_non_null(spf_check_async(r, &req, &cfg, on_done, &out));
+	assert_int_equal(dns_resolver_run(r, 1000), 0);
+	assert_int_equal(out.result, SPF_FAIL);
+	spf_cache_stats(cfg.cache, &st);
+	assert_int_equal(st.misses, 3);
+	dns_resolver_free(r);
+	spf_cache_free(cfg.cache);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_api_contract),
 		cmocka_unit_test(test_async_glue),
+		cmocka_unit_test(test_record_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
