@@ -270,7 +270,9 @@ int spf_record_parse(const char *text, size_t len, struct spf_record **out,
 	struct parse p = {.err = err, .errlen = errlen};
 	if (err && errlen)
 		err[0] = '\0';
-	size_t maxterms = len / 2 + 1;
+	size_t maxterms = 1; /* one per run of non-spaces, sized exactly */
+	for (size_t i = 1; i < len; i++)
+		maxterms += text[i] != ' ' && text[i - 1] == ' ';
 	struct spf_record *rec = calloc(1, sizeof *rec +
 					       maxterms * sizeof(struct spf_term) + len + 1);
 	if (!rec)
