@@ -375,14 +375,20 @@ static enum target target_from(struct spf_eval *e, const struct spf_spec *s)
 		copy_str(e->target, sizeof e->target, dom, strlen(dom));
 		return TARGET_OK;
 	}
+	if (s->flags & SPF_SPEC_PLAIN) {
+		memcpy(e->target, s->s, s->name_len);
+		e->target[s->name_len] = '\0';
+		return TARGET_OK;
+	}
+	if (s->flags & SPF_SPEC_BAD) {
+		set_problem(e, "'%.*s' is not a valid domain name", s->len > 80 ? 80 : s->len, s->s);
+		return TARGET_INVALID;
+	}
 	struct spf_macro_ctx c;
 	char buf[EXPAND_BUF];
-	size_t n = s->len;
-	if (!(s->flags & SPF_MACRO_ANY) && !memchr(s->s, '%', s->len)) {
-		memcpy(buf, s->s, n); /* no macros: the spec is the name */
-		buf[n] = '\0';
-	} else if (macro_ctx(e, dom, false, &c),
-		   spf_macro_expand(s->s, s->len, &c, buf, sizeof buf, &n) < 0) {
+	size_t n;
+	macro_ctx(e, dom, false, &c);
+	if (spf_macro_expand(s->s, s->len, &c, buf, sizeof buf, &n) < 0) {
 		set_problem(e, "macro expansion of '%.*s' failed", s->len > 64 ? 64 : s->len, s->s);
 		return TARGET_ERROR;
 	}

@@ -75,6 +75,32 @@ static bool toplabel_valid(const char *s, size_t n)
 	return alpha;
 }
 
+/* For a spec with no '%': is it a usable name as it stands (labels of
+ * 1..63 octets, at least two, one trailing dot allowed)? Longer than 253
+ * octets: neither flag, evaluation truncates it (§4.8). */
+static void classify_literal(const char *s, size_t n, struct spf_spec *out)
+{
+	if (memchr(s, '%', n))
+		return;
+	size_t len = n > 0 && s[n - 1] == '.' ? n - 1 : n;
+	if (len > 253)
+		return;
+	size_t label = 0, labels = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && s[i] != '.') {
+			label++;
+			continue;
+		}
+		if (label == 0 || label > 63) {
+			out->flags |= SPF_SPEC_BAD;
+			return;
+		}
+		labels++, label = 0;
+	}
+	out->flags |= labels >= 2 ? SPF_SPEC_PLAIN : SPF_SPEC_BAD;
+	out->name_len = (uint16_t)len;
+}
+
 /* domain-spec = macro-string domain-end (§7.1). */
 static int check_spec(struct parse *p, const char *s, size_t n,
 		      struct spf_spec *out, const char *what)
@@ -95,6 +121,7 @@ static int check_spec(struct parse *p, const char *s, size_t n,
 	out->s = s;
 	out->len = (uint16_t)n;
 	out->flags = (uint16_t)flags;
+	classify_literal(s, n, out);
 	return 0;
 }
 

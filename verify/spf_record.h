@@ -31,10 +31,18 @@ enum spf_mech {
 	SPF_MECH_EXISTS,
 };
 
+/* Flags of a domain-spec beyond enum spf_macro_flags: a spec without any
+ * '%' is its own expansion, so its name check is done once, here. */
+enum spf_spec_flags {
+	SPF_SPEC_PLAIN = 0x100, /* a usable name: s[0..name_len) */
+	SPF_SPEC_BAD = 0x200,   /* never a usable name (§4.8: matches nothing) */
+};
+
 struct spf_spec {
 	const char *s; /* NULL when absent */
 	uint16_t len;
-	uint16_t flags; /* enum spf_macro_flags */
+	uint16_t flags;    /* enum spf_macro_flags | enum spf_spec_flags */
+	uint16_t name_len; /* with SPF_SPEC_PLAIN: len minus a trailing dot */
 };
 
 struct spf_term {

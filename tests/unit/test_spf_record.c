@@ -111,7 +111,13 @@ static void test_a_mx_dual_cidr(void **state)
 	parse_bad(" a:example.-com");
 	parse_bad(" a:foo-bar");
 	parse_bad(" a:foo.example.com\x01");
-	r = parse_ok(" a:foo.example.xn--zckzah a:foo.example.com.");
+	r = parse_ok(" a:foo.example.xn--zckzah a:foo.example.com. a:a..example.com "
+		     "a:%{d}.example.com");
+	/* literal names are checked once, at parse time */
+	assert_true(r->terms[1].spec.flags & SPF_SPEC_PLAIN);
+	assert_int_equal(r->terms[1].spec.name_len, strlen("foo.example.com"));
+	assert_true(r->terms[2].spec.flags & SPF_SPEC_BAD);
+	assert_false(r->terms[3].spec.flags & (SPF_SPEC_PLAIN | SPF_SPEC_BAD));
 	spf_record_release(r);
 }
 
