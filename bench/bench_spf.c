@@ -9,16 +9,27 @@
  *
  * --quick: 0.5 s per engine. Ends with one JSON line for bench/run.sh.
  *
+ * Real-DNS regime (bench/spf_unbound.sh sets it up):
+ *   bench_spf [--copies K] --print-unbound
+ *     the bench data as unbound local-data lines, K renamed copies
+ *   bench_spf --server IP:PORT [--inflight N] [--copies K] [SECONDS]
+ *     authgate alone against that server through c-ares, N checks in
+ *     flight (default 256) spread over K copies of the data, so that the
+ *     resolver's coalescing of identical queries in flight rarely
+ *     applies; no answer is cached (the data has TTL 0).
+ *
  * Also prints each engine's answer per query: RFC 7208 §4.6.4 makes the
  * "eleven" domain a permerror; libspf2 1.2.10 answers pass.
  */
 #include "../verify/dns.h"
+#include "../verify/dns_ares.h"
 #include "../verify/dns_zone.h"
 #include "../verify/spf.h"
 #include "../verify/spf_cache.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -262,14 +273,145 @@ static double run_pyspf(double secs, char answers[NQ][16])
 	return rate;
 }
 
+/* ---------------------------------------------------- real-DNS regime */
+
+/* Copy s with every "example." renamed "k<copy>-example." (copy 0 keeps
+ * the names): copies of the data that no cache or coalescing can share. */
+static void rename_copy(const char *s, unsigned copy, char *out, size_t size)
+{
+	size_t n = 0;
+	while (*s && n + 16 < size) {
+		if (copy && strncmp(s, "example.", 8) == 0)
+			n += (size_t)snprintf(out + n, size - n, "k%u-", copy);
+		out[n++] = *s++;
+	}
+	out[n] = '\0';
+}
+
+static void print_unbound(unsigned copies)
+{
+	char owner[256], value[512];
+	for (unsigned k = 0; k < copies; k++)
+		for (size_t i = 0; i < NDATA; i++) {
+			const struct rr *r = &data[i];
+			rename_copy(r->owner, k, owner, sizeof owner);
+			rename_copy(r->value, k, value, sizeof value);
+			if (strcmp(r->type, "TXT") == 0)
+				printf("local-data: '%s. 0 IN TXT \"%s\"'\n", owner, value);
+			else if (strcmp(r->type, "MX") == 0)
+				printf("local-data: \"%s. 0 IN MX 10 %s.\"\n", owner, value);
+			else
+				printf("local-data: \"%s. 0 IN %s %s\"\n", owner, r->type, value);
+		}
+}
+
+struct flight {
+	struct ours *o;
+	struct spf_request *reqs; /* NQ per copy of the data */
+	size_t nreqs;
+	unsigned long started, done, by_result[SPF_PERMERROR + 1];
+	unsigned inflight, max_inflight;
+	double deadline;
+};
+
+static void flight_start(struct flight *f);
+
+static void flight_done(void *arg, const struct spf_outcome *out)
+{
+	struct flight *f = arg;
+	f->done++;
+	f->inflight--;
+	f->by_result[out->result]++;
+	if (now_s() < f->deadline)
+		flight_start(f);
+}
+
+static void flight_start(struct flight *f)
+{
+	/* Consecutive checks use different copies of the data. */
+	size_t n = f->started++, copies = f->nreqs / NQ;
+	size_t i = (n % copies) * NQ + (n / copies) % NQ;
+	f->inflight++;
+	if (f->inflight > f->max_inflight)
+		f->max_inflight = f->inflight;
+	if (!spf_check_async(f->o->r, &f->reqs[i], &f->o->cfg, flight_done, f) && errno)
+		f->inflight--; /* could not start; flight_done will not run */
+}
+
+static int run_server(const char *server, unsigned inflight, unsigned copies, double secs)
+{
+	char err[256];
+	struct dns_upstream_config uc = {.servers = server, .timeout_ms = 2000, .tries = 2};
+	struct dns_upstream *up = dns_upstream_new(&uc, err, sizeof err);
+	if (!up)
+		return fprintf(stderr, "bench_spf: %s\n", err), 1;
+	struct ours o = {.r = dns_resolver_new(NULL, NULL, up)};
+	if (!o.r)
+		return 1;
+	o.cfg.cache = spf_cache_new(1024);
+	for (size_t i = 0; i < NQ; i++) {
+		o.req[i] = (struct spf_request){.mail_from = queries[i].from,
+						.helo = "mta.example.net"};
+		spf_ip_parse(queries[i].ip, &o.req[i].ip);
+	}
+	for (size_t i = 0; i < NQ; i++) {
+		o.last = SPF_NONE;
+		if (spf_check_async(o.r, &o.req[i], &o.cfg, on_done, &o))
+			dns_resolver_run(o.r, 10000);
+		printf("%-20s %-24s %s\n", queries[i].what, queries[i].ip, spf_result_name(o.last));
+	}
+	struct flight f = {.o = &o, .nreqs = NQ * copies};
+	f.reqs = calloc(f.nreqs, sizeof *f.reqs);
+	char (*froms)[128] = calloc(f.nreqs, sizeof *froms);
+	if (!f.reqs || !froms)
+		return 1;
+	for (size_t k = 0; k < copies; k++)
+		for (size_t i = 0; i < NQ; i++) {
+			size_t j = k * NQ + i;
+			rename_copy(queries[i].from, (unsigned)k, froms[j], sizeof froms[j]);
+			f.reqs[j] = o.req[i];
+			f.reqs[j].mail_from = froms[j];
+		}
+	double t0 = now_s();
+	f.deadline = t0 + secs;
+	for (unsigned k = 0; k < inflight; k++)
+		flight_start(&f);
+	int rc = dns_resolver_run(o.r, (int)(secs * 1000) + 30000);
+	double t = now_s() - t0;
+	struct dns_cache_stats cs;
+	dns_resolver_cache_stats(o.r, &cs);
+	printf("\nauthgate against %s: %lu evaluations in %.2f s = %.0f/s, up to %u in "
+	       "flight; %lu temperror, %lu permerror; resolver cache hits %llu, misses %llu%s\n",
+	       server, f.done, t, f.done / t, f.max_inflight, f.by_result[SPF_TEMPERROR],
+	       f.by_result[SPF_PERMERROR], (unsigned long long)cs.hits,
+	       (unsigned long long)cs.misses, rc < 0 ? " (resolver run timed out)" : "");
+	printf("{\"bench\":\"spf_real_dns\",\"authgate_per_s\":%.0f,\"inflight\":%u,"
+	       "\"data_copies\":%u}\n", f.done / t, f.max_inflight, copies);
+	free(f.reqs);
+	free(froms);
+	spf_cache_free(o.cfg.cache);
+	dns_resolver_free(o.r);
+	return rc < 0;
+}
+
 /* --------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
 {
 	double secs = 3.0;
 	bool only = false, py = true;
+	const char *server = NULL;
+	unsigned inflight = 256, copies = 1;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--quick") == 0)
+		if (strcmp(argv[i], "--copies") == 0 && i + 1 < argc)
+			copies = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--print-unbound") == 0)
+			return print_unbound(copies ? copies : 1), 0;
+		if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+			server = argv[++i];
+		else if (strcmp(argv[i], "--inflight") == 0 && i + 1 < argc)
+			inflight = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--quick") == 0)
 			secs = 0.5;
 		else if (strcmp(argv[i], "--no-pyspf") == 0)
 			py = false;
@@ -279,8 +421,10 @@ int main(int argc, char **argv)
 			secs = atof(argv[i]);
 		else
 			return fprintf(stderr, "usage: bench_spf [SECONDS] [--quick] [--no-pyspf] "
-					       "[--only-authgate]\n"), 2;
+					       "[--only-authgate] [--server IP:PORT [--inflight N]]\n"), 2;
 	}
+	if (server)
+		return run_server(server, inflight ? inflight : 1, copies ? copies : 1, secs);
 	struct ours o = {0};
 	SPF_server_t *s2 = spf2_init();
 	if (ours_init(&o) < 0 || !s2)
