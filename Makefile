@@ -40,6 +40,7 @@ LIBS := -lcares -lcrypto -lpthread
 VERIFY_SRC := $(sort $(wildcard verify/*.c))
 USER_SRC := $(filter-out userspace/main.c,$(sort $(wildcard userspace/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+CONF_SRC := $(sort $(wildcard tests/conformance/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BPF_SRC := $(sort $(wildcard bpf/*.bpf.c))
@@ -55,6 +56,7 @@ FUZZ_VERIFY := $(call objs,fuzz,$(VERIFY_SRC))
 FUZZ_USER := $(call objs,fuzz,$(USER_SRC))
 
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
+CONF_BINS := $(patsubst tests/conformance/%.c,$(B)/asan/conformance/%,$(CONF_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
@@ -106,9 +108,21 @@ $(B)/asan/tests/%: $(B)/asan/obj/tests/unit/%.o $(B)/asan/libuser.a $(B)/asan/li
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ -lcmocka $(LIBS)
 
+# Helper programs the conformance scripts drive (tests/conformance/*.c).
+$(B)/asan/conformance/%: $(B)/asan/obj/tests/conformance/%.o $(B)/asan/libuser.a $(B)/asan/libverify.a
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+
 $(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(B)/fuzz/libuser.a $(B)/fuzz/libverify.a
 	$(call msg,LINK,$@)
 	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+# bench_spf runs libspf2 side by side with authgate's engine.
+$(B)/bench/bench_spf: $(B)/rel/obj/bench/bench_spf.o $(B)/rel/libuser.a $(B)/rel/libverify.a
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^ $(LIBS) -lspf2
 
 $(B)/bench/bench_%: $(B)/rel/obj/bench/bench_%.o $(B)/rel/libuser.a $(B)/rel/libverify.a
 	$(call msg,LINK,$@)
@@ -134,7 +148,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)AUTHGATE=$(B)/asan/authgate BUILD=$(B) bash tests/run.sh
 
-test-bins: $(B)/asan/authgate $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+test-bins: $(B)/asan/authgate $(UNIT_BINS) $(CONF_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 	@:
 
 fuzz: $(FUZZ_BINS)

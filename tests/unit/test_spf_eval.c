@@ -1,0 +1,492 @@
+/*
+ * test_spf_eval — check_host() end to end on in-memory zones: each
+ * mechanism, include/redirect/exp, the §4.6.4 limits, identities, hostile
+ * input, the sans-I/O contract (answers in any order, unknown ids) and the
+ * resolver glue.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../verify/dns.h"
+#include "../../verify/dns_zone.h"
+#include "../../verify/spf.h"
+#include "../../verify/spf_cache.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct run {
+	struct spf_outcome out;
+	unsigned max_inflight;
+};
+
+static struct dns_zone *zone_of(const char *text)
+{
+	struct dns_zone_error err;
+	struct dns_zone *z = dns_zone_parse(text, strlen(text), "test", &err);
+	if (!z)
+		fail_msg("zone: %s", err.msg);
+	return z;
+}
+
+/* Drive the engine by hand; fifo chooses the answer order. */
+static struct run eval_zone(const char *zone, const char *ip, const char *mfrom,
+			    const char *helo, enum spf_scope scope, bool fifo)
+{
+	struct dns_zone *z = zone_of(zone);
+	struct spf_request req = {.mail_from = mfrom, .helo = helo, .scope = scope};
+	struct spf_config cfg = {.default_explanation = "DEFAULT", .now = 1};
+	assert_int_equal(spf_ip_parse(ip, &req.ip), 0);
+	struct spf_eval *e = spf_eval_new(&req, &cfg);
+	assert_non_null(e);
+	struct spf_query q[SPF_MAX_QUERIES];
+	unsigned n = 0, head = 0;
+	struct run r = {0};
+	while (!spf_eval_done(e)) {
+		while (spf_eval_next_query(e, &q[n]) == 1)
+			n++;
+		assert_true(n > head);
+		if (n - head > r.max_inflight)
+			r.max_inflight = n - head;
+		struct spf_query cur = fifo ? q[head++] : q[--n];
+		if (!fifo && n < head)
+			head = n;
+		struct dns_answer *a = dns_zone_answer(z, cur.name, cur.type, false);
+		assert_non_null(a);
+		assert_int_equal(spf_eval_answer(e, cur.id, a), 0);
+		dns_answer_release(a);
+	}
+	r.out = *spf_eval_result(e);
+	spf_eval_free(e);
+	dns_zone_free(z);
+	return r;
+}
+
+static enum spf_result check(const char *zone, const char *ip, const char *mfrom)
+{
+	struct run a = eval_zone(zone, ip, mfrom, "helo.example.org", SPF_SCOPE_MFROM, false);
+	struct run b = eval_zone(zone, ip, mfrom, "helo.example.org", SPF_SCOPE_MFROM, true);
+	assert_int_equal(a.out.result, b.out.result); /* answer order is irrelevant */
+	return a.out.result;
+}
+
+#define Z "$ORIGIN example.com.\n"
+#define XS "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
+static void test_mech_all(void **state)
+{
+	(void)state;
+	assert_int_equal(check(Z "@ TXT \"v=spf1 -all\"\n", "192.0.2.1", "a@example.com"), SPF_FAIL);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 ~all\"\n", "192.0.2.1", "a@example.com"), SPF_SOFTFAIL);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 ?all\"\n", "192.0.2.1", "a@example.com"), SPF_NEUTRAL);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 all\"\n", "192.0.2.1", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(Z "@ TXT \"v=spf1\"\n", "192.0.2.1", "a@example.com"), SPF_NEUTRAL);
+}
+
+static void test_mech_ip(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 ip4:192.0.2.0/25 ip6:2001:db8::/33 -all\"\n";
+	assert_int_equal(check(z, "192.0.2.127", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "192.0.2.128", "a@example.com"), SPF_FAIL);
+	assert_int_equal(check(z, "2001:db8:7fff::1", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "2001:db8:8000::1", "a@example.com"), SPF_FAIL);
+	/* IPv4-mapped IPv6 clients are IPv4 */
+	assert_int_equal(check(z, "::ffff:192.0.2.1", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 ip4:0.0.0.0/0 -all\"\n", "2001:db8::1",
+			       "a@example.com"), SPF_FAIL);
+}
+
+static void test_mech_a(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 a a:h.example.com/24//64 -all\"\n"
+			  "@ A 192.0.2.10\n"
+			  "h A 198.51.100.1\n"
+			  "h AAAA 2001:db8:1::1\n";
+	assert_int_equal(check(z, "192.0.2.10", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "198.51.100.200", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "198.51.101.1", "a@example.com"), SPF_FAIL);
+	assert_int_equal(check(z, "2001:db8:1::ffff", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "2001:db8:2::1", "a@example.com"), SPF_FAIL);
+}
+
+static void test_mech_mx(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 mx -all\"\n"
+			  "@ MX 10 m1\n@ MX 20 m2\n@ MX 30 .\n"
+			  "m1 A 192.0.2.1\nm2 A 192.0.2.2\nm2 AAAA 2001:db8::2\n";
+	assert_int_equal(check(z, "192.0.2.2", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "2001:db8::2", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "192.0.2.3", "a@example.com"), SPF_FAIL);
+	/* MX host lookups run in parallel */
+	struct run r = eval_zone(z, "192.0.2.3", "a@example.com", "h.example.org",
+				 SPF_SCOPE_MFROM, true);
+	assert_int_equal(r.max_inflight, 2);
+}
+
+static void test_mech_ptr(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 ptr -all\"\n"
+			  "1.2.0.192.in-addr.arpa. PTR mail.example.com.\n"
+			  "1.2.0.192.in-addr.arpa. PTR evil.example.net.\n"
+			  "2.2.0.192.in-addr.arpa. PTR mail.example.com.\n"
+			  "mail A 192.0.2.1\n"
+			  "evil.example.net. A 192.0.2.2\n";
+	assert_int_equal(check(z, "192.0.2.1", "a@example.com"), SPF_PASS);
+	/* PTR name not validated by its A record */
+	assert_int_equal(check(z, "192.0.2.2", "a@example.com"), SPF_FAIL);
+	assert_int_equal(check(z, "192.0.2.3", "a@example.com"), SPF_FAIL);
+}
+
+static void test_mech_exists(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 exists:%{ir}.bl.example.com -all\"\n"
+			  "1.2.0.192.bl A 127.0.0.2\n";
+	assert_int_equal(check(z, "192.0.2.1", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "192.0.2.9", "a@example.com"), SPF_FAIL);
+	/* exists always asks A, even for IPv6 clients */
+	const char *z6 = Z "@ TXT \"v=spf1 exists:x.example.com -all\"\nx A 127.0.0.2\n";
+	assert_int_equal(check(z6, "2001:db8::1", "a@example.com"), SPF_PASS);
+}
+
+static void test_include(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 include:i1.%{d} include:i2.%{d} include:i3.%{d} -all\"\n"
+			  "i1 TXT \"v=spf1 ip4:192.0.2.1 -all\"\n"
+			  "i2 TXT \"v=spf1 ?ip4:192.0.2.2\"\n"
+			  "i3 TXT \"v=spf1 ip4:192.0.2.3\"\n";
+	assert_int_equal(check(z, "192.0.2.1", "a@example.com"), SPF_PASS);
+	/* include's non-pass results are "no match" */
+	assert_int_equal(check(z, "192.0.2.2", "a@example.com"), SPF_FAIL);
+	assert_int_equal(check(z, "192.0.2.3", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 include:none.example.com -all\"\n", "192.0.2.1",
+			       "a@example.com"), SPF_PERMERROR);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 include:i.example.com -all\"\ni A 192.0.2.1\n",
+			       "192.0.2.1", "a@example.com"), SPF_PERMERROR);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 include:t.example.com -all\"\nt TIMEOUT\n",
+			       "192.0.2.1", "a@example.com"), SPF_TEMPERROR);
+	/* a syntax error in an included record is the whole check's */
+	assert_int_equal(check(Z "@ TXT \"v=spf1 ip4:192.0.2.1 include:b.example.com\"\n"
+				 "b TXT \"v=spf1 bogus\"\n", "192.0.2.9", "a@example.com"),
+			 SPF_PERMERROR);
+}
+
+static void test_include_loop(void **state)
+{
+	(void)state;
+	struct run r = eval_zone(Z "@ TXT \"v=spf1 include:example.com -all\"\n", "192.0.2.1",
+				 "a@example.com", "h", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_PERMERROR);
+	assert_int_equal(r.out.dns_terms, 11);
+}
+
+static void test_redirect(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 ip4:192.0.2.1 redirect=r.example.com\"\n"
+			  "r TXT \"v=spf1 ip4:192.0.2.2 -all\"\n";
+	assert_int_equal(check(z, "192.0.2.1", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "192.0.2.2", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "192.0.2.3", "a@example.com"), SPF_FAIL);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 redirect=nothing.example.com\"\n", "192.0.2.1",
+			       "a@example.com"), SPF_PERMERROR);
+	/* all wins over redirect */
+	assert_int_equal(check(Z "@ TXT \"v=spf1 redirect=r.example.com ?all\"\nr TXT \"v=spf1 -all\"\n",
+			       "192.0.2.1", "a@example.com"), SPF_NEUTRAL);
+}
+
+static void test_exp(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 -all exp=e.%{d}\"\n"
+			  "e TXT \"%{i} is not welcome at %{d} (%{l})\"\n";
+	struct run r = eval_zone(z, "192.0.2.9", "joe@example.com", "h", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_FAIL);
+	assert_string_equal(r.out.explanation, "192.0.2.9 is not welcome at example.com (joe)");
+	/* a broken explanation falls back to the default */
+	r = eval_zone(Z "@ TXT \"v=spf1 -all exp=e.example.com\"\ne TXT \"%{x}\"\n", "192.0.2.9",
+		      "joe@example.com", "h", SPF_SCOPE_MFROM, false);
+	assert_string_equal(r.out.explanation, "DEFAULT");
+	r = eval_zone(Z "@ TXT \"v=spf1 -all exp=e.example.com\"\ne TXT \"a\"\ne TXT \"b\"\n",
+		      "192.0.2.9", "joe@example.com", "h", SPF_SCOPE_MFROM, false);
+	assert_string_equal(r.out.explanation, "DEFAULT");
+	/* the redirect target's exp applies, the original's does not */
+	r = eval_zone(Z "@ TXT \"v=spf1 exp=e1.example.com redirect=r.example.com\"\n"
+			"r TXT \"v=spf1 -all exp=e2.example.com\"\n"
+			"e1 TXT \"one\"\ne2 TXT \"two %{d}\"\n",
+		      "192.0.2.9", "joe@example.com", "h", SPF_SCOPE_MFROM, false);
+	assert_string_equal(r.out.explanation, "two r.example.com");
+	assert_string_equal(r.out.mechanism, "-all");
+}
+
+static void test_p_macro(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 -all exp=e.example.com\"\n"
+			  "e TXT \"connect from %{p}\"\n"
+			  "1.2.0.192.in-addr.arpa. PTR mx.example.com.\n"
+			  "mx A 192.0.2.1\n";
+	struct run r = eval_zone(z, "192.0.2.1", "joe@example.com", "h", SPF_SCOPE_MFROM, false);
+	assert_string_equal(r.out.explanation, "connect from mx.example.com");
+	r = eval_zone(z, "192.0.2.2", "joe@example.com", "h", SPF_SCOPE_MFROM, false);
+	assert_string_equal(r.out.explanation, "connect from unknown");
+}
+
+static void test_limit_terms(void **state)
+{
+	(void)state;
+	/* exactly 10 DNS-querying terms is fine, 11 is a permerror */
+	char z10[1024], z11[1024];
+	snprintf(z10, sizeof z10, Z "@ TXT \"v=spf1 a a a a a a a a a a ip4:192.0.2.1 -all\"\n@ A 192.0.2.200\n");
+	snprintf(z11, sizeof z11, Z "@ TXT \"v=spf1 a a a a a a a a a a a ip4:192.0.2.1 -all\"\n@ A 192.0.2.200\n");
+	assert_int_equal(check(z10, "192.0.2.1", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z11, "192.0.2.1", "a@example.com"), SPF_PERMERROR);
+	/* ip4/all do not count, nor do terms never reached */
+	assert_int_equal(check(z11, "192.0.2.200", "a@example.com"), SPF_PASS);
+}
+
+static void test_limit_void(void **state)
+{
+	(void)state;
+	const char *z2 = Z "@ TXT \"v=spf1 a:n1.example.com a:n2.example.com ip4:192.0.2.1 -all\"\n";
+	const char *z3 = Z "@ TXT \"v=spf1 a:n1.example.com mx:n2.example.com exists:n3.example.com "
+			   "ip4:192.0.2.1 -all\"\n";
+	assert_int_equal(check(z2, "192.0.2.1", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z3, "192.0.2.1", "a@example.com"), SPF_PERMERROR);
+}
+
+static void test_limit_mx_names(void **state)
+{
+	(void)state;
+	char z[2048];
+	size_t n = (size_t)snprintf(z, sizeof z, Z "@ TXT \"v=spf1 mx -all\"\nm A 192.0.2.1\n");
+	for (int i = 0; i < 10; i++)
+		n += (size_t)snprintf(z + n, sizeof z - n, "@ MX %d m\n", i);
+	assert_int_equal(check(z, "192.0.2.1", "a@example.com"), SPF_PASS);
+	snprintf(z + n, sizeof z - n, "@ MX 99 m\n");
+	assert_int_equal(check(z, "192.0.2.1", "a@example.com"), SPF_PERMERROR);
+}
+
+static void test_limit_ptr_names(void **state)
+{
+	(void)state;
+	/* only the first 10 PTR names are looked up: the 11th never matches */
+	char z[4096];
+	size_t n = (size_t)snprintf(z, sizeof z, Z "@ TXT \"v=spf1 ptr -all\"\n");
+	for (int i = 0; i < 11; i++)
+		n += (size_t)snprintf(z + n, sizeof z - n,
+				      "1.2.0.192.in-addr.arpa. PTR p%d.example.com.\n"
+				      "p%d A %s\n", i, i, i == 10 ? "192.0.2.1" : "192.0.2.99");
+	struct run r = eval_zone(z, "192.0.2.1", "a@example.com", "h", SPF_SCOPE_MFROM, true);
+	assert_int_equal(r.out.result, SPF_FAIL);
+	assert_true(r.out.queries <= 12);
+}
+
+static void test_identity(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 exists:%{l}.u.example.com -all\"\n"
+			  "postmaster.u A 127.0.0.2\n"
+			  "helo TXT \"v=spf1 ip4:192.0.2.5 -all\"\n";
+	/* empty MAIL FROM: postmaster@HELO */
+	struct run r = eval_zone(z, "192.0.2.5", "", "helo.example.com", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_PASS);
+	assert_string_equal(r.out.identity, "postmaster@helo.example.com");
+	/* no local part: postmaster */
+	assert_int_equal(check(z, "192.0.2.1", "@example.com"), SPF_PASS);
+	/* HELO scope */
+	r = eval_zone(z, "192.0.2.6", "joe@example.com", "helo.example.com", SPF_SCOPE_HELO, false);
+	assert_int_equal(r.out.result, SPF_FAIL);
+	assert_string_equal(r.out.identity_kind, "helo");
+	assert_string_equal(r.out.domain, "helo.example.com");
+	/* invalid domains are "none" without any query */
+	r = eval_zone(z, "192.0.2.6", "", "[192.0.2.6]", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_NONE);
+	assert_int_equal(r.out.queries, 0);
+	r = eval_zone(z, "192.0.2.6", "", "localhost", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_NONE);
+	r = eval_zone(z, "192.0.2.6", "a@x.a1234567890123456789012345678901234567890123456789012345678901234.com",
+		      "h", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_NONE);
+}
+
+static void test_record_selection(void **state)
+{
+	(void)state;
+	assert_int_equal(check(Z "@ TXT \"v=spf1 -all\"\n@ TXT \"v=spf1 +all\"\n", "192.0.2.1",
+			       "a@example.com"), SPF_PERMERROR);
+	assert_int_equal(check(Z "@ TXT \"v=spf10 -all\"\n@ TXT \"hello\"\n", "192.0.2.1",
+			       "a@example.com"), SPF_NONE);
+	/* type SPF is never queried */
+	assert_int_equal(check(Z "@ SPF \"v=spf1 -all\"\n", "192.0.2.1", "a@example.com"),
+			 SPF_NONE);
+	/* strings of one record are joined without spaces */
+	assert_int_equal(check(Z "@ TXT \"v=spf1 ip4:\" \"192.0.2.1 -all\"\n", "192.0.2.1",
+			       "a@example.com"), SPF_PASS);
+	assert_int_equal(check(Z "@ TIMEOUT\n", "192.0.2.1", "a@example.com"), SPF_TEMPERROR);
+	assert_int_equal(check(Z "x A 1.2.3.4\n", "192.0.2.1", "a@nx.example.com"), SPF_NONE);
+}
+
+static void test_hostile(void **state)
+{
+	(void)state;
+	/* control characters, non-ASCII */
+	assert_int_equal(check(Z "@ TXT \"v=spf1 a:x\\001.example.com -all\"\n", "192.0.2.1",
+			       "a@example.com"), SPF_PERMERROR);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 \\195\\169 -all\"\n", "192.0.2.1",
+			       "a@example.com"), SPF_PERMERROR);
+	/* a macro bomb: bounded expansion, then truncation to 253 octets */
+	char z[8192];
+	size_t n = (size_t)snprintf(z, sizeof z, Z "@ TXT \"v=spf1 exists:\"");
+	for (int i = 0; i < 20; i++)
+		n += (size_t)snprintf(z + n, sizeof z - n, " \"%%{s}%%{s}%%{s}.\"");
+	snprintf(z + n, sizeof z - n, " \"example.com -all\"\n");
+	enum spf_result r = check(z, "192.0.2.1", "a@example.com");
+	assert_true(r == SPF_FAIL || r == SPF_PERMERROR);
+	/* a huge TXT answer: 200 records, none of them SPF */
+	char *big = malloc(200 * 300 + 64);
+	assert_non_null(big);
+	n = (size_t)sprintf(big, Z);
+	for (int i = 0; i < 200; i++)
+		n += (size_t)sprintf(big + n, "@ TXT \"%.*s%03d\"\n", 250,
+				     "v=spf1x" XS XS XS XS XS, i);
+	assert_int_equal(check(big, "192.0.2.1", "a@example.com"), SPF_NONE);
+	free(big);
+}
+
+static void test_api_contract(void **state)
+{
+	(void)state;
+	struct dns_zone *z = zone_of(Z "@ TXT \"v=spf1 -all\"\n");
+	struct spf_request req = {.mail_from = "a@example.com", .helo = "h"};
+	assert_int_equal(spf_ip_parse("192.0.2.1", &req.ip), 0);
+	struct spf_eval *e = spf_eval_new(&req, NULL);
+	struct spf_query q;
+	assert_int_equal(spf_eval_next_query(e, &q), 1);
+	assert_int_equal(q.type, DNS_TYPE_TXT);
+	assert_string_equal(q.name, "example.com");
+	assert_int_equal(spf_eval_next_query(e, &q), 0); /* yielded already */
+	struct dns_answer *a = dns_zone_answer(z, q.name, q.type, false);
+	assert_int_equal(spf_eval_answer(e, q.id + 100, a), -ENOENT);
+	assert_false(spf_eval_done(e));
+	assert_int_equal(spf_eval_answer(e, q.id, a), 0);
+	assert_int_equal(spf_eval_answer(e, q.id, a), -ENOENT);
+	dns_answer_release(a);
+	assert_true(spf_eval_done(e));
+	assert_int_equal(spf_eval_result(e)->result, SPF_FAIL);
+	assert_string_equal(spf_result_name(spf_eval_result(e)->result), "fail");
+	spf_eval_free(e);
+	dns_zone_free(z);
+	struct spf_ip ip;
+	assert_int_equal(spf_ip_parse("1.2.3", &ip), -EINVAL);
+	assert_int_equal(spf_ip_parse("::ffff:1.2.3.4", &ip), 0);
+	assert_int_equal(ip.family, AF_INET);
+}
+
+static void on_done(void *arg, const struct spf_outcome *o)
+{
+	struct spf_outcome *out = arg;
+	*out = *o;
+}
+
+static void test_async_glue(void **state)
+{
+	(void)state;
+	struct dns_resolver *r = dns_resolver_new(NULL, zone_of(Z
+		"@ TXT \"v=spf1 mx include:i.example.com -all\"\n@ MX 1 m1\n@ MX 2 m2\n"
+		"m1 A 192.0.2.1\nm2 A 192.0.2.2\ni TXT \"v=spf1 ip4:192.0.2.3\"\n"), NULL);
+	struct spf_request req = {.mail_from = "a@example.com", .helo = "h.example.com"};
+	const char *ips[] = {"192.0.2.2", "192.0.2.3", "192.0.2.4"};
+	enum spf_result want[] = {SPF_PASS, SPF_PASS, SPF_FAIL};
+	for (int i = 0; i < 3; i++) {
+		struct spf_outcome out = {.result = (enum spf_result)-1};
+		assert_int_equal(spf_ip_parse(ips[i], &req.ip), 0);
+		assert_non_null(spf_check_async(r, &req, NULL, on_done, &out));
+		assert_int_equal((int)out.result, -1); /* never before dispatch */
+		assert_int_equal(dns_resolver_run(r, 1000), 0);
+		assert_int_equal(out.result, want[i]);
+	}
+	/* cancelled before dispatch: the callback never runs */
+	struct spf_outcome out = {.result = (enum spf_result)-1};
+	struct spf_check *c = spf_check_async(r, &req, NULL, on_done, &out);
+	assert_non_null(c);
+	spf_check_cancel(c);
+	assert_int_equal(dns_resolver_run(r, 1000), 0);
+	assert_int_equal((int)out.result, -1);
+	/* no DNS needed: delivered at once */
+	req.mail_from = "";
+	req.helo = "[192.0.2.1]";
+	errno = EINVAL;
+	assert_null(spf_check_async(r, &req, NULL, on_done, &out));
+	assert_int_equal(errno, 0);
+	assert_int_equal(out.result, SPF_NONE);
+	dns_resolver_free(r);
+}
+
+static void test_record_cache(void **state)
+{
+	(void)state;
+	struct dns_resolver *r = dns_resolver_new(NULL, zone_of(Z
+		"@ TXT \"v=spf1 include:i.example.com -all\"\n"
+		"i TXT \"v=spf1 ip4:192.0.2.3\"\n"), NULL);
+	struct spf_config cfg = {.cache = spf_cache_new(16)};
+	struct spf_request req = {.mail_from = "a@example.com", .helo = "h.example.com"};
+	struct spf_outcome out;
+	struct spf_cache_stats st;
+	assert_int_equal(spf_ip_parse("192.0.2.3", &req.ip), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_non_null(spf_check_async(r, &req, &cfg, on_done, &out));
+		assert_int_equal(dns_resolver_run(r, 1000), 0);
+		assert_int_equal(out.result, SPF_PASS);
+	}
+	spf_cache_stats(cfg.cache, &st);
+	assert_int_equal(st.misses, 2); /* two records, parsed once each */
+	assert_int_equal(st.hits, 4);
+	/* new data (zone reload): new answer objects, so no stale record */
+	dns_resolver_set_zone(r, zone_of(Z "@ TXT \"v=spf1 -all\"\n"));
+	assert_non_null(spf_check_async(r, &req, &cfg, on_done, &out));
+	assert_int_equal(dns_resolver_run(r, 1000), 0);
+	assert_int_equal(out.result, SPF_FAIL);
+	spf_cache_stats(cfg.cache, &st);
+	assert_int_equal(st.misses, 3);
+	dns_resolver_free(r);
+	spf_cache_free(cfg.cache);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mech_all),
+		cmocka_unit_test(test_mech_ip),
+		cmocka_unit_test(test_mech_a),
+		cmocka_unit_test(test_mech_mx),
+		cmocka_unit_test(test_mech_ptr),
+		cmocka_unit_test(test_mech_exists),
+		cmocka_unit_test(test_include),
+		cmocka_unit_test(test_include_loop),
+		cmocka_unit_test(test_redirect),
+		cmocka_unit_test(test_exp),
+		cmocka_unit_test(test_p_macro),
+		cmocka_unit_test(test_limit_terms),
+		cmocka_unit_test(test_limit_void),
+		cmocka_unit_test(test_limit_mx_names),
+		cmocka_unit_test(test_limit_ptr_names),
+		cmocka_unit_test(test_identity),
+		cmocka_unit_test(test_record_selection),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_api_contract),
+		cmocka_unit_test(test_async_glue),
+		cmocka_unit_test(test_record_cache),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
