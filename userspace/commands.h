@@ -6,5 +6,6 @@
 #define AUTHGATE_COMMANDS_H
 
 int cmd_lookup(int argc, char **argv);
+int cmd_dkim(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@
 const struct cli_command cli_commands[] = {
 	{"lookup", "resolve one name like a small dig (zone file or DNS server)",
 	 cmd_lookup},
+	{"dkim", "verify the DKIM signatures of message files", cmd_dkim},
 	{NULL, NULL, NULL},
 };
 

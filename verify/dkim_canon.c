@@ -1,0 +1,241 @@
+/*
+ * dkim_canon — simple/relaxed canonicalization as zero-copy pieces.
+ */
+#include "dkim_canon.h"
+
+#include <string.h>
+
+#ifdef AUTHGATE_DEBUG_COUNTERS
+uint64_t dkim_canon_foreign_bytes;
+#endif
+
+/* Every byte this module produces that is not in the message comes from
+ * here: the lower-case map, then " " and "\r\n". */
+#define L1(x) ((x) >= 'A' && (x) <= 'Z' ? (x) + 32 : (x))
+#define L4(x) L1(x), L1((x) + 1), L1((x) + 2), L1((x) + 3)
+#define L16(x) L4(x), L4((x) + 4), L4((x) + 8), L4((x) + 12)
+#define L64(x) L16(x), L16((x) + 16), L16((x) + 32), L16((x) + 48)
+static const unsigned char lit[256 + 3] = {
+	L64(0), L64(64), L64(128), L64(192), ' ', '\r', '\n',
+};
+#define LIT_SP ((const char *)lit + 256)
+#define LIT_CRLF ((const char *)lit + 257)
+
+void dkim_sink_init(struct dkim_sink *s, dkim_sink_fn fn, void *arg,
+		    const char *msg, size_t len)
+{
+	*s = (struct dkim_sink){.fn = fn, .arg = arg, .limit = UINT64_MAX,
+				.lo = msg, .hi = msg + len};
+}
+
+static void emit(struct dkim_sink *s, const char *p, size_t n)
+{
+	if (n == 0 || s->limit == 0)
+		return;
+	if (n > s->limit)
+		n = (size_t)s->limit;
+#ifdef AUTHGATE_DEBUG_COUNTERS
+	bool in_msg = p >= s->lo && p + n <= s->hi;
+	bool in_lit = p >= (const char *)lit && p + n <= (const char *)lit + sizeof lit;
+	if (!in_msg && !in_lit)
+		dkim_canon_foreign_bytes += n;
+#endif
+	s->fn(s->arg, p, n);
+	s->limit -= n;
+	s->total += n;
+}
+
+static bool is_wsp(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* ------------------------------------------------------------ headers */
+
+enum hphase { H_NAME, H_LEAD, H_VALUE };
+
+struct hstate {
+	enum hphase phase;
+	bool pend_sp; /* whitespace seen after value text, not yet emitted */
+};
+
+/* Relaxed over one piece. Runs of bytes that survive unchanged are
+ * emitted as one slice; only changed bytes break a run. */
+static void relaxed_piece(struct hstate *st, const char *p, const char *end,
+			  struct dkim_sink *s)
+{
+	const char *run = p;
+	for (const char *q = p; q < end; q++) {
+		unsigned char c = (unsigned char)*q;
+		if (st->phase == H_NAME) {
+			if (c == ':') {
+				st->phase = H_LEAD;
+			} else if (dkim_is_fws(c)) {
+				emit(s, run, (size_t)(q - run));
+				run = q + 1;
+			} else if (lit[c] != c) {
+				emit(s, run, (size_t)(q - run));
+				emit(s, (const char *)lit + c, 1);
+				run = q + 1;
+			}
+			continue;
+		}
+		if (dkim_is_fws(c)) {
+			/* A lone SP between two value bytes stays in the run. */
+			if (c == ' ' && st->phase == H_VALUE && !st->pend_sp &&
+			    q + 1 < end && !dkim_is_fws((unsigned char)q[1]))
+				continue;
+			emit(s, run, (size_t)(q - run));
+			run = q + 1;
+			if (st->phase == H_VALUE)
+				st->pend_sp = true;
+			continue;
+		}
+		if (st->pend_sp) {
+			emit(s, LIT_SP, 1);
+			st->pend_sp = false;
+		}
+		st->phase = H_VALUE;
+	}
+	emit(s, run, (size_t)(end - run));
+}
+
+void dkim_canon_header(enum dkim_canon c, const struct dkim_slice *seg,
+		       unsigned nseg, bool crlf, struct dkim_sink *s)
+{
+	if (c == DKIM_CANON_SIMPLE) {
+		for (unsigned i = 0; i < nseg; i++)
+			emit(s, seg[i].p, seg[i].n);
+		return;
+	}
+	struct hstate st = {H_NAME, false};
+	for (unsigned i = 0; i < nseg; i++)
+		relaxed_piece(&st, seg[i].p, seg[i].p + seg[i].n, s);
+	if (crlf)
+		emit(s, LIT_CRLF, 2);
+}
+
+/* --------------------------------------------------------------- body */
+
+/* Start of the next CRLF at or after p, or end. */
+static const char *find_crlf(const char *p, const char *end)
+{
+	while (p < end) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		if (!lf)
+			return end;
+		if (lf > p && lf[-1] == '\r')
+			return lf - 1;
+		p = lf + 1;
+	}
+	return end;
+}
+
+static bool is_crlf_at(const char *p, const char *lo)
+{
+	return p - 2 >= lo && p[-2] == '\r' && p[-1] == '\n';
+}
+
+/* simple: the body minus trailing empty lines; an empty body is one CRLF;
+ * a last line without CRLF gets one. */
+static void body_simple(const char *p, size_t len, struct dkim_sink *s)
+{
+	const char *end = p + len;
+	while (is_crlf_at(end, p) && (end - 2 == p || is_crlf_at(end - 2, p)))
+		end -= 2;
+	if (end == p) {
+		emit(s, LIT_CRLF, 2);
+		return;
+	}
+	emit(s, p, (size_t)(end - p));
+	if (!is_crlf_at(end, p))
+		emit(s, LIT_CRLF, 2);
+}
+
+struct rbody {
+	const char *run;    /* first byte not yet emitted (NULL: run broken) */
+	const char *commit; /* end of the last non-blank line, CRLF included */
+	size_t blanks;      /* blank lines since commit */
+	bool broken_blank;  /* some of them must come from literals */
+};
+
+/* One non-blank line [p, eol) (eol at its CRLF, or at end). */
+static void rbody_line(struct rbody *b, const char *p, const char *eol,
+		       const char *end, struct dkim_sink *s)
+{
+	if (b->broken_blank) {
+		for (size_t i = 0; i < b->blanks && s->limit; i++)
+			emit(s, LIT_CRLF, 2);
+		b->broken_blank = false;
+		b->run = p;
+	}
+	b->blanks = 0;
+	const char *q = p;
+	while (q < eol) {
+		if (!is_wsp((unsigned char)*q)) {
+			q++;
+			continue;
+		}
+		const char *w = q;
+		while (q < eol && is_wsp((unsigned char)*q))
+			q++;
+		if (q == eol) { /* trailing whitespace goes */
+			emit(s, b->run, (size_t)(w - b->run));
+			b->run = eol;
+		} else if (q - w != 1 || *w != ' ') {
+			emit(s, b->run, (size_t)(w - b->run));
+			emit(s, LIT_SP, 1);
+			b->run = q;
+		}
+	}
+	if (eol == end) { /* last line lacks its CRLF */
+		emit(s, b->run, (size_t)(eol - b->run));
+		emit(s, LIT_CRLF, 2);
+		b->run = b->commit = end;
+	} else {
+		b->commit = eol + 2;
+	}
+}
+
+static bool line_blank(const char *p, const char *eol)
+{
+	for (; p < eol; p++)
+		if (!is_wsp((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/* relaxed: WSP runs become one SP, trailing WSP and trailing blank lines
+ * go, an empty body stays empty. Untouched stretches, including empty
+ * lines between text, are emitted as single slices of the message. */
+static void body_relaxed(const char *p, size_t len, struct dkim_sink *s)
+{
+	const char *end = p + len;
+	struct rbody b = {.run = p, .commit = p};
+	while (p < end && s->limit) {
+		const char *eol = find_crlf(p, end);
+		if (!line_blank(p, eol)) {
+			rbody_line(&b, p, eol, end, s);
+		} else {
+			b.blanks++;
+			if (eol != p && !b.broken_blank) {
+				/* Whitespace on a blank line: what came before is
+				 * final, the blank lines wait as literals. */
+				emit(s, b.run, (size_t)(b.commit - b.run));
+				b.broken_blank = true;
+			}
+		}
+		p = eol == end ? end : eol + 2;
+	}
+	if (!b.broken_blank && b.commit > b.run)
+		emit(s, b.run, (size_t)(b.commit - b.run));
+}
+
+void dkim_canon_body(enum dkim_canon c, const char *body, size_t len,
+		     struct dkim_sink *s)
+{
+	if (c == DKIM_CANON_SIMPLE)
+		body_simple(body, len, s);
+	else
+		body_relaxed(body, len, s);
+}
