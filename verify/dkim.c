@@ -415,7 +415,9 @@ static void report_unchecked(struct dkim_verifier *v, const struct hdr *f)
 		return;
 	const struct dkim_slice *d = dkim_tags_get(&t, "d"), *s = dkim_tags_get(&t, "s"),
 				*a = dkim_tags_get(&t, "a");
+	const struct dkim_slice *b = dkim_tags_get(&t, "b");
 	r->d = d ? *d : r->d, r->s = s ? *s : r->s, r->a = a ? *a : r->a;
+	r->b = b ? *b : r->b;
 }
 
 static void finish_if_done(struct dkim_verifier *v)

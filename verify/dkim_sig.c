@@ -99,19 +99,50 @@ static enum dkim_sig_status parse_h(struct dkim_slice h)
 	return from ? DKIM_SIG_OK : DKIM_SIG_ERR_H_FROM;
 }
 
-/* i= domain equal to d= or a subdomain of it. */
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* dkim-quoted-printable (§2.11): =XX is a hex-encoded octet, FWS is not
+ * part of the value. Returns the decoded length or -1. */
+static long qp_decode(struct dkim_slice in, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < in.n; k++) {
+		unsigned char c = (unsigned char)in.p[k];
+		if (dkim_is_fws(c))
+			continue;
+		if (c == '=') {
+			int hi = k + 2 < in.n ? hex_value((unsigned char)in.p[k + 1]) : -1;
+			int lo = hi >= 0 ? hex_value((unsigned char)in.p[k + 2]) : -1;
+			if (lo < 0)
+				return -1;
+			c = (unsigned char)(hi * 16 + lo);
+			k += 2;
+		}
+		if (n == cap)
+			return -1;
+		out[n++] = (char)c;
+	}
+	return (long)n;
+}
+
+/* i= (decoded) must have a domain equal to d= or a subdomain of it. */
 static enum dkim_sig_status parse_i(const struct dkim_slice *i, struct dkim_sig *sig)
 {
 	sig->idomain = sig->d;
 	if (!i)
 		return DKIM_SIG_OK;
-	const char *at = NULL;
-	for (size_t k = 0; k < i->n; k++)
-		if (i->p[k] == '@')
-			at = i->p + k;
+	long n = qp_decode(*i, sig->ibuf, sizeof sig->ibuf);
+	const char *at = n > 0 ? memrchr(sig->ibuf, '@', (size_t)n) : NULL;
 	if (!at)
 		return DKIM_SIG_ERR_I_DOMAIN;
-	struct dkim_slice dom = {at + 1, i->n - (size_t)(at + 1 - i->p)};
+	struct dkim_slice dom = {at + 1, (size_t)(sig->ibuf + n - (at + 1))};
 	sig->idomain = dom;
 	if (dkim_slices_caseeq(dom, sig->d))
 		return DKIM_SIG_OK;

@@ -10,9 +10,11 @@
  * and decoding b= and bh=. Unknown tags are ignored; duplicated tags are
  * a syntax error.
  *
- * Invariants: every slice points into the message buffer; b= and bh=
- * are decoded into fixed arrays (decoding is a transformation, not a copy
- * of message text); parsing is linear in the field length.
+ * Invariants: every slice points into the message buffer, except
+ * idomain, which points into ibuf: i= is dkim-quoted-printable and is
+ * decoded there (at most 256 octets) to compare its domain with d=. b=
+ * and bh= are decoded into fixed arrays. None of this feeds a hash.
+ * Parsing is linear in the field length.
  */
 #ifndef AUTHGATE_DKIM_SIG_H
 #define AUTHGATE_DKIM_SIG_H
@@ -68,6 +70,7 @@ struct dkim_sig {
 	bool has_l;
 	uint64_t l;
 	struct dkim_slice idomain; /* domain part of i= (or d=) */
+	char ibuf[256];            /* i= after dkim-quoted-printable decoding */
 	unsigned char sig[DKIM_SIG_B_MAX];
 	size_t siglen;
 	unsigned char bh[32];
