@@ -11,7 +11,7 @@ uint64_t dkim_canon_foreign_bytes;
 
 /* Every byte this module produces that is not in the message comes from
  * here: the lower-case map, then " " and "\r\n". */
-#define L1(x) ((x) >= 'A' && (x) <= 'Z' ? (x) + 32 : (x))
+#define L1(x) ((x) >= 'A' && (x) <= 'Z' ? (x) | 0x20 : (x))
 #define L4(x) L1(x), L1((x) + 1), L1((x) + 2), L1((x) + 3)
 #define L16(x) L4(x), L4((x) + 4), L4((x) + 8), L4((x) + 12)
 #define L64(x) L16(x), L16((x) + 16), L16((x) + 32), L16((x) + 48)
