@@ -112,7 +112,10 @@ $(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(B)/fuzz/libuser.a $(B)/fuz
 $(B)/bench/bench_%: $(B)/rel/obj/bench/bench_%.o $(B)/rel/libuser.a $(B)/rel/libverify.a
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) -o $@ $^ $(LIBS)
+	$(Q)$(CC) -o $@ $^ $(LIBS) $(BENCH_LIBS)
+
+# The DKIM bench runs OpenDKIM's library side by side (libopendkim-dev).
+$(B)/bench/bench_dkim: BENCH_LIBS := -lopendkim
 
 # ------------------------------------------------------------------- BPF
 

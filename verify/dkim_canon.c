@@ -117,20 +117,6 @@ void dkim_canon_header(enum dkim_canon c, const struct dkim_slice *seg,
 
 /* --------------------------------------------------------------- body */
 
-/* Start of the next CRLF at or after p, or end. */
-static const char *find_crlf(const char *p, const char *end)
-{
-	while (p < end) {
-		const char *lf = memchr(p, '\n', (size_t)(end - p));
-		if (!lf)
-			return end;
-		if (lf > p && lf[-1] == '\r')
-			return lf - 1;
-		p = lf + 1;
-	}
-	return end;
-}
-
 static bool is_crlf_at(const char *p, const char *lo)
 {
 	return p - 2 >= lo && p[-2] == '\r' && p[-1] == '\n';
@@ -152,82 +138,138 @@ static void body_simple(const char *p, size_t len, struct dkim_sink *s)
 		emit(s, LIT_CRLF, 2);
 }
 
-struct rbody {
-	const char *run;    /* first byte not yet emitted (NULL: run broken) */
-	const char *commit; /* end of the last non-blank line, CRLF included */
-	size_t blanks;      /* blank lines since commit */
-	bool broken_blank;  /* some of them must come from literals */
-};
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+/* Bytes of x below n (n <= 128), flagged in their high bit. The lowest
+ * flag is exact; higher ones may be false, none is ever missed. */
+#define BELOW(x, n) (((x) - ONES * (n)) & ~(x) & HIGHS)
 
-/* One non-blank line [p, eol) (eol at its CRLF, or at end). */
-static void rbody_line(struct rbody *b, const char *p, const char *eol,
-		       const char *end, struct dkim_sink *s)
+/* The first byte at or after p relaxed canonicalization may change: a
+ * control byte (CR, LF, HTAB, ...) or a SP followed by one of those or
+ * by another SP. Lone SPs between words and 8-bit text are skipped eight
+ * bytes at a time. May stop early at an unchanged byte, never late. */
+static const char *skip_text(const char *p, const char *end)
 {
-	if (b->broken_blank) {
-		for (size_t i = 0; i < b->blanks && s->limit; i++)
-			emit(s, LIT_CRLF, 2);
-		b->broken_blank = false;
-		b->run = p;
+	while (end - p >= 9) {
+		uint64_t x, y;
+		memcpy(&x, p, 8); /* register loads, not copies */
+		memcpy(&y, p + 1, 8);
+		uint64_t sp = BELOW(x ^ (ONES * 0x20), 1); /* x == SP */
+		uint64_t t = BELOW(x, 0x20) | (sp & BELOW(y, 0x21));
+		if (t)
+			return p + (__builtin_ctzll(t) >> 3);
+		p += 8;
 	}
-	b->blanks = 0;
-	const char *q = p;
-	while (q < eol) {
-		if (!is_wsp((unsigned char)*q)) {
-			q++;
-			continue;
-		}
-		const char *w = q;
-		while (q < eol && is_wsp((unsigned char)*q))
-			q++;
-		if (q == eol) { /* trailing whitespace goes */
-			emit(s, b->run, (size_t)(w - b->run));
-			b->run = eol;
-		} else if (q - w != 1 || *w != ' ') {
-			emit(s, b->run, (size_t)(w - b->run));
-			emit(s, LIT_SP, 1);
-			b->run = q;
-		}
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || (c == ' ' && (p + 1 == end || (unsigned char)p[1] <= 0x20)))
+			return p;
 	}
-	if (eol == end) { /* last line lacks its CRLF */
-		emit(s, b->run, (size_t)(eol - b->run));
-		emit(s, LIT_CRLF, 2);
-		b->run = b->commit = end;
-	} else {
-		b->commit = eol + 2;
-	}
+	return p;
 }
 
-static bool line_blank(const char *p, const char *eol)
+struct rbody {
+	const char *run;    /* first byte not yet emitted */
+	const char *commit; /* end of the last non-blank line, CRLF included */
+	const char *line;   /* start of the current line */
+	size_t blanks;      /* blank lines since commit */
+	bool broken;        /* a blank line held WSP: pending blanks are literals */
+	bool content;       /* the current line has non-WSP bytes */
+};
+
+/* The current line turned out not to be blank. */
+static void rbody_content(struct rbody *b, struct dkim_sink *s)
 {
-	for (; p < eol; p++)
-		if (!is_wsp((unsigned char)*p))
-			return false;
-	return true;
+	if (b->broken) {
+		for (size_t i = 0; i < b->blanks && s->limit; i++)
+			emit(s, LIT_CRLF, 2);
+		b->broken = false;
+		b->run = b->line;
+	}
+	b->blanks = 0;
+	b->content = true;
+}
+
+static bool crlf_at(const char *q, const char *end)
+{
+	return end - q >= 2 && q[0] == '\r' && q[1] == '\n';
+}
+
+/* A WSP run at q: returns where scanning resumes. */
+static const char *rbody_wsp(struct rbody *b, const char *q, const char *end,
+			     struct dkim_sink *s)
+{
+	const char *w = q;
+	while (q < end && is_wsp((unsigned char)*q))
+		q++;
+	if (q == end || crlf_at(q, end)) { /* trailing: dropped */
+		if (b->content) {
+			emit(s, b->run, (size_t)(w - b->run));
+			b->run = q;
+		}
+		return q;
+	}
+	if (!b->content)
+		rbody_content(b, s);
+	if (q - w != 1 || *w != ' ') {
+		emit(s, b->run, (size_t)(w - b->run));
+		emit(s, LIT_SP, 1);
+		b->run = q;
+	}
+	return q;
+}
+
+static void rbody_eol(struct rbody *b, const char *q, struct dkim_sink *s)
+{
+	if (b->content) {
+		b->commit = q + 2;
+	} else {
+		b->blanks++;
+		if (q != b->line && !b->broken) {
+			/* Whitespace on a blank line: what came before is final,
+			 * the blank lines wait as literals. */
+			emit(s, b->run, (size_t)(b->commit - b->run));
+			b->broken = true;
+		}
+	}
+	b->line = q + 2;
+	b->content = false;
 }
 
 /* relaxed: WSP runs become one SP, trailing WSP and trailing blank lines
  * go, an empty body stays empty. Untouched stretches, including empty
- * lines between text, are emitted as single slices of the message. */
+ * lines between text and the CRLFs themselves, go out as single slices
+ * of the message; only changed spots break a slice. */
 static void body_relaxed(const char *p, size_t len, struct dkim_sink *s)
 {
 	const char *end = p + len;
-	struct rbody b = {.run = p, .commit = p};
-	while (p < end && s->limit) {
-		const char *eol = find_crlf(p, end);
-		if (!line_blank(p, eol)) {
-			rbody_line(&b, p, eol, end, s);
-		} else {
-			b.blanks++;
-			if (eol != p && !b.broken_blank) {
-				/* Whitespace on a blank line: what came before is
-				 * final, the blank lines wait as literals. */
-				emit(s, b.run, (size_t)(b.commit - b.run));
-				b.broken_blank = true;
-			}
+	struct rbody b = {.run = p, .commit = p, .line = p};
+	while (s->limit) {
+		const char *q = skip_text(p, end);
+		if (q > p && !b.content)
+			rbody_content(&b, s);
+		if (q == end)
+			break;
+		unsigned char c = (unsigned char)*q;
+		if (c == ' ' && q + 1 < end && (unsigned char)q[1] > 0x20 && b.content) {
+			p = q + 1; /* a lone SP inside text: unchanged */
+		} else if (is_wsp(c)) {
+			p = rbody_wsp(&b, q, end, s);
+		} else if (crlf_at(q, end)) {
+			rbody_eol(&b, q, s);
+			p = q + 2;
+		} else { /* other control bytes, bare CR or LF: text */
+			if (!b.content)
+				rbody_content(&b, s);
+			p = q + 1;
 		}
-		p = eol == end ? end : eol + 2;
 	}
-	if (!b.broken_blank && b.commit > b.run)
+	if (b.content && s->limit) { /* last line lacks its CRLF */
+		emit(s, b.run, (size_t)(end - b.run));
+		emit(s, LIT_CRLF, 2);
+		b.run = b.commit = end;
+	}
+	if (!b.broken && b.commit > b.run)
 		emit(s, b.run, (size_t)(b.commit - b.run));
 }
 
