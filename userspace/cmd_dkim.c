@@ -26,7 +26,7 @@ static const char usage[] =
 	"usage: authgate dkim [OPTIONS] MSG...\n\n"
 	"Verify every DKIM-Signature of each message file (RFC 6376, RFC 8463,\n"
 	"RFC 8301) and print one line per signature and the overall result:\n"
-	"  sig: d=D s=S a=A b=B8 result=R reason=\"...\"\n"
+	"  sig: d=D s=S a=A result=R reason=\"...\"\n"
 	"  dkim=pass|fail|permerror|temperror|policy|none\n\n"
 	"options:\n" CLI_DNS_HELP
 	"  --now EPOCH        verify as if the time were EPOCH (x= expiry)\n"
@@ -94,14 +94,11 @@ static void on_done(void *arg, const struct dkim_results *res)
 	int *ran = arg;
 	for (unsigned i = 0; i < res->nreported; i++) {
 		const struct dkim_sig_result *r = &res->sigs[i];
-		char b8[9];
-		dkim_b_prefix(r, b8);
 		fputs("sig:", stdout);
 		print_slice("d", r->d);
 		print_slice("s", r->s);
 		print_slice("a", r->a);
-		printf(" b=%s result=%s reason=\"%s\"\n", b8[0] ? b8 : "-",
-		       dkim_result_name(r->result), r->reason);
+		printf(" result=%s reason=\"%s\"\n", dkim_result_name(r->result), r->reason);
 	}
 	if (res->nsigs > res->nreported)
 		printf("unreported: %u more signatures, not checked\n",

@@ -283,6 +283,20 @@ no_body_1.txt permerror
 no_body_2.txt permerror
 no_body_3.txt permerror
 LIST
+# ---------------------------------------------------------------- CLI
+"$AUTHGATE" dkim >/dev/null 2>"$T/err"
+expect_eq "cli: no file is a usage error (exit 2)" 2 $?
+expect_eq "cli: usage error is one line" 1 "$(wc -l <"$T/err")"
+"$AUTHGATE" dkim --max-signatures 0 x >/dev/null 2>&1
+expect_eq "cli: bad --max-signatures (exit 2)" 2 $?
+"$AUTHGATE" dkim --zone "$T/rfc8463.zone" "$T/does-not-exist" >/dev/null 2>&1
+expect_eq "cli: unreadable file (exit 1)" 1 $?
+sed 's/$/\r/' "$T/rfc8463.eml" >"$T/rfc8463-crlf.eml"
+out=$("$AUTHGATE" dkim --zone "$T/rfc8463.zone" "$T/rfc8463.eml" "$T/rfc8463-crlf.eml" "$R/utf.eml")
+expect_eq "cli: several files, LF and CRLF alike" \
+	"file: $T/rfc8463.eml|pass|file: $T/rfc8463-crlf.eml|pass|file: $R/utf.eml|none" \
+	"$(grep -E '^(file:|dkim=)' <<<"$out" | sed 's/^dkim=//' | paste -sd'|' -)"
+
 n=$(ls "$V/mail-dkim/corpus" | wc -l)
 expect_eq "Mail::DKIM corpus: all $n files listed" 79 "$n"
 
