@@ -127,7 +127,10 @@ $(B)/bench/bench_spf: $(B)/rel/obj/bench/bench_spf.o $(B)/rel/libuser.a $(B)/rel
 $(B)/bench/bench_%: $(B)/rel/obj/bench/bench_%.o $(B)/rel/libuser.a $(B)/rel/libverify.a
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) -o $@ $^ $(LIBS)
+	$(Q)$(CC) -o $@ $^ $(LIBS) $(BENCH_LIBS)
+
+# The DKIM bench runs OpenDKIM's library side by side (libopendkim-dev).
+$(B)/bench/bench_dkim: BENCH_LIBS := -lopendkim
 
 # ------------------------------------------------------------------- BPF
 

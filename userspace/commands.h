@@ -7,5 +7,6 @@
 
 int cmd_lookup(int argc, char **argv);
 int cmd_spf(int argc, char **argv);
+int cmd_dkim(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ const struct cli_command cli_commands[] = {
 	{"lookup", "resolve one name like a small dig (zone file or DNS server)",
 	 cmd_lookup},
 	{"spf", "RFC 7208 SPF check of one client, HELO and MAIL FROM", cmd_spf},
+	{"dkim", "verify the DKIM signatures of message files", cmd_dkim},
 	{NULL, NULL, NULL},
 };
 

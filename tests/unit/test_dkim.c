@@ -1,0 +1,400 @@
+/*
+ * test_dkim — the verifier: signature tags, header selection with
+ * over-signing, l=, DNS outcomes, the key cache, signature limits, hostile
+ * input, and the zero-copy counter over whole verifications.
+ * Fixtures: tests/data/dkim (run from the repository top, as run.sh does).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../verify/dkim.h"
+#include "../../verify/dkim_canon.h"
+#include "../../verify/dkim_sig.h"
+#include "../../verify/dns_answer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DATA "tests/data/dkim/"
+#define NOW 1800000000u
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	char *b = malloc(1 << 16);
+	*len = fread(b, 1, (1 << 16) - 1, f);
+	b[*len] = 0;
+	fclose(f);
+	return b;
+}
+
+static char *key_record(void)
+{
+	size_t n;
+	char *k = slurp(DATA "ed.txt", &n);
+	while (n && (k[n - 1] == '\n' || k[n - 1] == '\r'))
+		k[--n] = 0;
+	return k;
+}
+
+/* How the fake DNS answers: a TXT value, or a status. */
+struct fake_dns {
+	const char *txt;  /* NULL: use status */
+	enum dns_status status;
+	enum dns_why why;
+	unsigned queries;
+	char last[256];
+};
+
+static struct dns_answer *answer_for(struct fake_dns *d, const char *name)
+{
+	if (!d->txt)
+		return dns_answer_new_empty(name, DNS_TYPE_TXT, d->status, d->why, 60);
+	struct dns_builder *b = dns_builder_new(name, DNS_TYPE_TXT);
+	const uint8_t *strs[16];
+	uint8_t lens[16];
+	size_t len = strlen(d->txt);
+	unsigned n = 0;
+	for (size_t off = 0; off < len || n == 0; off += 255, n++) {
+		strs[n] = (const uint8_t *)d->txt + off;
+		lens[n] = (uint8_t)(len - off > 255 ? 255 : len - off);
+	}
+	assert_int_equal(dns_builder_add_txt(b, 300, strs, lens, n), 0);
+	return dns_builder_finish(b, DNS_DATA, DNS_WHY_NONE, 0, true);
+}
+
+static struct dkim_verifier *run(const char *msg, size_t len, struct fake_dns *d,
+				 const struct dkim_config *cfg)
+{
+	struct dkim_verifier *v = dkim_verifier_new(cfg, msg, len);
+	assert_non_null(v);
+	const char *name;
+	unsigned tok;
+	while ((name = dkim_verifier_next_query(v, &tok))) {
+		d->queries++;
+		snprintf(d->last, sizeof d->last, "%s", name);
+		struct dns_answer *a = answer_for(d, name);
+		dkim_verifier_resume(v, tok, a);
+		dns_answer_release(a);
+	}
+	assert_true(dkim_verifier_done(v));
+	return v;
+}
+
+static enum dkim_result verify(const char *msg, size_t len, struct fake_dns *d)
+{
+	struct dkim_config cfg = {.now = NOW};
+	struct dkim_verifier *v = run(msg, len, d, &cfg);
+	enum dkim_result r = dkim_verifier_results(v)->result;
+	dkim_verifier_free(v);
+	return r;
+}
+
+static enum dkim_result verify_str(const char *msg, const char *key)
+{
+	struct fake_dns d = {.txt = key};
+	return verify(msg, strlen(msg), &d);
+}
+
+/* msg with `line` (CRLF-terminated) inserted at the top, or just before
+ * the blank line that ends the header. */
+static char *with_header(const char *msg, const char *line, bool bottom)
+{
+	size_t n = strlen(msg), l = strlen(line);
+	char *out = malloc(n + l + 1);
+	size_t at = bottom ? (size_t)(strstr(msg, "\r\n\r\n") + 2 - msg) : 0;
+	memcpy(out, msg, at);
+	memcpy(out + at, line, l);
+	memcpy(out + at + l, msg + at, n - at + 1);
+	return out;
+}
+
+static void test_pass_query_and_zero_copy(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n), *k = key_record();
+	struct fake_dns d = {.txt = k};
+#ifdef AUTHGATE_DEBUG_COUNTERS
+	dkim_canon_foreign_bytes = 0;
+#endif
+	struct dkim_config cfg = {.now = NOW};
+	struct dkim_verifier *v = run(m, n, &d, &cfg);
+	const struct dkim_results *r = dkim_verifier_results(v);
+	assert_int_equal(r->result, DKIM_RESULT_PASS);
+	assert_int_equal(d.queries, 1);
+	assert_string_equal(d.last, "unit._domainkey.example.com");
+	assert_int_equal(r->nsigs, 1);
+	assert_true(dkim_slice_eq(r->sigs[0].d, "example.com"));
+	assert_true(dkim_slice_eq(r->sigs[0].s, "unit"));
+	assert_true(dkim_slice_eq(r->sigs[0].a, "ed25519-sha256"));
+	char b8[9];
+	dkim_b_prefix(&r->sigs[0], b8);
+	assert_int_equal(strlen(b8), 8);
+	assert_memory_equal(b8, strstr(m, " b=") + 3, 8);
+	/* the result slices point into the message */
+	assert_true(r->sigs[0].d.p > m && r->sigs[0].d.p < m + n);
+#ifdef AUTHGATE_DEBUG_COUNTERS
+	assert_int_equal(dkim_canon_foreign_bytes, 0);
+#endif
+	dkim_verifier_free(v);
+	free(m);
+	free(k);
+}
+
+static void test_oversigning_and_bottom_up(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n), *k = key_record(), *x;
+	/* From is listed twice in h=: a second From anywhere breaks it */
+	assert_int_equal(verify_str(x = with_header(m, "From: evil@example.net\r\n", false), k),
+			 DKIM_RESULT_FAIL);
+	free(x);
+	assert_int_equal(verify_str(x = with_header(m, "From: evil@example.net\r\n", true), k),
+			 DKIM_RESULT_FAIL);
+	free(x);
+	/* To is listed once: the bottom-most To is the signed one */
+	assert_int_equal(verify_str(x = with_header(m, "To: other@example.net\r\n", false), k),
+			 DKIM_RESULT_PASS);
+	free(x);
+	assert_int_equal(verify_str(x = with_header(m, "To: other@example.net\r\n", true), k),
+			 DKIM_RESULT_FAIL);
+	free(x);
+	/* names in h= match case-insensitively; unsigned headers are free */
+	assert_int_equal(verify_str(x = with_header(m, "X-Unsigned: 1\r\n", true), k),
+			 DKIM_RESULT_PASS);
+	free(x);
+	free(m);
+	free(k);
+}
+
+static void test_body_length(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "length.eml", &n), *k = key_record();
+	assert_int_equal(verify_str(m, k), DKIM_RESULT_PASS);
+	char *x = malloc(n + 64);
+	snprintf(x, n + 64, "%sappended after l=\r\n", m);
+	assert_int_equal(verify_str(x, k), DKIM_RESULT_PASS);
+	strcpy(x, m);
+	strstr(x, "\r\n\r\nHello")[4] = 'J';
+	assert_int_equal(verify_str(x, k), DKIM_RESULT_FAIL);
+	strcpy(x, m);
+	strcpy(strstr(x, "\r\n\r\nHello") + 4, "Hi\r\n"); /* shorter than l= */
+	struct fake_dns d = {.txt = k};
+	struct dkim_config cfg = {.now = NOW};
+	struct dkim_verifier *v = run(x, strlen(x), &d, &cfg);
+	assert_int_equal(dkim_verifier_results(v)->result, DKIM_RESULT_PERMERROR);
+	assert_string_equal(dkim_verifier_results(v)->sigs[0].reason, "l= exceeds the body length");
+	dkim_verifier_free(v);
+	free(x);
+	free(m);
+	free(k);
+}
+
+static void test_dns_outcomes(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n);
+	struct fake_dns nx = {.status = DNS_NXDOMAIN}, to = {.status = DNS_TEMPFAIL, .why = DNS_WHY_TIMEOUT},
+			sf = {.status = DNS_TEMPFAIL, .why = DNS_WHY_SERVFAIL},
+			nodata = {.status = DNS_NODATA};
+	assert_int_equal(verify(m, n, &nx), DKIM_RESULT_PERMERROR);
+	assert_int_equal(verify(m, n, &nodata), DKIM_RESULT_PERMERROR);
+	assert_int_equal(verify(m, n, &to), DKIM_RESULT_TEMPERROR);
+	assert_int_equal(verify(m, n, &sf), DKIM_RESULT_TEMPERROR);
+	assert_int_equal(verify_str(m, "v=DKIM1; k=ed25519; p="), DKIM_RESULT_PERMERROR);
+	assert_int_equal(verify_str(m, "v=DKIM1; k=rsa; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="),
+			 DKIM_RESULT_PERMERROR);
+	/* right type, wrong key: the signature does not verify */
+	assert_int_equal(verify_str(m, "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="),
+			 DKIM_RESULT_FAIL);
+	assert_int_equal(verify_str(m, "v=DKIM1; k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="),
+			 DKIM_RESULT_PERMERROR);
+	free(m);
+}
+
+static void test_key_cache_skips_lookup(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n), *k = key_record();
+	struct dkim_config cfg = {.now = NOW, .keys = dkim_key_cache_new(8)};
+	struct fake_dns d = {.txt = k};
+	struct dkim_verifier *v = run(m, n, &d, &cfg);
+	assert_int_equal(dkim_verifier_results(v)->result, DKIM_RESULT_PASS);
+	dkim_verifier_free(v);
+	v = run(m, n, &d, &cfg);
+	assert_int_equal(dkim_verifier_results(v)->result, DKIM_RESULT_PASS);
+	assert_int_equal(d.queries, 1);
+	dkim_verifier_free(v);
+	cfg.now += 301; /* past the TTL: asked again */
+	v = run(m, n, &d, &cfg);
+	assert_int_equal(d.queries, 2);
+	dkim_verifier_free(v);
+	dkim_key_cache_free(cfg.keys);
+	free(m);
+	free(k);
+}
+
+static void test_max_signatures(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n), *k = key_record();
+	size_t sl = (size_t)(strstr(m, "\r\nFrom:") + 2 - m);
+	char *x = malloc(8 * n);
+	size_t off = 0;
+	for (int i = 0; i < 7; i++, off += sl)
+		memcpy(x + off, m, sl);
+	memcpy(x + off, m + sl, n - sl);
+	off += n - sl;
+	struct fake_dns d = {.txt = k};
+	struct dkim_config cfg = {.now = NOW};
+	struct dkim_verifier *v = run(x, off, &d, &cfg);
+	const struct dkim_results *r = dkim_verifier_results(v);
+	assert_int_equal(r->nsigs, 7);
+	assert_int_equal(r->nreported, 7);
+	assert_int_equal(d.queries, 5);
+	assert_int_equal(r->sigs[4].result, DKIM_RESULT_PASS);
+	assert_int_equal(r->sigs[5].result, DKIM_RESULT_NONE);
+	assert_false(r->sigs[6].checked);
+	assert_int_equal(r->result, DKIM_RESULT_PASS);
+	dkim_verifier_free(v);
+	free(x);
+	free(m);
+	free(k);
+}
+
+static enum dkim_sig_status sig(const char *value)
+{
+	static struct dkim_sig s;
+	char f[2048];
+	snprintf(f, sizeof f, "DKIM-Signature: %s\r\n", value);
+	return dkim_sig_parse((struct dkim_slice){f, strlen(f)}, NOW, &s);
+}
+
+#define GOOD "v=1; a=ed25519-sha256; d=example.com; s=sel; h=from:to; bh=AAAA; b=AAAA"
+
+static void test_signature_tags(void **state)
+{
+	(void)state;
+	assert_int_equal(sig(GOOD), DKIM_SIG_OK);
+	assert_int_equal(sig(GOOD "; zz=unknown; n=1"), DKIM_SIG_OK);
+	assert_int_equal(sig(GOOD "; d=example.org"), DKIM_SIG_ERR_DUPLICATE);
+	assert_int_equal(sig(GOOD "; i=joe@sub.example.com"), DKIM_SIG_OK);
+	assert_int_equal(sig(GOOD "; i=joe@example.org"), DKIM_SIG_ERR_I_DOMAIN);
+	assert_int_equal(sig(GOOD "; i=joe@badexample.com"), DKIM_SIG_ERR_I_DOMAIN);
+	assert_int_equal(sig(GOOD "; i=joe=40example.com"), DKIM_SIG_OK); /* QP '@' */
+	assert_int_equal(sig("v=1; a=ed25519-sha256; d=example.com; s=sel; h=to:subject; bh=AAAA; b=AAAA"),
+			 DKIM_SIG_ERR_H_FROM);
+	assert_int_equal(sig("v=1; a=ed25519-sha256; d=example.com; s=sel; h=From:to::x; bh=AAAA; b=AAAA"),
+			 DKIM_SIG_ERR_H_SYNTAX);
+	assert_int_equal(sig(GOOD "; t=100; x=99"), DKIM_SIG_ERR_X_BEFORE_T);
+	assert_int_equal(sig(GOOD "; x=1700000000"), DKIM_SIG_ERR_EXPIRED);
+	assert_int_equal(sig(GOOD "; x=1900000000"), DKIM_SIG_OK);
+	assert_int_equal(sig(GOOD "; l=12x"), DKIM_SIG_ERR_L);
+	assert_int_equal(sig(GOOD "; l=99999999999999999999999999"), DKIM_SIG_OK);
+	assert_int_equal(sig(GOOD "; q=http"), DKIM_SIG_ERR_Q);
+	assert_int_equal(sig(GOOD "; q=foo:dns/txt"), DKIM_SIG_OK);
+	assert_int_equal(sig(GOOD "; c=relaxed"), DKIM_SIG_OK);
+	assert_int_equal(sig(GOOD "; c=relaxed/fancy"), DKIM_SIG_ERR_CANON);
+	assert_int_equal(sig("v=1; a=rsa-sha1; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA"),
+			 DKIM_SIG_ERR_SHA1);
+	assert_int_equal(sig("v=1; a=rsa-md5; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA"),
+			 DKIM_SIG_ERR_ALG);
+	assert_int_equal(sig("a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA"),
+			 DKIM_SIG_ERR_MISSING);
+	assert_int_equal(sig("v=0.5; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA"),
+			 DKIM_SIG_ERR_VERSION);
+	assert_int_equal(sig("v=1; a=rsa-sha256; d=ex(ample.com; s=sel; h=from; bh=AAAA; b=AAAA"),
+			 DKIM_SIG_ERR_DOMAIN);
+	assert_int_equal(sig("v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=A!AA"),
+			 DKIM_SIG_ERR_B64);
+	assert_int_equal(sig("v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b="),
+			 DKIM_SIG_ERR_MISSING);
+}
+
+/* Hostile shapes: each must finish with a defined result. */
+static enum dkim_result hostile(const char *msg, size_t len)
+{
+	struct fake_dns d = {.status = DNS_NXDOMAIN};
+	struct dkim_config cfg = {.now = NOW};
+	struct dkim_verifier *v = run(msg, len, &d, &cfg);
+	const struct dkim_results *r = dkim_verifier_results(v);
+	assert_true(r->nreported <= DKIM_REPORT_MAX);
+	assert_true(d.queries <= DKIM_DEFAULT_MAX_SIGNATURES);
+	enum dkim_result res = r->result;
+	dkim_verifier_free(v);
+	return res;
+}
+
+static char *repeat(const char *head, const char *unit, size_t times, const char *tail, size_t *len)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *b = malloc(hl + ul * times + tl + 1);
+	memcpy(b, head, hl);
+	for (size_t i = 0; i < times; i++)
+		memcpy(b + hl + i * ul, unit, ul);
+	memcpy(b + hl + ul * times, tail, tl + 1);
+	*len = hl + ul * times + tl;
+	return b;
+}
+
+static void test_hostile_input(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m;
+	m = repeat("", "DKIM-Signature: v=1; a=rsa-sha256; d=x.com; s=s; h=from; bh=AA==; b=AA==\r\n",
+		   5000, "From: a@x.com\r\n\r\nbody\r\n", &n);
+	assert_int_equal(hostile(m, n), DKIM_RESULT_PERMERROR);
+	free(m);
+	m = repeat("DKIM-Signature: v=1; a=rsa-sha256; d=x.com; s=s; bh=AA==; b=AA==; h=from", ":to",
+		   1500, "\r\nFrom: a@x.com\r\n\r\n", &n);
+	assert_int_equal(hostile(m, n), DKIM_RESULT_PERMERROR);
+	free(m);
+	m = repeat("DKIM-Signature: v=1; a=rsa-sha256; d=x.com; s=s; h=from; bh=AA==; b=", "QUFB\r\n ",
+		   50000, "\r\nFrom: a@x.com\r\n\r\n", &n);
+	assert_int_equal(hostile(m, n), DKIM_RESULT_PERMERROR);
+	free(m);
+	m = repeat("DKIM-Signature: v=1; a=ed25519-sha256; d=x.com; s=s; h=from; bh=AA==; b=AA==\r\n",
+		   "X: y\r\n", 5000, "\r\nbody\r\n", &n);
+	assert_int_equal(hostile(m, n), DKIM_RESULT_PERMERROR);
+	free(m);
+	static const char unterminated[] = "DKIM-Signature: v=1; a=ed25519-sha256; d=x.com; s=s; h=from; bh=AA==; b=AA==";
+	assert_int_equal(hostile(unterminated, sizeof unterminated - 1), DKIM_RESULT_PERMERROR);
+	static const char nuls[] = "From: a\0b\r\nDKIM-Signature: v=1;\0 a=x\r\n\r\nbo\0dy\r\n";
+	assert_int_equal(hostile(nuls, sizeof nuls - 1), DKIM_RESULT_PERMERROR);
+	static const char mixed[] = "From: a\rb\nDKIM-Signature: v=1; a=ed25519-sha256; d=x.com;\n s=s; h=from; bh=AA==; b=AA==\r\r\n\n\r\nx\r";
+	hostile(mixed, sizeof mixed - 1);
+	assert_int_equal(hostile("", 0), DKIM_RESULT_NONE);
+	assert_int_equal(hostile("\r\n", 2), DKIM_RESULT_NONE);
+	/* no colon: not a header field, so no signature */
+	assert_int_equal(hostile("DKIM-Signature", 14), DKIM_RESULT_NONE);
+	assert_int_equal(hostile("DKIM-Signature:", 15), DKIM_RESULT_PERMERROR);
+	assert_int_equal(hostile("dkim-signature :\r\n", 18), DKIM_RESULT_PERMERROR);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pass_query_and_zero_copy),
+		cmocka_unit_test(test_oversigning_and_bottom_up),
+		cmocka_unit_test(test_body_length),
+		cmocka_unit_test(test_dns_outcomes),
+		cmocka_unit_test(test_key_cache_skips_lookup),
+		cmocka_unit_test(test_max_signatures),
+		cmocka_unit_test(test_signature_tags),
+		cmocka_unit_test(test_hostile_input),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
