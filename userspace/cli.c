@@ -107,3 +107,43 @@ int cli_dns_option(const char *cmd, int opt, const char *arg,
 		return cli_usage_error(cmd, "internal: unexpected option %d", opt);
 	}
 }
+
+/* Read path whole, turning each bare LF into CRLF. */
+char *cli_read_message(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0, nlf = 0;
+	char *raw = malloc(cap);
+	size_t got;
+	while (raw && (got = fread(raw + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n == cap && cap < CLI_MESSAGE_MAX) {
+			char *r2 = realloc(raw, cap *= 2);
+			if (!r2)
+				free(raw);
+			raw = r2;
+		} else if (n == cap) {
+			break;
+		}
+	}
+	fclose(f);
+	if (!raw)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		nlf += raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r');
+	char *out = malloc(n + nlf + 1);
+	if (out) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+				out[k++] = '\r';
+			out[k++] = raw[i];
+		}
+		*len = k;
+	}
+	free(raw);
+	return out;
+}
+

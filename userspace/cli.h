@@ -6,6 +6,7 @@
 #define AUTHGATE_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct dns_resolver;
 
@@ -61,6 +62,12 @@ int cli_dns_option(const char *cmd, int opt, const char *arg,
 
 /* Parse a decimal integer in [min, max]; -1 when it is not one. */
 int cli_parse_int(const char *s, long min, long max, long *out);
+
+/* Read a message file whole (at most CLI_MESSAGE_MAX octets), turning
+ * each bare LF into CRLF as the verifiers expect. NULL (errno set) when it
+ * cannot be read. The caller frees. */
+#define CLI_MESSAGE_MAX (64u << 20)
+char *cli_read_message(const char *path, size_t *len);
 
 /* NULL with a one-line message on stderr when the zone file or the server
  * list is bad. */

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MSG_MAX (64u << 20)
 
 static const char usage[] =
 	"usage: authgate dkim [OPTIONS] MSG...\n\n"
@@ -37,45 +36,6 @@ static const char usage[] =
 
 #define OPT_NOW 0x2000
 #define OPT_MAXSIG 0x2001
-
-/* Read path whole, turning each bare LF into CRLF. */
-static char *load_crlf(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0, nlf = 0;
-	char *raw = malloc(cap);
-	size_t got;
-	while (raw && (got = fread(raw + n, 1, cap - n, f)) > 0) {
-		n += got;
-		if (n == cap && cap < MSG_MAX) {
-			char *r2 = realloc(raw, cap *= 2);
-			if (!r2)
-				free(raw);
-			raw = r2;
-		} else if (n == cap) {
-			break;
-		}
-	}
-	fclose(f);
-	if (!raw)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		nlf += raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r');
-	char *out = malloc(n + nlf + 1);
-	if (out) {
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
-				out[k++] = '\r';
-			out[k++] = raw[i];
-		}
-		*len = k;
-	}
-	free(raw);
-	return out;
-}
 
 static void print_slice(const char *tag, struct dkim_slice s)
 {
@@ -111,7 +71,7 @@ static int verify_file(struct dns_resolver *r, const char *path,
 		       const struct dkim_config *cfg)
 {
 	size_t len = 0;
-	char *msg = load_crlf(path, &len);
+	char *msg = cli_read_message(path, &len);
 	if (!msg) {
 		fprintf(stderr, "authgate dkim: %s: %s\n", path, strerror(errno));
 		return 1;

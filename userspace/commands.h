@@ -8,5 +8,7 @@
 int cmd_lookup(int argc, char **argv);
 int cmd_spf(int argc, char **argv);
 int cmd_dkim(int argc, char **argv);
+int cmd_senderid(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

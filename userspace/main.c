@@ -14,6 +14,8 @@ const struct cli_command cli_commands[] = {
 	 cmd_lookup},
 	{"spf", "RFC 7208 SPF check of one client, HELO and MAIL FROM", cmd_spf},
 	{"dkim", "verify the DKIM signatures of message files", cmd_dkim},
+	{"senderid", "Sender ID check (RFC 4406) of a message's PRA", cmd_senderid},
+	{"verify", "all three checks and the verdict for one message", cmd_verify},
 	{NULL, NULL, NULL},
 };
 
