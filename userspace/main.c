@@ -16,6 +16,7 @@ const struct cli_command cli_commands[] = {
 	{"dkim", "verify the DKIM signatures of message files", cmd_dkim},
 	{"senderid", "Sender ID check (RFC 4406) of a message's PRA", cmd_senderid},
 	{"verify", "all three checks and the verdict for one message", cmd_verify},
+	{"serve", "the SMTP daemon (io_uring workers, verification, spool)", cmd_serve},
 	{NULL, NULL, NULL},
 };
 

@@ -653,6 +653,15 @@ void smtp_reject_transaction(struct smtp_session *s, unsigned code,
 	snprintf(s->tx_reply, sizeof s->tx_reply, "%u %s %s", code, status, text);
 }
 
+void smtp_abort(struct smtp_session *s, const char *reply_line)
+{
+	if (s->state == ST_CLOSED)
+		return;
+	reply(s, "%s", reply_line);
+	s->state = ST_CLOSED;
+	s->event = SMTP_EV_CLOSE;
+}
+
 void smtp_tls_started(struct smtp_session *s)
 {
 	/* RFC 3207 §4.2: forget everything learnt before TLS. */

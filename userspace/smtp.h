@@ -107,6 +107,10 @@ void smtp_message_reply(struct smtp_session *s, unsigned code,
 void smtp_reject_transaction(struct smtp_session *s, unsigned code,
 			     const char *status, const char *text);
 
+/* The host ends the session itself (timeout, shutdown): queue this reply
+ * line (e.g. "421 4.4.2 mx Timeout") and raise SMTP_EV_CLOSE. */
+void smtp_abort(struct smtp_session *s, const char *reply_line);
+
 void smtp_tls_started(struct smtp_session *s);
 bool smtp_tls_active(const struct smtp_session *s);
 

@@ -1,0 +1,171 @@
+/*
+ * cmd_serve — `authgate serve -c FILE`: the daemon. Reads the
+ * configuration (errors name the line, exit 2), opens the spool, starts
+ * one worker thread per CPU (or `workers`), and waits for signals:
+ * SIGTERM/SIGINT drain (stop accepting, let transactions finish, exit 0),
+ * SIGHUP reloads the zone overlay and the policy knobs.
+ */
+#include "cli.h"
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+#include "worker.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: authgate serve -c FILE\n\n"
+	"Run the SMTP edge: accept a message only if it fails none of SPF, Sender ID\n"
+	"and DKIM and passes at least one; answer 250 only once it is durably in\n"
+	"the spool, 550 5.7.2x with the reason otherwise, 451 4.7.x to retry.\n"
+	"Configuration keys and defaults: docs/configuration.md.\n\n"
+	"options:\n"
+	"  -c, --config FILE  the configuration file (etc/authgate.conf)\n"
+	"  --check            read the configuration, report, and exit\n"
+	"  --help             this text\n\n"
+	"signals: TERM/INT drain and exit 0, HUP reloads the zone and the policy.\n"
+	"exit status: 0 after a clean stop, 1 could not start, 2 usage or\n"
+	"configuration error.\n";
+
+static void set_policy(struct daemon_shared *d, const struct config *c)
+{
+	atomic_store(&d->softfail, c->policy.softfail);
+	atomic_store(&d->permerror, c->policy.permerror);
+	atomic_store(&d->drop_action, c->drop_action);
+}
+
+static void reload(struct daemon_shared *d, const char *path)
+{
+	static struct config fresh;
+	char err[600];
+	if (config_load(path, &fresh, err, sizeof err) < 0) {
+		log_notice("reload: kept the running configuration: %s", err);
+		return;
+	}
+	set_policy(d, &fresh);
+	atomic_fetch_add(&d->reload, 1);
+	log_notice("reload: policy softfail=%s permerror=%s drop_action=%s; zone overlay reloading",
+		   fresh.policy.softfail == TREAT_FAIL ? "fail" : "neutral",
+		   fresh.policy.permerror == TREAT_FAIL ? "fail" : "neutral",
+		   drop_action_name(fresh.drop_action));
+}
+
+static unsigned worker_count(const struct config *c)
+{
+	if (c->workers)
+		return c->workers;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static int run(struct config *cfg, const char *path)
+{
+	static struct daemon_shared d;
+	char err[600];
+	d.cfg = cfg;
+	pthread_mutex_init(&d.ip_lock, NULL);
+	set_policy(&d, cfg);
+	if (worker_probe_ring(err, sizeof err) < 0 ||
+	    spool_open(&d.spool, cfg->spool, cfg->hostname, err, sizeof err) < 0) {
+		fprintf(stderr, "authgate serve: %s\n", err);
+		return 1;
+	}
+	if (strcmp(cfg->xdp_interface, "none") != 0)
+		log_notice("XDP on %s: not in this build yet (issue 7); running without it",
+			   cfg->xdp_interface);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	unsigned n = worker_count(cfg);
+	struct worker *w = calloc(n, sizeof *w);
+	unsigned started = 0;
+	for (; w && started < n; started++) {
+		if (worker_init(&w[started], started, &d) < 0) {
+			fprintf(stderr, "authgate serve: %s\n", w[started].error);
+			worker_destroy(&w[started]);
+			break;
+		}
+		pthread_create(&w[started].thread, NULL, worker_main, &w[started]);
+	}
+	if (started == n) {
+		log_notice("serving on %s%s with %u worker%s, spool %s", cfg->listen[0].text,
+			   cfg->nlisten > 1 ? " (and more)" : "", n, n == 1 ? "" : "s", cfg->spool);
+		for (;;) {
+			int sig;
+			struct timespec ts = {.tv_sec = 1};
+			sig = sigtimedwait(&set, NULL, &ts);
+			if (sig == SIGHUP)
+				reload(&d, path);
+			else if (sig == SIGTERM || sig == SIGINT || atomic_load(&d.stop))
+				break;
+		}
+		log_notice("stopping: draining sessions");
+	}
+	atomic_store(&d.stop, 1);
+	unsigned long msgs = 0;
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(w[i].thread, NULL);
+		msgs += w[i].stats.messages;
+		worker_destroy(&w[i]);
+	}
+	log_notice("stopped: %lu transactions, %lu message bytes copied in userspace",
+		   (unsigned long)atomic_load(&d.transactions),
+		   (unsigned long)atomic_load(&d.message_copy_bytes));
+	(void)msgs;
+	free(w);
+	spool_close(&d.spool);
+	return started == n ? 0 : 1;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	bool check = false;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return fputs(usage, stdout), 0;
+		if (c == 'c')
+			path = optarg;
+		else if (c == 'k')
+			check = true;
+		else
+			return cli_bad_option("serve", argv);
+	}
+	if (!path)
+		return cli_usage_error("serve", "-c FILE is required");
+	if (optind != argc)
+		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	static struct config cfg;
+	char err[600];
+	if (config_load(path, &cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "authgate serve: %s\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	if (cfg.tls_cert[0]) {
+		fprintf(stderr, "authgate serve: %s: tls.cert: STARTTLS is not in this build yet (issue 6)\n",
+			path);
+		return CLI_EXIT_USAGE;
+	}
+	if (check) {
+		printf("%s: ok\n", path);
+		return 0;
+	}
+	return run(&cfg, path);
+}

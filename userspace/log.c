@@ -1,0 +1,94 @@
+/*
+ * log — see log.h.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void stamp(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+/* Copy s into out as JSON string contents (or, for text, with quotes and
+ * controls defused); sender-controlled values never break a line. */
+static void clean(const char *s, char *out, size_t size, int json)
+{
+	size_t n = 0;
+	for (; *s && n + 7 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (json && (c == '"' || c == '\\')) {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			n += (size_t)snprintf(out + n, size - n, json ? "\\u%04x" : "?", c);
+		} else if (!json && c == '"') {
+			out[n++] = '\'';
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = '\0';
+}
+
+static void emit(const char *line, size_t len)
+{
+	ssize_t r = write(STDERR_FILENO, line, len);
+	(void)r; /* nowhere left to report a failing log */
+}
+
+void log_transaction(enum log_format fmt, const struct log_txn *t)
+{
+	char ts[40], helo[300], from[600], rcpts[1200], reason[260], line[4096];
+	stamp(ts, sizeof ts);
+	int json = fmt == LOG_JSON;
+	clean(t->helo, helo, sizeof helo, json);
+	clean(t->mail_from, from, sizeof from, json);
+	clean(t->rcpts, rcpts, sizeof rcpts, json);
+	clean(t->reason, reason, sizeof reason, json);
+	int n;
+	if (json)
+		n = snprintf(line, sizeof line,
+			     "{\"time\":\"%s\",\"session\":\"%u-%lu\",\"ip\":\"%s\",\"helo\":\"%s\","
+			     "\"mail_from\":\"%s\",\"rcpts\":\"%s\",\"nrcpt\":%u,\"size\":%zu,"
+			     "\"spf\":\"%s\",\"sender_id\":\"%s\",\"dkim\":\"%s\",\"verdict\":\"%s\","
+			     "\"code\":\"%s\",\"reason\":\"%s\",\"ms\":%.3f}\n",
+			     ts, t->worker, t->session, t->ip, helo, from, rcpts, t->nrcpt, t->size,
+			     auth_result_name(t->results[POLICY_SPF]),
+			     auth_result_name(t->results[POLICY_SENDERID]),
+			     auth_result_name(t->results[POLICY_DKIM]), t->verdict, t->code, reason, t->ms);
+	else
+		n = snprintf(line, sizeof line,
+			     "%s session=%u-%lu ip=%s helo=%s from=<%s> rcpts=%s size=%zu spf=%s "
+			     "sender-id=%s dkim=%s verdict=%s code=\"%s\" reason=\"%s\" ms=%.3f\n",
+			     ts, t->worker, t->session, t->ip, helo, from, rcpts, t->size,
+			     auth_result_name(t->results[POLICY_SPF]),
+			     auth_result_name(t->results[POLICY_SENDERID]),
+			     auth_result_name(t->results[POLICY_DKIM]), t->verdict, t->code, reason, t->ms);
+	if (n > 0)
+		emit(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+void log_notice(const char *fmt, ...)
+{
+	char ts[40], line[1024];
+	stamp(ts, sizeof ts);
+	int n = snprintf(line, sizeof line, "%s authgate: ", ts);
+	va_list ap;
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if ((size_t)n > sizeof line - 2)
+		n = (int)sizeof line - 2;
+	line[n++] = '\n';
+	emit(line, (size_t)n);
+}

@@ -1,0 +1,722 @@
+/*
+ * session — see session.h. The flow of one transaction:
+ *   MAIL accepted  → SPF starts (async); a fail rejects RCPT/DATA early
+ *   DATA / BDAT    → bytes land in the arena
+ *   end of data    → the verdict (waits for SPF if it is still running)
+ *   verdict        → reject / tempfail reply, or spool then 250
+ * Async results carry the transaction's generation number, so a result
+ * for a transaction the client has since abandoned is ignored.
+ */
+#include "session.h"
+
+#include "log.h"
+#include "smtp.h"
+
+#include "../verify/dkim_key.h"
+#include "../verify/dns.h"
+#include "../verify/senderid.h"
+#include "../verify/spf.h"
+#include "../verify/verdict.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define CMD_BUF 4096
+#define ARENA_SLACK 65536 /* room to read past a message that is too big */
+
+enum rx_mode { RX_CMD, RX_DATA, RX_BDAT };
+
+enum spool_step { SP_NONE, SP_OPEN, SP_WRITE, SP_FSYNC, SP_CLOSE, SP_RENAME, SP_DIRSYNC };
+
+struct session {
+	struct session *prev, *next;
+	struct worker *w;
+	int fd;
+	unsigned long id;
+	struct sockaddr_storage peer;
+	char ip[INET6_ADDRSTRLEN];
+	struct spf_ip spf_ip;
+	struct smtp_session *smtp;
+	struct ring_op recv_op, send_op, spool_op, cancel_op;
+	bool recv_pending, send_pending, cancel_pending, closing, counted_ip;
+	unsigned checks; /* async checks that still hold a pointer to us */
+	time_t deadline;
+	enum rx_mode rx;
+	char cmd[CMD_BUF];
+	size_t cmdlen;
+	char *arena;
+	size_t cap, wpos, bdat_scratch;
+	/* the transaction */
+	unsigned long gen;
+	bool spf_done, message_ready, verdict_running;
+	struct spf_outcome spf;
+	struct timespec t_end; /* end of data: latency to the reply */
+	struct log_txn log;
+	/* the reply waiting for the spool, and the spool write */
+	enum spool_step step;
+	bool to_quarantine;
+	int spool_fd;
+	char spool_name[160];
+	char headers[12288];
+	size_t headers_len;
+	struct iovec iov[2];
+	unsigned reply_code;
+	char reply_status[8], reply_text[220];
+};
+
+struct check_ctx {
+	struct session *s;
+	unsigned long gen;
+};
+
+static void flush_output(struct session *s);
+static void process_commands(struct session *s);
+static void arm_recv(struct session *s);
+static void maybe_free(struct session *s);
+
+static time_t now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+static void set_deadline(struct session *s)
+{
+	const struct config_timeouts *t = &s->w->cfg->timeouts;
+	s->deadline = now_s() + (s->rx == RX_CMD ? t->command : t->data_block);
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+static void session_link(struct worker *w, struct session *s)
+{
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+}
+
+static void session_unlink(struct session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+}
+
+/* Free the session once it is closing and nothing refers to it any more:
+ * no ring operation, no check, no spool step, no reply still to send.
+ * Called only at the top of an event (a completion, a callback, the
+ * sweep), never from inside the session's own call chain. */
+static void maybe_free(struct session *s)
+{
+	size_t unsent;
+	smtp_output(s->smtp, &unsent);
+	if (!s->closing || s->recv_pending || s->send_pending || s->cancel_pending ||
+	    s->checks || s->step != SP_NONE || (unsent && s->fd >= 0))
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->counted_ip)
+		worker_ip_leave(s->w, &s->peer);
+	atomic_fetch_sub(&s->w->shared->sessions, 1);
+	session_unlink(s);
+	smtp_session_free(s->smtp);
+	free(s->arena);
+	free(s);
+}
+
+/* Stop reading; close once the output is out and nothing refers to us. */
+static void begin_close(struct session *s)
+{
+	s->closing = true;
+	if (s->recv_pending && !s->cancel_pending) {
+		struct io_uring_sqe *sqe = worker_sqe(s->w);
+		io_uring_prep_cancel(sqe, &s->recv_op, 0);
+		io_uring_sqe_set_data(sqe, &s->cancel_op);
+		s->cancel_pending = true;
+	}
+}
+
+/* ------------------------------------------------------------- network */
+
+static void arm_recv(struct session *s)
+{
+	if (s->recv_pending || s->closing || s->verdict_running || s->message_ready)
+		return;
+	void *buf;
+	size_t len;
+	if (s->rx == RX_CMD) {
+		if (s->cmdlen == CMD_BUF)
+			return; /* the engine consumes whole lines: cannot happen */
+		buf = s->cmd + s->cmdlen;
+		len = CMD_BUF - s->cmdlen;
+	} else if (s->rx == RX_DATA) {
+		buf = s->arena + s->wpos;
+		len = s->cap - s->wpos;
+	} else {
+		size_t left = smtp_bdat_remaining(s->smtp);
+		bool keep = !smtp_bdat_discarding(s->smtp) && s->wpos + left <= s->cap - ARENA_SLACK;
+		s->bdat_scratch = keep ? 0 : 1;
+		buf = keep ? s->arena + s->wpos : s->arena + (s->cap - ARENA_SLACK);
+		len = left < ARENA_SLACK ? left : ARENA_SLACK;
+		if (keep)
+			len = left;
+	}
+	struct io_uring_sqe *sqe = worker_sqe(s->w);
+	io_uring_prep_recv(sqe, s->fd, buf, len, 0);
+	io_uring_sqe_set_data(sqe, &s->recv_op);
+	s->recv_pending = true;
+	set_deadline(s);
+}
+
+static void flush_output(struct session *s)
+{
+	size_t len;
+	const char *out = smtp_output(s->smtp, &len);
+	if (s->send_pending || s->fd < 0)
+		return;
+	if (len == 0)
+		return;
+	struct io_uring_sqe *sqe = worker_sqe(s->w);
+	io_uring_prep_send(sqe, s->fd, out, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data(sqe, &s->send_op);
+	s->send_pending = true;
+}
+
+static bool ensure_arena(struct session *s)
+{
+	if (s->arena)
+		return true;
+	s->cap = s->w->cfg->message_size + ARENA_SLACK;
+	s->arena = malloc(s->cap);
+	return s->arena != NULL;
+}
+
+static void release_arena(struct session *s)
+{
+	free(s->arena);
+	s->arena = NULL;
+	s->cap = s->wpos = 0;
+}
+
+/* ------------------------------------------------------------- checks */
+
+static struct check_ctx *check_ctx(struct session *s)
+{
+	struct check_ctx *c = malloc(sizeof *c);
+	if (c) {
+		c->s = s;
+		c->gen = s->gen;
+		s->checks++;
+	}
+	return c;
+}
+
+/* A check finished: false when its session or transaction is gone. */
+static bool check_still_wanted(struct check_ctx *c)
+{
+	struct session *s = c->s;
+	bool wanted = !s->closing && c->gen == s->gen;
+	s->checks--;
+	free(c);
+	if (!wanted)
+		maybe_free(s);
+	return wanted;
+}
+
+static void start_verdict(struct session *s);
+
+static void on_spf(void *arg, const struct spf_outcome *o)
+{
+	struct check_ctx *c = arg;
+	struct session *s = c->s;
+	if (!check_still_wanted(c))
+		return;
+	s->spf = *o;
+	s->spf_done = true;
+	if (o->result == SPF_FAIL) {
+		/* RFC 7208 §8.4: a fail is final; refuse the rest of the transaction. */
+		char text[600];
+		snprintf(text, sizeof text, "SPF fail: %s", o->explanation[0] ? o->explanation : "not permitted");
+		smtp_reject_transaction(s->smtp, 550, "5.7.23", text);
+	}
+	if (s->message_ready)
+		start_verdict(s);
+	flush_output(s);
+	maybe_free(s);
+}
+
+static void start_spf(struct session *s)
+{
+	const struct smtp_envelope *env = smtp_envelope(s->smtp);
+	struct spf_request req = {.ip = s->spf_ip, .mail_from = env->mail_from,
+				  .helo = env->helo, .scope = SPF_SCOPE_MFROM};
+	struct spf_config cfg = {.receiver = s->w->cfg->hostname, .cache = s->w->spf_cache};
+	struct check_ctx *c = check_ctx(s);
+	s->spf_done = false;
+	errno = 0;
+	if (c && (spf_check_async(s->w->resolver, &req, &cfg, on_spf, c) || errno == 0))
+		return;
+	if (c) { /* could not start: count it as a temporary error */
+		s->checks--;
+		free(c);
+	}
+	memset(&s->spf, 0, sizeof s->spf);
+	s->spf.result = SPF_TEMPERROR;
+	snprintf(s->spf.problem, sizeof s->spf.problem, "out of memory");
+	s->spf_done = true;
+}
+
+static void spool_begin(struct session *s, bool quarantine);
+
+static void finish_transaction(struct session *s, unsigned code, const char *status,
+			       const char *text)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	s->log.ms = (double)(t.tv_sec - s->t_end.tv_sec) * 1e3 +
+		    (double)(t.tv_nsec - s->t_end.tv_nsec) / 1e6;
+	snprintf(s->log.code, sizeof s->log.code, "%u %s", code, status);
+	log_transaction(s->w->cfg->log_format, &s->log);
+	atomic_fetch_add(&s->w->shared->transactions, 1);
+	smtp_message_reply(s->smtp, code, status, text);
+	s->message_ready = s->verdict_running = false;
+	s->gen++;
+	release_arena(s);
+	s->rx = RX_CMD;
+	process_commands(s);
+}
+
+static void fill_log(struct session *s, const struct verdict_result *r)
+{
+	const struct smtp_envelope *env = smtp_envelope(s->smtp);
+	struct log_txn *l = &s->log;
+	memset(l, 0, sizeof *l);
+	l->session = s->id;
+	l->worker = s->w->id;
+	snprintf(l->ip, sizeof l->ip, "%s", s->ip);
+	snprintf(l->helo, sizeof l->helo, "%s", env->helo);
+	snprintf(l->mail_from, sizeof l->mail_from, "%s", env->mail_from);
+	size_t n = 0;
+	for (unsigned i = 0; i < env->nrcpt && n + 2 < sizeof l->rcpts; i++)
+		n += (size_t)snprintf(l->rcpts + n, sizeof l->rcpts - n, "%s%s", i ? "," : "", env->rcpt[i]);
+	l->nrcpt = env->nrcpt;
+	l->size = s->wpos;
+	for (int c = 0; c < POLICY_CHECKS; c++)
+		l->results[c] = r->results[c];
+	snprintf(l->verdict, sizeof l->verdict, "%s", policy_verdict_name(r->decision.verdict));
+	snprintf(l->reason, sizeof l->reason, "%s", r->decision.reason);
+}
+
+static void act_on_verdict(struct session *s, struct verdict_result *r)
+{
+	fill_log(s, r);
+	const struct policy_decision *d = &r->decision;
+	enum drop_action drop = (enum drop_action)atomic_load(&s->w->shared->drop_action);
+	s->headers_len = (size_t)snprintf(s->headers, sizeof s->headers, "Return-Path: <%s>\r\n%s\r\n%s\r\n",
+					  smtp_envelope(s->smtp)->mail_from, r->received_spf, r->authres);
+	if (s->headers_len >= sizeof s->headers)
+		s->headers_len = sizeof s->headers - 1;
+	if (d->verdict == VERDICT_TEMPFAIL)
+		return finish_transaction(s, 451, d->status, d->reason);
+	if (d->verdict == VERDICT_DROP && drop == DROP_REJECT)
+		return finish_transaction(s, 550, d->status, d->reason);
+	if (d->verdict == VERDICT_DROP && drop == DROP_DISCARD) {
+		snprintf(s->log.verdict, sizeof s->log.verdict, "drop(discarded)");
+		return finish_transaction(s, 250, "2.0.0", "accepted");
+	}
+	if (d->verdict == VERDICT_DROP)
+		snprintf(s->log.verdict, sizeof s->log.verdict, "drop(quarantined)");
+	spool_begin(s, d->verdict == VERDICT_DROP);
+}
+
+static void on_verdict(void *arg, struct verdict_result *r)
+{
+	struct check_ctx *c = arg;
+	struct session *s = c->s;
+	if (!check_still_wanted(c))
+		return;
+	act_on_verdict(s, r);
+	flush_output(s);
+	maybe_free(s);
+}
+
+static void start_verdict(struct session *s)
+{
+	if (s->verdict_running || !s->spf_done)
+		return; /* SPF still running: on_spf starts us */
+	const struct smtp_envelope *env = smtp_envelope(s->smtp);
+	struct verdict_request req = {.ip = s->spf_ip, .ip_text = s->ip, .helo = env->helo,
+				      .mail_from = env->mail_from, .submitter = env->submitter,
+				      .msg = s->arena, .len = s->wpos,
+				      .authserv_id = s->w->cfg->hostname};
+	struct verdict_config vc = {.spf = {.receiver = s->w->cfg->hostname, .cache = s->w->spf_cache},
+				    .dkim = {.max_signatures = s->w->cfg->dkim_max_signatures,
+					     .keys = s->w->dkim_keys},
+				    .policy = {.softfail = atomic_load(&s->w->shared->softfail),
+					       .permerror = atomic_load(&s->w->shared->permerror)}};
+	struct check_ctx *c = check_ctx(s);
+	s->verdict_running = true;
+	if (!c || verdict_start(s->w->resolver, &req, &vc, &s->spf, on_verdict, c) < 0) {
+		if (c) {
+			s->checks--;
+			free(c);
+		}
+		s->verdict_running = false;
+		memset(&s->log, 0, sizeof s->log);
+		finish_transaction(s, 451, "4.3.0", "temporary local problem, try again later");
+	}
+}
+
+/* ------------------------------------------------------------- spool */
+
+static void spool_submit(struct session *s)
+{
+	const struct spool_dir *dir = s->to_quarantine ? &s->w->shared->spool.quarantine
+						       : &s->w->shared->spool.main;
+	struct io_uring_sqe *sqe = worker_sqe(s->w);
+	switch (s->step) {
+	case SP_OPEN:
+		io_uring_prep_openat(sqe, dir->tmp_fd, s->spool_name,
+				     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		break;
+	case SP_WRITE:
+		io_uring_prep_writev(sqe, s->spool_fd, s->iov, 2, 0);
+		break;
+	case SP_FSYNC:
+		io_uring_prep_fsync(sqe, s->spool_fd, 0);
+		break;
+	case SP_CLOSE:
+		io_uring_prep_close(sqe, s->spool_fd);
+		break;
+	case SP_RENAME:
+		io_uring_prep_renameat(sqe, dir->tmp_fd, s->spool_name, dir->new_fd, s->spool_name, 0);
+		break;
+	case SP_DIRSYNC:
+		io_uring_prep_fsync(sqe, dir->new_fd, 0);
+		break;
+	default:
+		return;
+	}
+	io_uring_sqe_set_data(sqe, &s->spool_op);
+}
+
+static void spool_begin(struct session *s, bool quarantine)
+{
+	s->to_quarantine = quarantine;
+	s->spool_fd = -1;
+	spool_name(&s->w->shared->spool, s->w->id, ++s->w->next_spool, s->spool_name,
+		   sizeof s->spool_name);
+	s->iov[0] = (struct iovec){s->headers, s->headers_len};
+	s->iov[1] = (struct iovec){s->arena, s->wpos}; /* written from the arena itself */
+	s->step = SP_OPEN;
+	spool_submit(s);
+}
+
+static void spool_failed(struct session *s, int err)
+{
+	const struct spool_dir *dir = s->to_quarantine ? &s->w->shared->spool.quarantine
+						       : &s->w->shared->spool.main;
+	if (s->spool_fd >= 0 && s->step <= SP_FSYNC)
+		close(s->spool_fd);
+	if (s->step >= SP_WRITE && s->step <= SP_RENAME)
+		unlinkat(dir->tmp_fd, s->spool_name, 0); /* nothing partial stays behind */
+	s->step = SP_NONE;
+	fprintf(stderr, "authgate: spool %s: %s\n", s->spool_name, strerror(err));
+	if (err == ENOSPC || err == EDQUOT)
+		finish_transaction(s, 452, "4.3.1", "insufficient system storage, try again later");
+	else
+		finish_transaction(s, 451, "4.3.0", "could not store the message, try again later");
+}
+
+static void spool_step_done(struct session *s, int res)
+{
+	if (res < 0)
+		return spool_failed(s, -res);
+	switch (s->step) {
+	case SP_OPEN:
+		s->spool_fd = res;
+		s->step = SP_WRITE;
+		break;
+	case SP_WRITE:
+		if ((size_t)res != s->headers_len + s->wpos)
+			return spool_failed(s, EIO); /* a short write to a file: the disk filled */
+		s->step = SP_FSYNC;
+		break;
+	case SP_FSYNC:
+		s->step = SP_CLOSE;
+		break;
+	case SP_CLOSE:
+		s->spool_fd = -1;
+		s->step = SP_RENAME;
+		break;
+	case SP_RENAME:
+		s->step = SP_DIRSYNC;
+		break;
+	default: { /* SP_DIRSYNC: durable; now, and only now, 250 */
+		s->step = SP_NONE;
+		char text[240];
+		snprintf(text, sizeof text, "%s as %.160s", s->to_quarantine ? "accepted" : "queued",
+			 s->spool_name);
+		finish_transaction(s, 250, "2.0.0", text);
+		return;
+	}
+	}
+	spool_submit(s);
+}
+
+/* ------------------------------------------------------------ commands */
+
+/* Message bytes that arrived in the command buffer (a client that did not
+ * wait for 354, or a BDAT chunk in the read of its command) must move to
+ * the arena: the one userspace copy, counted. */
+static void move_early_bytes(struct session *s)
+{
+	if (s->cmdlen == 0)
+		return;
+	size_t n = s->cmdlen;
+	if (s->rx == RX_BDAT && n > smtp_bdat_remaining(s->smtp))
+		n = smtp_bdat_remaining(s->smtp);
+	if (s->rx == RX_DATA) {
+		size_t rpos = s->wpos, used;
+		memcpy(s->arena + rpos, s->cmd, n);
+		used = smtp_data_input(s->smtp, s->arena, &s->wpos, rpos, n);
+		atomic_fetch_add(&s->w->shared->message_copy_bytes, used);
+		n = used;
+		if (!smtp_wants_data(s->smtp))
+			s->rx = RX_CMD;
+	} else {
+		bool keep = !smtp_bdat_discarding(s->smtp) && s->wpos + n <= s->cap - ARENA_SLACK;
+		if (keep) {
+			memcpy(s->arena + s->wpos, s->cmd, n);
+			s->wpos += n;
+			atomic_fetch_add(&s->w->shared->message_copy_bytes, n);
+		}
+		smtp_bdat_input(s->smtp, n);
+		if (!smtp_bdat_remaining(s->smtp))
+			s->rx = RX_CMD;
+	}
+	memmove(s->cmd, s->cmd + n, s->cmdlen - n);
+	s->cmdlen -= n;
+}
+
+static void message_complete(struct session *s)
+{
+	clock_gettime(CLOCK_MONOTONIC, &s->t_end);
+	s->message_ready = true;
+	s->rx = RX_CMD;
+	start_verdict(s);
+}
+
+static void handle_event(struct session *s, enum smtp_event ev)
+{
+	switch (ev) {
+	case SMTP_EV_MAIL:
+		s->gen++;
+		start_spf(s);
+		break;
+	case SMTP_EV_DATA:
+	case SMTP_EV_BDAT:
+		if (!ensure_arena(s)) {
+			smtp_abort(s->smtp, "421 4.3.0 out of memory, closing");
+			begin_close(s);
+			break;
+		}
+		if (ev == SMTP_EV_DATA)
+			s->wpos = 0;
+		s->rx = ev == SMTP_EV_DATA ? RX_DATA : RX_BDAT;
+		move_early_bytes(s);
+		break;
+	case SMTP_EV_MESSAGE:
+		message_complete(s);
+		break;
+	case SMTP_EV_CLOSE:
+		begin_close(s);
+		break;
+	default: /* STARTTLS is not offered without tls.cert */
+		break;
+	}
+}
+
+static void process_commands(struct session *s)
+{
+	while (s->rx == RX_CMD && !s->closing && !s->message_ready) {
+		size_t used = smtp_input(s->smtp, s->cmd, s->cmdlen);
+		memmove(s->cmd, s->cmd + used, s->cmdlen - used);
+		s->cmdlen -= used;
+		enum smtp_event ev = smtp_event(s->smtp);
+		if (ev == SMTP_EV_NONE)
+			break;
+		handle_event(s, ev);
+		if (s->rx == RX_CMD && smtp_event(s->smtp) == SMTP_EV_MESSAGE)
+			message_complete(s); /* a BDAT LAST answered from early bytes */
+	}
+	flush_output(s);
+	arm_recv(s);
+}
+
+/* ------------------------------------------------------------ receive */
+
+static void received_data(struct session *s, size_t n)
+{
+	size_t rpos = s->wpos;
+	size_t used = smtp_data_input(s->smtp, s->arena, &s->wpos, rpos, n);
+	if (smtp_wants_data(s->smtp))
+		return;
+	/* End of data: what followed in the same read is commands again. */
+	size_t rest = n - used;
+	memcpy(s->cmd + s->cmdlen, s->arena + rpos + used, rest < CMD_BUF - s->cmdlen ? rest : CMD_BUF - s->cmdlen);
+	s->cmdlen += rest < CMD_BUF - s->cmdlen ? rest : CMD_BUF - s->cmdlen;
+	s->rx = RX_CMD;
+	if (smtp_event(s->smtp) == SMTP_EV_MESSAGE)
+		message_complete(s);
+}
+
+static void received_bdat(struct session *s, size_t n)
+{
+	bool kept = !s->bdat_scratch;
+	smtp_bdat_input(s->smtp, n);
+	if (kept)
+		s->wpos += n;
+	if (smtp_bdat_remaining(s->smtp))
+		return;
+	s->rx = RX_CMD;
+	if (smtp_event(s->smtp) == SMTP_EV_MESSAGE)
+		message_complete(s);
+}
+
+static void on_recv(struct session *s, int res)
+{
+	s->recv_pending = false;
+	if (s->closing)
+		return;
+	if (res <= 0) { /* peer closed, or an error: nothing to answer */
+		begin_close(s);
+		return;
+	}
+	if (s->rx == RX_CMD)
+		s->cmdlen += (size_t)res;
+	else if (s->rx == RX_DATA)
+		received_data(s, (size_t)res);
+	else
+		received_bdat(s, (size_t)res);
+	process_commands(s);
+}
+
+static void on_send(struct session *s, int res)
+{
+	s->send_pending = false;
+	if (res < 0) { /* the peer is gone: drop what we could not send */
+		smtp_output_done(s->smtp, (size_t)-1);
+		begin_close(s);
+		return;
+	}
+	smtp_output_done(s->smtp, (size_t)res);
+	flush_output(s);
+}
+
+void session_complete(struct session *s, struct ring_op *op, int res)
+{
+	switch (op->kind) {
+	case OP_RECV:
+		on_recv(s, res);
+		break;
+	case OP_SEND:
+		on_send(s, res);
+		break;
+	case OP_SPOOL:
+		spool_step_done(s, res);
+		break;
+	default: /* OP_CANCEL */
+		s->cancel_pending = false;
+		break;
+	}
+	maybe_free(s);
+}
+
+/* ------------------------------------------------------------- start */
+
+static void peer_text(struct session *s)
+{
+	if (s->peer.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&s->peer)->sin6_addr;
+		inet_ntop(AF_INET6, a, s->ip, sizeof s->ip);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&s->peer)->sin_addr, s->ip, sizeof s->ip);
+	}
+	if (spf_ip_parse(s->ip, &s->spf_ip) < 0) /* IPv4-mapped IPv6 becomes IPv4 */
+		memset(&s->spf_ip, 0, sizeof s->spf_ip);
+}
+
+void session_start(struct worker *w, int fd, const struct sockaddr_storage *peer, bool busy)
+{
+	struct session *s = calloc(1, sizeof *s);
+	struct smtp_config sc = {.hostname = w->cfg->hostname, .max_message = w->cfg->message_size,
+				 .max_recipients = w->cfg->recipients};
+	if (s)
+		s->smtp = smtp_session_new(&sc);
+	if (!s || !s->smtp) {
+		free(s);
+		close(fd);
+		atomic_fetch_sub(&w->shared->sessions, 1);
+		return;
+	}
+	s->w = w;
+	s->fd = fd;
+	s->id = ++w->next_session;
+	s->peer = *peer;
+	s->spool_fd = -1;
+	s->recv_op = (struct ring_op){OP_RECV, s};
+	s->send_op = (struct ring_op){OP_SEND, s};
+	s->spool_op = (struct ring_op){OP_SPOOL, s};
+	s->cancel_op = (struct ring_op){OP_CANCEL, s};
+	peer_text(s);
+	session_link(w, s);
+	if (!busy)
+		s->counted_ip = worker_ip_enter(w, peer);
+	busy = busy || !s->counted_ip;
+	smtp_greet(s->smtp, busy);
+	if (smtp_event(s->smtp) == SMTP_EV_CLOSE)
+		s->closing = true;
+	flush_output(s);
+	arm_recv(s);
+	maybe_free(s);
+}
+
+struct session *session_next(const struct session *s)
+{
+	return s->next;
+}
+
+bool session_busy(const struct session *s)
+{
+	return s->message_ready || s->verdict_running || s->step != SP_NONE ||
+	       s->rx != RX_CMD;
+}
+
+void session_sweep(struct session *s, time_t now, bool drain_now)
+{
+	if (s->closing)
+		return;
+	if (drain_now || (now >= s->deadline && !s->verdict_running && s->step == SP_NONE)) {
+		char line[300];
+		snprintf(line, sizeof line, drain_now ? "421 4.3.2 %s Service shutting down"
+						      : "421 4.4.2 %s Timeout, closing connection",
+			 s->w->cfg->hostname);
+		smtp_abort(s->smtp, line);
+		smtp_event(s->smtp);
+		begin_close(s);
+		flush_output(s);
+		maybe_free(s);
+	}
+}

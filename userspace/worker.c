@@ -1,0 +1,398 @@
+/*
+ * worker — see worker.h.
+ */
+#include "worker.h"
+
+#include "log.h"
+#include "session.h"
+
+#include "../verify/dkim_key.h"
+#include "../verify/dns.h"
+#include "../verify/dns_ares.h"
+#include "../verify/dns_zone.h"
+#include "../verify/spf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RING_ENTRIES 1024
+#define DRAIN_SECONDS 30
+#define MAX_DNS_WATCH 64
+
+/* The sockets c-ares asked us to watch, each with its poll SQE. */
+struct dns_watch {
+	struct ring_op op;
+	struct worker *w;
+	int fd;
+	bool rd, wr, armed;
+};
+
+static __thread struct dns_watch dns_watches[MAX_DNS_WATCH];
+
+struct ip_count {
+	struct ip_count *next;
+	struct sockaddr_storage addr;
+	unsigned n;
+};
+
+/* --------------------------------------------------------- listeners */
+
+static int listen_socket(const struct config_listen *l, char *err, size_t errlen)
+{
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+	    (l->addr.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
+	    bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0 ||
+	    listen(fd, 4096) < 0) {
+		snprintf(err, errlen, "listen %s: %s", l->text, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void arm_accept(struct worker *w, unsigned i)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w);
+	io_uring_prep_multishot_accept(sqe, w->listen_fds[i], NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data(sqe, &w->accept_ops[i]);
+}
+
+struct io_uring_sqe *worker_sqe(struct worker *w)
+{
+	struct io_uring_sqe *sqe;
+	while (!(sqe = io_uring_get_sqe(&w->ring)))
+		io_uring_submit(&w->ring);
+	return sqe;
+}
+
+/* ---------------------------------------------------------- resolver */
+
+static void dns_arm(struct dns_watch *dw)
+{
+	struct io_uring_sqe *sqe = worker_sqe(dw->w);
+	io_uring_prep_poll_add(sqe, dw->fd, (dw->rd ? POLLIN : 0) | (dw->wr ? POLLOUT : 0));
+	io_uring_sqe_set_data(sqe, &dw->op);
+	dw->armed = true;
+}
+
+/* c-ares changed what it wants watched on fd. A poll already in flight is
+ * left to complete; the re-arm after it uses the new wishes. */
+static void on_dns_watch(void *arg, int fd, bool rd, bool wr)
+{
+	struct worker *w = arg;
+	struct dns_watch *dw = NULL, *free_slot = NULL;
+	for (int i = 0; i < MAX_DNS_WATCH; i++) {
+		if (dns_watches[i].fd == fd && (dns_watches[i].rd || dns_watches[i].wr || dns_watches[i].armed))
+			dw = &dns_watches[i];
+		else if (!free_slot && !dns_watches[i].rd && !dns_watches[i].wr && !dns_watches[i].armed)
+			free_slot = &dns_watches[i];
+	}
+	if (!dw && !(rd || wr))
+		return;
+	if (!dw) {
+		if (!free_slot) {
+			log_notice("worker %u: too many DNS sockets", w->id);
+			return;
+		}
+		dw = free_slot;
+		*dw = (struct dns_watch){.op = {OP_DNS_POLL, dw}, .w = w, .fd = fd};
+	}
+	dw->rd = rd;
+	dw->wr = wr;
+	if ((rd || wr) && !dw->armed)
+		dns_arm(dw);
+}
+
+static void on_dns_poll(struct dns_watch *dw, int res)
+{
+	struct worker *w = dw->w;
+	dw->armed = false;
+	int fd = dw->fd;
+	if (res > 0)
+		dns_resolver_process_fd(w->resolver, fd, res & (POLLIN | POLLERR | POLLHUP),
+					res & POLLOUT);
+	if ((dw->rd || dw->wr) && !dw->armed && dw->fd == fd)
+		dns_arm(dw);
+}
+
+static struct dns_resolver *make_resolver(const struct config *cfg, char *err, size_t errlen)
+{
+	struct dns_zone *zone = NULL;
+	if (cfg->dns_zone[0]) {
+		struct dns_zone_error ze;
+		if (!(zone = dns_zone_load(cfg->dns_zone, &ze))) {
+			snprintf(err, errlen, "%s", ze.msg);
+			return NULL;
+		}
+	}
+	struct dns_upstream_config uc = {.servers = cfg->dns_servers[0] ? cfg->dns_servers : NULL,
+					 .timeout_ms = (int)cfg->dns_timeout_ms,
+					 .tries = (int)cfg->dns_tries};
+	struct dns_upstream *up = dns_upstream_new(&uc, err, errlen);
+	if (!up) {
+		dns_zone_free(zone);
+		return NULL;
+	}
+	return dns_resolver_new(NULL, zone, up);
+}
+
+/* -------------------------------------------------------- ip limits */
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+bool worker_ip_enter(struct worker *w, const struct sockaddr_storage *peer)
+{
+	struct daemon_shared *d = w->shared;
+	bool ok = false;
+	pthread_mutex_lock(&d->ip_lock);
+	struct ip_count *c = d->ip_counts;
+	while (c && !same_ip(&c->addr, peer))
+		c = c->next;
+	if (!c && (c = calloc(1, sizeof *c))) {
+		c->addr = *peer;
+		c->next = d->ip_counts;
+		d->ip_counts = c;
+	}
+	if (c && c->n < w->cfg->sessions_per_ip) {
+		c->n++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&d->ip_lock);
+	return ok;
+}
+
+void worker_ip_leave(struct worker *w, const struct sockaddr_storage *peer)
+{
+	struct daemon_shared *d = w->shared;
+	pthread_mutex_lock(&d->ip_lock);
+	for (struct ip_count **pp = &d->ip_counts; *pp; pp = &(*pp)->next) {
+		if (!same_ip(&(*pp)->addr, peer))
+			continue;
+		if (--(*pp)->n == 0) {
+			struct ip_count *dead = *pp;
+			*pp = dead->next;
+			free(dead);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&d->ip_lock);
+}
+
+/* ------------------------------------------------------------ accept */
+
+static void on_accept(struct worker *w, unsigned i, int res, unsigned flags)
+{
+	if (!(flags & IORING_CQE_F_MORE) && !w->draining)
+		arm_accept(w, i); /* multishot ended (e.g. -ENFILE): re-arm */
+	if (res < 0)
+		return;
+	if (w->draining) {
+		close(res);
+		return;
+	}
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof peer;
+	if (getpeername(res, (struct sockaddr *)&peer, &plen) < 0) {
+		close(res);
+		return;
+	}
+	int one = 1;
+	setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	unsigned n = atomic_fetch_add(&w->shared->sessions, 1) + 1;
+	bool busy = n > w->cfg->sessions;
+	w->stats.accepted++;
+	if (busy)
+		w->stats.refused++;
+	session_start(w, res, &peer, busy);
+}
+
+/* -------------------------------------------------------------- loop */
+
+/* Seconds on the clock session deadlines use. */
+static time_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
+{
+	struct ring_op *op = io_uring_cqe_get_data(cqe);
+	if (!op)
+		return;
+	switch (op->kind) {
+	case OP_ACCEPT:
+		on_accept(w, (unsigned)(uintptr_t)op->owner, cqe->res, cqe->flags);
+		break;
+	case OP_DNS_POLL:
+		on_dns_poll(op->owner, cqe->res);
+		break;
+	default:
+		session_complete(op->owner, op, cqe->res);
+		break;
+	}
+}
+
+static void reload_zone(struct worker *w)
+{
+	if (!w->cfg->dns_zone[0])
+		return;
+	struct dns_zone_error ze;
+	struct dns_zone *z = dns_zone_load(w->cfg->dns_zone, &ze);
+	if (!z) {
+		log_notice("worker %u: reload kept the old zone: %s", w->id, ze.msg);
+		return;
+	}
+	dns_resolver_set_zone(w->resolver, z);
+	log_notice("worker %u: zone overlay reloaded (%zu names)", w->id, dns_zone_owner_count(z));
+}
+
+static void stop_accepting(struct worker *w)
+{
+	w->draining = true;
+	for (unsigned i = 0; i < w->nlisten; i++) {
+		struct io_uring_sqe *sqe = worker_sqe(w);
+		io_uring_prep_cancel(sqe, &w->accept_ops[i], 0);
+		io_uring_sqe_set_data(sqe, NULL);
+		shutdown(w->listen_fds[i], SHUT_RDWR);
+	}
+}
+
+static void sweep(struct worker *w, time_t now, time_t drain_deadline)
+{
+	for (struct session *s = w->sessions, *next; s; s = next) {
+		next = session_next(s);
+		bool drain_now = w->draining && (!session_busy(s) || now >= drain_deadline);
+		session_sweep(s, now, drain_now);
+	}
+}
+
+/* The ring is made on the thread that uses it: SINGLE_ISSUER rings take
+ * submissions from their creator only. */
+static int ring_init(struct io_uring *ring, char *err, size_t errlen)
+{
+	struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+					     IORING_SETUP_CQSIZE,
+				    .cq_entries = RING_ENTRIES * 4};
+	int rc = io_uring_queue_init_params(RING_ENTRIES, ring, &p);
+	if (rc < 0)
+		snprintf(err, errlen,
+			 "io_uring: %s (is it blocked by seccomp, or by sysctl kernel.io_uring_disabled?)",
+			 strerror(-rc));
+	return rc;
+}
+
+int worker_probe_ring(char *err, size_t errlen)
+{
+	struct io_uring ring;
+	if (ring_init(&ring, err, errlen) < 0)
+		return -1;
+	io_uring_queue_exit(&ring);
+	return 0;
+}
+
+void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	time_t last_sweep = 0, drain_deadline = 0;
+	if (ring_init(&w->ring, w->error, sizeof w->error) < 0) {
+		log_notice("worker %u: %s", w->id, w->error);
+		atomic_store(&w->shared->stop, 1);
+		return NULL;
+	}
+	w->ring_ready = true;
+	for (int i = 0; i < MAX_DNS_WATCH; i++)
+		dns_watches[i].fd = -1;
+	dns_resolver_set_watch(w->resolver, on_dns_watch, w);
+	for (unsigned i = 0; i < w->nlisten; i++)
+		arm_accept(w, i);
+	while (!w->draining || w->sessions) {
+		if (!w->draining && atomic_load(&w->shared->stop)) {
+			stop_accepting(w);
+			drain_deadline = mono_now() + DRAIN_SECONDS;
+		}
+		int reload = atomic_load(&w->shared->reload);
+		if (reload != w->reload_seen) {
+			w->reload_seen = reload;
+			reload_zone(w);
+		}
+		int wait_ms = dns_resolver_timeout_ms(w->resolver);
+		if (wait_ms < 0 || wait_ms > 1000)
+			wait_ms = 1000;
+		struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,
+					       .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
+		struct io_uring_cqe *cqe;
+		int rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+		if (rc < 0 && rc != -ETIME && rc != -EINTR)
+			log_notice("worker %u: io_uring: %s", w->id, strerror(-rc));
+		unsigned head, n = 0;
+		io_uring_for_each_cqe(&w->ring, head, cqe) {
+			dispatch(w, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&w->ring, n);
+		dns_resolver_process_timeouts(w->resolver);
+		time_t now = mono_now();
+		if (now != last_sweep || w->draining) {
+			last_sweep = now;
+			sweep(w, now, drain_deadline);
+		}
+	}
+	io_uring_submit(&w->ring);
+	return NULL;
+}
+
+int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
+{
+	memset(w, 0, sizeof *w);
+	w->id = id;
+	w->shared = shared;
+	w->cfg = shared->cfg;
+	w->reload_seen = atomic_load(&shared->reload);
+	for (unsigned i = 0; i < w->cfg->nlisten; i++) {
+		w->listen_fds[i] = listen_socket(&w->cfg->listen[i], w->error, sizeof w->error);
+		if (w->listen_fds[i] < 0)
+			return -1;
+		w->accept_ops[i] = (struct ring_op){OP_ACCEPT, (void *)(uintptr_t)i};
+		w->nlisten++;
+	}
+	if (!(w->resolver = make_resolver(w->cfg, w->error, sizeof w->error)))
+		return -1;
+	w->spf_cache = spf_cache_new(4096);
+	w->dkim_keys = dkim_key_cache_new(1024);
+	return 0;
+}
+
+void worker_destroy(struct worker *w)
+{
+	for (unsigned i = 0; i < w->nlisten; i++)
+		close(w->listen_fds[i]);
+	if (w->ring_ready)
+		io_uring_queue_exit(&w->ring);
+	dns_resolver_free(w->resolver);
+	spf_cache_free(w->spf_cache);
+	dkim_key_cache_free(w->dkim_keys);
+}

@@ -1,0 +1,96 @@
+/*
+ * worker — one thread, one io_uring ring (SINGLE_ISSUER | DEFER_TASKRUN),
+ * its own SO_REUSEPORT listeners, its own resolver and caches.
+ *
+ * Owns: the ring and its completion loop; multishot accept; the sockets
+ * c-ares wants watched (poll SQEs) and the resolver's timers (the wait
+ * timeout of each loop turn); session timeouts (a one-second sweep); the
+ * session limits (shared counters with the other workers); draining on
+ * stop. Everything a session does on the ring goes through struct ring_op
+ * (the CQE user_data), so one switch routes every completion.
+ */
+#ifndef AUTHGATE_WORKER_H
+#define AUTHGATE_WORKER_H
+
+#include "config.h"
+#include "spool.h"
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct session;
+struct worker;
+
+enum op_kind {
+	OP_ACCEPT,
+	OP_RECV,
+	OP_SEND,
+	OP_SPOOL, /* one step of a spool write (see session.c) */
+	OP_CANCEL,
+	OP_DNS_POLL,
+};
+
+struct ring_op {
+	enum op_kind kind;
+	void *owner; /* listener index (OP_ACCEPT), session, or dns watch */
+};
+
+/* State every worker shares: limits, counters, stop and reload flags. */
+struct daemon_shared {
+	const struct config *cfg;
+	struct spool spool;
+	atomic_int stop;   /* 1: drain and exit */
+	atomic_int reload; /* bumped by SIGHUP */
+	atomic_uint sessions;
+	pthread_mutex_t ip_lock;
+	struct ip_count *ip_counts; /* per-address sessions (hash list) */
+	atomic_ulong message_copy_bytes; /* message bytes copied in userspace: must stay 0 */
+	/* policy knobs, replaced on SIGHUP */
+	atomic_int softfail, permerror, drop_action;
+	atomic_ulong transactions;
+};
+
+struct worker_stats {
+	unsigned long accepted, refused, messages, accepted_msgs, dropped, tempfailed;
+};
+
+struct worker {
+	unsigned id;
+	pthread_t thread;
+	struct io_uring ring;
+	struct daemon_shared *shared;
+	const struct config *cfg;
+	int listen_fds[CONFIG_MAX_LISTEN];
+	struct ring_op accept_ops[CONFIG_MAX_LISTEN];
+	unsigned nlisten;
+	struct dns_resolver *resolver;
+	struct spf_cache *spf_cache;
+	struct dkim_key_cache *dkim_keys;
+	struct session *sessions; /* doubly linked */
+	unsigned long next_session, next_spool;
+	int reload_seen;
+	bool draining, ring_ready;
+	struct worker_stats stats;
+	char error[600];
+};
+
+/* Create the worker's listeners (SO_REUSEPORT), ring and resolver. 0 or
+ * -1 with w->error set. */
+int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared);
+/* Make and drop a ring once, to report "no io_uring here" clearly before
+ * any thread starts. 0 or -1 with a message. */
+int worker_probe_ring(char *err, size_t errlen);
+/* The thread body: run until stop and every session has ended. */
+void *worker_main(void *arg);
+void worker_destroy(struct worker *w);
+
+/* For sessions: an SQE (submitting when the SQ is full), never NULL. */
+struct io_uring_sqe *worker_sqe(struct worker *w);
+/* Per-address session accounting (limits.sessions_per_ip). */
+bool worker_ip_enter(struct worker *w, const struct sockaddr_storage *peer);
+void worker_ip_leave(struct worker *w, const struct sockaddr_storage *peer);
+
+#endif
