@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Integration: `authgate serve` end to end on loopback, with real clients
+# (swaks, Python smtplib, a raw pipelining socket) and messages really
+# signed by dkimpy. Every verdict path, the spool content, drop actions,
+# limits, SIGHUP and the SIGTERM drain.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/tap.sh"
+AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
+PY=/usr/bin/python3
+shared=$top/../shared/conformance/dkim/dkimpy
+
+for tool in swaks; do
+	command -v $tool >/dev/null || { skip "daemon" "$tool is not installed (make deps)"; tap_done; exit; }
+done
+
+tmp=$(mktemp -d /tmp/authgate-daemon.XXXXXX)
+pid=
+cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+# Zone: example.org passes SPF from loopback and publishes the DKIM key;
+# fail.example passes nothing; slow.example times out (temperror).
+$PY - "$shared" "$tmp" <<'EOF'
+import dkim, sys
+shared, tmp = sys.argv[1], sys.argv[2]
+key = open(shared + '/2048_testkey.key', 'rb').read()
+pub = open(shared + '/2048_testkey_wo_markers.pub.txt').read().strip().replace('\n', '')
+chunks = ' '.join('"%s"' % pub[i:i+200] for i in range(0, len(pub), 200))
+open(tmp + '/zone', 'w').write(f'''$TTL 300
+example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"
+sel._domainkey.example.org. TXT {chunks}
+fail.example. TXT "v=spf1 -all"
+neutral.example. TXT "v=spf1 ?all"
+slow.example. TIMEOUT
+''')
+def msg(frm, body):
+    return (f"From: {frm}\r\nTo: bob@example.net\r\nSubject: test\r\n"
+            f"Message-ID: <1@example.org>\r\n\r\n{body}").encode()
+good = msg("Alice <alice@example.org>", "Hello.\r\n.a line that starts with a dot\r\n..two\r\n")
+sig = dkim.sign(good, b"sel", b"example.org", key, include_headers=[b"from", b"to", b"subject"])
+open(tmp + '/good.eml', 'wb').write(sig + good)
+open(tmp + '/tampered.eml', 'wb').write(sig + good.replace(b"Hello", b"Hellx"))
+open(tmp + '/unsigned-neutral.eml', 'wb').write(msg("n@neutral.example", "no signature\r\n"))
+open(tmp + '/unsigned-slow.eml', 'wb').write(msg("s@slow.example", "no signature\r\n"))
+EOF
+
+write_conf() { # EXTRA_LINES...
+	{
+		echo "listen = 127.0.0.1:$port"
+		echo "hostname = mx.test"
+		echo "spool = $tmp/spool"
+		echo "dns.zone = $tmp/zone"
+		echo "dns.servers = 127.0.0.1:9"
+		echo "dns.timeout = 300"
+		echo "dns.tries = 1"
+		echo "xdp.interface = none"
+		echo "workers = 2"
+		for l in "$@"; do echo "$l"; done
+	} >"$tmp/authgate.conf"
+}
+
+start() {
+	"$AUTHGATE" serve -c "$tmp/authgate.conf" >>"$tmp/serve.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 50); do
+		$PY -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stop() { # TERM, wait for a clean exit; the exit status in $stopped
+	kill -TERM "$pid"
+	wait "$pid"
+	stopped=$?
+	pid=
+}
+
+send() { # FROM MSGFILE [swaks options...] → last server reply line
+	local from=$1 file=$2; shift 2
+	swaks --server "127.0.0.1:$port" --helo mail.example.org --from "$from" --to bob@example.net \
+		--data "@$file" "$@" 2>&1 | grep -E '^<[-*]' | grep -v -E '^<-  (220|221|250-|250 (2\.1|mx)|354)' | tail -1
+}
+
+write_conf
+check "the daemon starts" start
+
+reply=$(send alice@example.org "$tmp/good.eml")
+case $reply in "<-  250 2.0.0 queued as "*) ok "signed, SPF pass: 250 after spooling" ;; *) not_ok "signed, SPF pass" "$reply" ;; esac
+[ -z "$(ls -A "$tmp/spool/tmp")" ] && ok "nothing left in tmp/" || not_ok "nothing left in tmp/" "$(ls "$tmp/spool/tmp")"
+
+reply=$(send alice@example.org "$tmp/tampered.eml")
+expect_eq "tampered body: 550 5.7.20 names DKIM" "<** 550 5.7.20 failed: DKIM fail" "$reply"
+reply=$(send user@fail.example "$tmp/good.eml")
+case $reply in "<** 550 5.7.23 SPF fail"*) ok "SPF fail is refused at RCPT with 5.7.23" ;; *) not_ok "SPF fail at RCPT" "$reply" ;; esac
+reply=$(send n@neutral.example "$tmp/unsigned-neutral.eml")
+case $reply in "<** 550 5.7.26 no check passed"*) ok "nothing passed: 550 5.7.26" ;; *) not_ok "nothing passed" "$reply" ;; esac
+reply=$(send s@slow.example "$tmp/unsigned-slow.eml")
+case $reply in "<** 451 4.7.24 temporary error"*) ok "DNS timeout, nothing passed: 451 4.7.24" ;; *) not_ok "tempfail" "$reply" ;; esac
+reply=$(send alice@example.org "$tmp/good.eml" --pipeline)
+case $reply in "<-  250 2.0.0 queued as "*) ok "PIPELINING client accepted" ;; *) not_ok "PIPELINING" "$reply" ;; esac
+
+# Python smtplib: two messages on one connection; the spooled copy must be
+# the prepended headers plus the message exactly as sent (after unstuffing).
+if $PY - "$port" "$tmp/good.eml" "$tmp/spool/new" <<'EOF'
+import os, smtplib, sys
+port, path, new = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+msg = open(path, 'rb').read()
+before = set(os.listdir(new))
+s = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.example.org')
+s.ehlo()
+for _ in range(2):
+    s.mail('alice@example.org'); s.rcpt('bob@example.net')
+    code, text = s.data(msg)
+    assert code == 250, (code, text)
+s.quit()
+added = sorted(set(os.listdir(new)) - before)
+assert len(added) == 2, added
+for name in added:
+    spooled = open(os.path.join(new, name), 'rb').read()
+    assert spooled.startswith(b"Return-Path: <alice@example.org>\r\nReceived-SPF: pass"), spooled[:80]
+    assert b"\r\nAuthentication-Results: mx.test; spf=pass" in spooled
+    i = spooled.index(b"DKIM-Signature:")
+    assert spooled[i:] == msg, (spooled[i:][-80:], msg[-80:])
+EOF
+then ok "smtplib: two messages on one connection; spooled with headers prepended, body byte-identical"
+else not_ok "smtplib delivery and spool content"; fi
+grep -q 'verdict=accept code="250 2.0.0"' "$tmp/serve.log" && grep -q 'spf=pass sender-id=pass dkim=pass' "$tmp/serve.log" \
+	&& ok "one log line per transaction with all three results" || not_ok "transaction log" "$(tail -5 "$tmp/serve.log")"
+stop
+expect_eq "SIGTERM drains and exits 0" 0 "$stopped"
+copied=$(sed -n 's/.*transactions, \([0-9]*\) message bytes copied in userspace.*/\1/p' "$tmp/serve.log" | tail -1)
+expect_eq "no userspace copy of message bytes (debug counter)" 0 "$copied"
+
+# Drop actions: discard answers 250 and keeps nothing; quarantine keeps it aside.
+write_conf "policy.drop_action = discard"
+start
+before=$(ls "$tmp/spool/new" | wc -l)
+reply=$(send alice@example.org "$tmp/tampered.eml")
+case $reply in "<-  250 2.0.0 accepted"*) ok "discard: 250" ;; *) not_ok "discard" "$reply" ;; esac
+expect_eq "discard: nothing spooled" "$before" "$(ls "$tmp/spool/new" | wc -l)"
+# CHUNKING: the message in two BDAT chunks, pipelined with the envelope.
+if $PY - "$port" "$tmp/good.eml" <<'EOF'
+import socket, sys
+port, msg = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+c = socket.create_connection(('127.0.0.1', port))
+f = c.makefile('rb')
+f.readline()
+c.sendall(b"EHLO mail.example.org\r\n")
+while not f.readline().startswith(b"250 "): pass
+half = len(msg) // 2
+c.sendall(b"MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n" +
+          b"BDAT %d\r\n" % half + msg[:half] + b"BDAT %d LAST\r\n" % (len(msg) - half) + msg[half:])
+replies = [f.readline() for _ in range(4)]
+assert replies[2].startswith(b"250 2.0.0 %d octets" % half), replies
+assert replies[3].startswith(b"250 2.0.0 "), replies
+c.sendall(b"QUIT\r\n"); f.readline(); c.close()
+EOF
+then ok "BDAT chunks pipelined with the envelope"
+else not_ok "BDAT chunks"; fi
+stop
+write_conf "policy.drop_action = quarantine" "limits.sessions_per_ip = 2"
+start
+reply=$(send alice@example.org "$tmp/tampered.eml")
+case $reply in "<-  250 2.0.0 accepted as "*) ok "quarantine: 250" ;; *) not_ok "quarantine" "$reply" ;; esac
+expect_eq "quarantine: spooled to quarantine/new" 1 "$(ls "$tmp/spool/quarantine/new" | wc -l)"
+# limits.sessions_per_ip = 2: the third concurrent connection gets 421.
+third=$($PY - "$port" <<'EOF'
+import socket, sys
+port = int(sys.argv[1])
+keep = [socket.create_connection(('127.0.0.1', port)) for _ in range(2)]
+for k in keep: k.recv(200)
+c = socket.create_connection(('127.0.0.1', port))
+print(c.recv(200).decode().strip())
+EOF
+)
+expect_eq "limits.sessions_per_ip: the third session gets 421 4.7.0" "421 4.7.0 mx.test Too many sessions, try again later" "$third"
+# SIGHUP: a new policy without a restart.
+write_conf "policy.drop_action = reject"
+kill -HUP "$pid"
+sleep 0.5
+reply=$(send alice@example.org "$tmp/tampered.eml")
+expect_eq "SIGHUP reloads the policy (reject again)" "<** 550 5.7.20 failed: DKIM fail" "$reply"
+stop
+expect_eq "drain after reload exits 0" 0 "$stopped"
+
+printf 'listen = 127.0.0.1:%s\nworkers = many\n' "$port" >"$tmp/bad.conf"
+out=$("$AUTHGATE" serve -c "$tmp/bad.conf" 2>&1); rc=$?
+expect_eq "a bad configuration names the line and exits 2" "2|authgate serve: $tmp/bad.conf:2: workers = many: expected a whole number" "$rc|$out"
+tap_done
