@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Integration: the daemon under faults. DNS gone (451, nothing lost), a full
+# spool (452/451, nothing acknowledged lost), 2,000 idle sessions (others
+# still served), and kill -9 during a load (every 250 is complete in new/,
+# nothing partial in new/).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/tap.sh"
+AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
+PY=/usr/bin/python3
+shared=$top/../shared/conformance/dkim/dkimpy
+
+tmp=$(mktemp -d /tmp/authgate-faults.XXXXXX)
+pid=
+mounted=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	[ -n "$mounted" ] && umount "$mounted" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+$PY - "$shared" "$tmp" <<'PY'
+import dkim, sys
+shared, tmp = sys.argv[1], sys.argv[2]
+key = open(shared + '/2048_testkey.key', 'rb').read()
+pub = open(shared + '/2048_testkey_wo_markers.pub.txt').read().strip().replace('\n', '')
+chunks = ' '.join('"%s"' % pub[i:i+200] for i in range(0, len(pub), 200))
+open(tmp + '/zone', 'w').write(f'example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"\nsel._domainkey.example.org. TXT {chunks}\n')
+body = "".join("line %d of a message that is long enough to take a while\r\n" % i for i in range(200))
+good = f"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: t\r\n\r\n{body}".encode()
+sig = dkim.sign(good, b"sel", b"example.org", key, include_headers=[b"from", b"to", b"subject"])
+open(tmp + '/good.eml', 'wb').write(sig + good)
+open(tmp + '/other.eml', 'wb').write(b"From: x@elsewhere.test\r\nSubject: t\r\n\r\nbody\r\n")
+PY
+
+conf() { # SPOOL ZONE EXTRA...
+	local spool=$1 zone=$2; shift 2
+	printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.test" "spool = $spool" \
+		"dns.servers = 127.0.0.1:9" "dns.timeout = 200" "dns.tries = 1" \
+		"xdp.interface = none" "workers = 2" ${zone:+"dns.zone = $zone"} "$@" >"$tmp/a.conf"
+}
+start() {
+	"$AUTHGATE" serve -c "$tmp/a.conf" >>"$tmp/serve.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 50); do
+		$PY -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+stop() { kill -TERM "$pid"; wait "$pid"; stopped=$?; pid=; }
+deliver() { # FROM FILE → the final reply code and status
+	$PY - "$port" "$1" "$2" <<'PY'
+import smtplib, sys
+port, frm, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.example.org', timeout=30)
+s.ehlo()
+s.mail(frm); s.rcpt('bob@example.net')
+try:
+    code, text = s.data(open(path, 'rb').read())
+except smtplib.SMTPDataError as e:
+    code, text = e.smtp_code, e.smtp_error
+print(code, text.decode().split()[0])
+PY
+}
+
+# 1. DNS gone: no zone, and the configured server does not answer.
+conf "$tmp/spool" ""
+start
+expect_eq "DNS server down: 451 4.7.24, retry later" "451 4.7.24" "$(deliver x@elsewhere.test "$tmp/other.eml")"
+stop
+expect_eq "... and nothing was spooled" 0 "$(ls "$tmp/spool/new" | wc -l)"
+
+# 2. A spool on a tiny tmpfs that fills up.
+if [ "$(id -u)" = 0 ] && mkdir -p "$tmp/tiny" && mount -t tmpfs -o size=64k tmpfs "$tmp/tiny" 2>/dev/null; then
+	mounted=$tmp/tiny
+	conf "$tmp/tiny/spool" "$tmp/zone"
+	start
+	codes=$(for i in $(seq 12); do deliver alice@example.org "$tmp/good.eml"; done | sort | uniq -c | awk '{print $2}' | sort -u | tr '\n' ' ')
+	case " $codes" in *" 250 "*) ok "tiny spool: accepted while there was room" ;; *) not_ok "tiny spool: some accepted" "$codes" ;; esac
+	case " $codes" in *" 452 "*|*" 451 "*) ok "tiny spool full: 452/451, never a false 250 ($codes)" ;; *) not_ok "tiny spool full gives 452" "$codes" ;; esac
+	stop
+	# Every message in new/ is whole (ends with the body's last line); tmp/ is empty.
+	whole=1
+	for f in "$tmp/tiny/spool/new"/*; do tail -c 60 "$f" | grep -q "line 199 of a message" || whole=0; done
+	expect_eq "tiny spool: everything in new/ is complete" 1 "$whole"
+	expect_eq "tiny spool: no partial file left in tmp/" 0 "$(ls "$tmp/tiny/spool/tmp" | wc -l)"
+	umount "$tmp/tiny"; mounted=
+else
+	skip "tiny spool" "needs root to mount a tmpfs"
+fi
+
+# 3. 2,000 idle sessions do not stop another client.
+conf "$tmp/spool" "$tmp/zone" "limits.sessions_per_ip = 5000" "limits.sessions = 5000"
+ulimit -n 8192 2>/dev/null
+start
+result=$($PY - "$port" "$tmp/good.eml" <<'PY'
+import resource, smtplib, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+port, path = int(sys.argv[1]), sys.argv[2]
+idle = []
+for _ in range(2000):
+    c = socket.create_connection(('127.0.0.1', port))
+    idle.append(c)
+for c in idle[:50]:
+    assert c.recv(100).startswith(b"220"), "greeting"
+t = time.time()
+s = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.example.org', timeout=20)
+s.ehlo(); s.mail('alice@example.org'); s.rcpt('bob@example.net')
+code, _ = s.data(open(path, 'rb').read())
+s.quit()
+print(code, "%.2f" % (time.time() - t))
+PY
+)
+case $result in "250 "*) ok "2,000 idle sessions: another client is served (${result#250 } s)" ;; *) not_ok "2,000 idle sessions" "$result" ;; esac
+stop
+
+# 4. kill -9 during a load: every acknowledged message is complete in new/.
+rm -rf "$tmp/spool"
+conf "$tmp/spool" "$tmp/zone"
+start
+$PY - "$port" "$tmp/good.eml" "$tmp/acked" <<'PY' &
+import smtplib, sys, threading
+port, path, acked = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+msg = open(path, 'rb').read()
+lock = threading.Lock()
+def client():
+    try:
+        s = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.example.org', timeout=10)
+        s.ehlo()
+        for _ in range(1000):
+            s.mail('alice@example.org'); s.rcpt('bob@example.net')
+            code, text = s.data(msg)
+            if code == 250:
+                with lock:
+                    open(acked, 'a').write(text.decode().split()[-1] + "\n")
+    except Exception:
+        pass
+ts = [threading.Thread(target=client) for _ in range(8)]
+for t in ts: t.start()
+for t in ts: t.join()
+PY
+load=$!
+sleep 2
+kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+wait "$load"
+acked=$(wc -l <"$tmp/acked" 2>/dev/null || echo 0)
+missing=0 partial=0
+while read -r name; do [ -f "$tmp/spool/new/$name" ] || missing=$((missing + 1)); done <"$tmp/acked"
+for f in "$tmp/spool/new"/*; do tail -c 60 "$f" | grep -q "line 199 of a message" || partial=$((partial + 1)); done
+if [ "$acked" -gt 0 ] && [ "$missing" -eq 0 ] && [ "$partial" -eq 0 ]; then
+	ok "kill -9 under load: all $acked acknowledged messages complete in new/, nothing partial"
+else
+	not_ok "kill -9 under load" "acked $acked, missing $missing, partial in new/ $partial"
+fi
+tap_done
