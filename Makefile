@@ -35,7 +35,7 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -DAUTHGATE_DEBUG_COUNTERS
 FUZZ_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DAUTHGATE_FUZZING -DAUTHGATE_DEBUG_COUNTERS
-LIBS := -lcares -lcrypto -luring -lpthread
+LIBS := -lcares -lssl -lcrypto -luring -lpthread
 
 VERIFY_SRC := $(sort $(wildcard verify/*.c))
 USER_SRC := $(filter-out userspace/main.c,$(sort $(wildcard userspace/*.c)))

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "config.h"
 #include "log.h"
+#include "tls.h"
 #include "worker.h"
 
 #include <getopt.h>
@@ -70,6 +71,10 @@ static int run(struct config *cfg, const char *path)
 	d.cfg = cfg;
 	pthread_mutex_init(&d.ip_lock, NULL);
 	set_policy(&d, cfg);
+	if (cfg->tls_cert[0] && !(d.tls_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, err, sizeof err))) {
+		fprintf(stderr, "authgate serve: %s: TLS: %s\n", path, err);
+		return 2;
+	}
 	if (worker_probe_ring(err, sizeof err) < 0 ||
 	    spool_open(&d.spool, cfg->spool, cfg->hostname, err, sizeof err) < 0) {
 		fprintf(stderr, "authgate serve: %s\n", err);
@@ -123,6 +128,7 @@ static int run(struct config *cfg, const char *path)
 	(void)msgs;
 	free(w);
 	spool_close(&d.spool);
+	SSL_CTX_free(d.tls_ctx);
 	return started == n ? 0 : 1;
 }
 
@@ -158,11 +164,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "authgate serve: %s\n", err);
 		return CLI_EXIT_USAGE;
 	}
-	if (cfg.tls_cert[0]) {
-		fprintf(stderr, "authgate serve: %s: tls.cert: STARTTLS is not in this build yet (issue 6)\n",
-			path);
-		return CLI_EXIT_USAGE;
-	}
+
 	if (check) {
 		printf("%s: ok\n", path);
 		return 0;

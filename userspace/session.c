@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "smtp.h"
+#include "tls.h"
 
 #include "../verify/dkim_key.h"
 #include "../verify/dns.h"
@@ -45,6 +46,10 @@ struct session {
 	struct smtp_session *smtp;
 	struct ring_op recv_op, send_op, spool_op, cancel_op;
 	bool recv_pending, send_pending, cancel_pending, closing, counted_ip;
+	/* STARTTLS: switch once the 220 is out; then all bytes go through tls */
+	struct tls_conn *tls;
+	char *tls_in;
+	bool tls_pending_switch, tls_handshaking, in_pump, sending_cipher;
 	unsigned checks; /* async checks that still hold a pointer to us */
 	time_t deadline;
 	enum rx_mode rx;
@@ -131,6 +136,8 @@ static void maybe_free(struct session *s)
 	atomic_fetch_sub(&s->w->shared->sessions, 1);
 	session_unlink(s);
 	smtp_session_free(s->smtp);
+	tls_conn_free(s->tls);
+	free(s->tls_in);
 	free(s->arena);
 	free(s);
 }
@@ -149,29 +156,48 @@ static void begin_close(struct session *s)
 
 /* ------------------------------------------------------------- network */
 
-static void arm_recv(struct session *s)
+#define TLS_IN_BUF 16384
+
+/* Where the next plaintext bytes go: the command buffer, or the arena
+ * (DATA, or a BDAT chunk; a chunk we will not keep goes to scratch room). */
+static void plain_target(struct session *s, void **buf, size_t *len)
 {
-	if (s->recv_pending || s->closing || s->verdict_running || s->message_ready)
-		return;
-	void *buf;
-	size_t len;
 	if (s->rx == RX_CMD) {
-		if (s->cmdlen == CMD_BUF)
-			return; /* the engine consumes whole lines: cannot happen */
-		buf = s->cmd + s->cmdlen;
-		len = CMD_BUF - s->cmdlen;
+		*buf = s->cmd + s->cmdlen;
+		*len = CMD_BUF - s->cmdlen;
 	} else if (s->rx == RX_DATA) {
-		buf = s->arena + s->wpos;
-		len = s->cap - s->wpos;
+		*buf = s->arena + s->wpos;
+		*len = s->cap - s->wpos;
 	} else {
 		size_t left = smtp_bdat_remaining(s->smtp);
 		bool keep = !smtp_bdat_discarding(s->smtp) && s->wpos + left <= s->cap - ARENA_SLACK;
-		s->bdat_scratch = keep ? 0 : 1;
-		buf = keep ? s->arena + s->wpos : s->arena + (s->cap - ARENA_SLACK);
-		len = left < ARENA_SLACK ? left : ARENA_SLACK;
-		if (keep)
-			len = left;
+		s->bdat_scratch = !keep;
+		*buf = keep ? s->arena + s->wpos : s->arena + (s->cap - ARENA_SLACK);
+		*len = keep ? left : left < ARENA_SLACK ? left : ARENA_SLACK;
 	}
+}
+
+static void tls_pump(struct session *s);
+
+static void arm_recv(struct session *s)
+{
+	if (s->recv_pending || s->closing || s->verdict_running || s->message_ready ||
+	    s->tls_pending_switch)
+		return;
+	if (s->tls && !s->tls_handshaking && tls_conn_readable(s->tls)) {
+		tls_pump(s); /* plaintext already here: use it before reading more */
+		return;
+	}
+	void *buf;
+	size_t len;
+	if (s->tls) {
+		buf = s->tls_in;
+		len = TLS_IN_BUF;
+	} else {
+		plain_target(s, &buf, &len);
+	}
+	if (len == 0)
+		return; /* the engine consumes whole lines: cannot happen */
 	struct io_uring_sqe *sqe = worker_sqe(s->w);
 	io_uring_prep_recv(sqe, s->fd, buf, len, 0);
 	io_uring_sqe_set_data(sqe, &s->recv_op);
@@ -185,12 +211,33 @@ static void flush_output(struct session *s)
 	const char *out = smtp_output(s->smtp, &len);
 	if (s->send_pending || s->fd < 0)
 		return;
+	if (s->tls && !s->tls_handshaking && len) {
+		ssize_t n = tls_conn_write(s->tls, out, len);
+		smtp_output_done(s->smtp, n > 0 ? (size_t)n : len);
+	}
+	if (s->tls)
+		out = tls_conn_output(s->tls, &len);
 	if (len == 0)
 		return;
 	struct io_uring_sqe *sqe = worker_sqe(s->w);
 	io_uring_prep_send(sqe, s->fd, out, len, MSG_NOSIGNAL);
 	io_uring_sqe_set_data(sqe, &s->send_op);
 	s->send_pending = true;
+	s->sending_cipher = s->tls != NULL;
+}
+
+/* The 220 for STARTTLS is out: from now on the socket speaks TLS. */
+static void switch_to_tls(struct session *s)
+{
+	s->tls_pending_switch = false;
+	s->tls = tls_conn_new(s->w->shared->tls_ctx);
+	s->tls_in = malloc(TLS_IN_BUF);
+	if (!s->tls || !s->tls_in) {
+		begin_close(s);
+		return;
+	}
+	s->tls_handshaking = true;
+	arm_recv(s);
 }
 
 static bool ensure_arena(struct session *s)
@@ -543,7 +590,10 @@ static void handle_event(struct session *s, enum smtp_event ev)
 	case SMTP_EV_CLOSE:
 		begin_close(s);
 		break;
-	default: /* STARTTLS is not offered without tls.cert */
+	case SMTP_EV_STARTTLS:
+		s->tls_pending_switch = true; /* after the 220 has gone out */
+		break;
+	default:
 		break;
 	}
 }
@@ -595,6 +645,63 @@ static void received_bdat(struct session *s, size_t n)
 		message_complete(s);
 }
 
+/* n plaintext bytes landed where plain_target() said. */
+static void deliver_plain(struct session *s, size_t n)
+{
+	if (s->rx == RX_CMD)
+		s->cmdlen += n;
+	else if (s->rx == RX_DATA)
+		received_data(s, n);
+	else
+		received_bdat(s, n);
+}
+
+/* Decrypt what we have into the plaintext targets, acting on each piece. */
+static void tls_pump(struct session *s)
+{
+	if (s->in_pump)
+		return;
+	s->in_pump = true;
+	while (!s->closing && !s->message_ready && !s->verdict_running) {
+		void *buf;
+		size_t len;
+		plain_target(s, &buf, &len);
+		ssize_t n = len ? tls_conn_read(s->tls, buf, len) : 0;
+		if (n < 0)
+			begin_close(s);
+		if (n <= 0)
+			break;
+		deliver_plain(s, (size_t)n);
+		process_commands(s);
+	}
+	s->in_pump = false;
+	flush_output(s);
+	arm_recv(s);
+}
+
+static void on_recv_tls(struct session *s, int res)
+{
+	if (tls_conn_feed(s->tls, s->tls_in, (size_t)res) < 0) {
+		begin_close(s);
+		return;
+	}
+	if (s->tls_handshaking) {
+		int h = tls_conn_handshake(s->tls);
+		if (h < 0) {
+			begin_close(s);
+			return;
+		}
+		if (h == 0) {
+			flush_output(s);
+			arm_recv(s);
+			return;
+		}
+		s->tls_handshaking = false;
+		smtp_tls_started(s->smtp); /* RFC 3207: forget the plaintext session */
+	}
+	tls_pump(s);
+}
+
 static void on_recv(struct session *s, int res)
 {
 	s->recv_pending = false;
@@ -604,12 +711,11 @@ static void on_recv(struct session *s, int res)
 		begin_close(s);
 		return;
 	}
-	if (s->rx == RX_CMD)
-		s->cmdlen += (size_t)res;
-	else if (s->rx == RX_DATA)
-		received_data(s, (size_t)res);
-	else
-		received_bdat(s, (size_t)res);
+	if (s->tls) {
+		on_recv_tls(s, res);
+		return;
+	}
+	deliver_plain(s, (size_t)res);
 	process_commands(s);
 }
 
@@ -621,7 +727,14 @@ static void on_send(struct session *s, int res)
 		begin_close(s);
 		return;
 	}
-	smtp_output_done(s->smtp, (size_t)res);
+	if (s->sending_cipher)
+		tls_conn_output_done(s->tls, (size_t)res);
+	else
+		smtp_output_done(s->smtp, (size_t)res);
+	size_t unsent;
+	smtp_output(s->smtp, &unsent);
+	if (s->tls_pending_switch && !unsent)
+		switch_to_tls(s);
 	flush_output(s);
 }
 
@@ -662,7 +775,8 @@ void session_start(struct worker *w, int fd, const struct sockaddr_storage *peer
 {
 	struct session *s = calloc(1, sizeof *s);
 	struct smtp_config sc = {.hostname = w->cfg->hostname, .max_message = w->cfg->message_size,
-				 .max_recipients = w->cfg->recipients};
+				 .max_recipients = w->cfg->recipients,
+				 .tls_available = w->shared->tls_ctx != NULL};
 	if (s)
 		s->smtp = smtp_session_new(&sc);
 	if (!s || !s->smtp) {

@@ -42,6 +42,7 @@ struct ring_op {
 struct daemon_shared {
 	const struct config *cfg;
 	struct spool spool;
+	struct ssl_ctx_st *tls_ctx; /* NULL: no STARTTLS */
 	atomic_int stop;   /* 1: drain and exit */
 	atomic_int reload; /* bumped by SIGHUP */
 	atomic_uint sessions;

@@ -186,6 +186,47 @@ expect_eq "SIGHUP reloads the policy (reject again)" "<** 550 5.7.20 failed: DKI
 stop
 expect_eq "drain after reload exits 0" 0 "$stopped"
 
+# STARTTLS (RFC 3207) with a throwaway certificate: a real TLS client
+# delivers; a command pipelined after STARTTLS is never executed; the
+# session starts over (EHLO again, STARTTLS no longer offered).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+	-days 2 -subj /CN=mx.test >/dev/null 2>&1
+write_conf "tls.cert = $tmp/cert.pem" "tls.key = $tmp/key.pem"
+start
+if $PY - "$port" "$tmp/good.eml" <<'EOF'
+import smtplib, socket, ssl, sys
+port, msg = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.example.org')
+code, ehlo = s.ehlo()
+assert b'STARTTLS' in ehlo, ehlo
+assert s.starttls(context=ctx)[0] == 220
+code, ehlo = s.ehlo()
+assert code == 250 and b'STARTTLS' not in ehlo, ehlo
+s.mail('alice@example.org'); s.rcpt('bob@example.net')
+code, text = s.data(msg)
+assert code == 250 and text.startswith(b'2.0.0 queued'), (code, text)
+s.quit()
+# Injection: "STARTTLS\r\nNOOP" in one write; the NOOP must not run.
+c = socket.create_connection(('127.0.0.1', port)); f = c.makefile('rb'); f.readline()
+c.sendall(b'EHLO x\r\n')
+while not f.readline().startswith(b'250 '): pass
+c.sendall(b'STARTTLS\r\nNOOP\r\n')
+assert f.readline().startswith(b'220 '), 'no 220'
+t = ctx.wrap_socket(c, server_hostname='mx.test')
+t.sendall(b'MAIL FROM:<a@example.org>\r\n'); t.settimeout(5)
+assert t.recv(200) == b'503 5.5.1 Send HELO or EHLO first\r\n'  # state was reset, NOOP never answered
+EOF
+then ok "STARTTLS: delivery over TLS, state reset after the handshake, no plaintext injection"
+else not_ok "STARTTLS with smtplib"; fi
+out=$(printf 'EHLO c.example\r\nQUIT\r\n' | timeout 10 openssl s_client -starttls smtp -connect "127.0.0.1:$port" -quiet 2>/dev/null)
+case $out in *"250 SUBMITTER"*"221 2.0.0"*) ok "openssl s_client -starttls smtp" ;; *) not_ok "openssl s_client -starttls smtp" "$out" ;; esac
+stop
+expect_eq "TLS daemon drains and exits 0" 0 "$stopped"
+printf 'tls.cert = %s\ntls.key = %s\n' "$tmp/key.pem" "$tmp/cert.pem" >"$tmp/badtls.conf"
+out=$("$AUTHGATE" serve -c "$tmp/badtls.conf" 2>&1); rc=$?
+case "$rc|$out" in "2|authgate serve: $tmp/badtls.conf: TLS: "*) ok "an unusable certificate is a configuration error (exit 2)" ;; *) not_ok "bad certificate" "$rc|$out" ;; esac
+
 printf 'listen = 127.0.0.1:%s\nworkers = many\n' "$port" >"$tmp/bad.conf"
 out=$("$AUTHGATE" serve -c "$tmp/bad.conf" 2>&1); rc=$?
 expect_eq "a bad configuration names the line and exits 2" "2|authgate serve: $tmp/bad.conf:2: workers = many: expected a whole number" "$rc|$out"
