@@ -62,17 +62,23 @@ struct session {
 	bool spf_done, message_ready, verdict_running;
 	struct spf_outcome spf;
 	struct timespec t_end; /* end of data: latency to the reply */
-	struct log_txn log;
+	struct txn_record *rec; /* from the verdict to the reply only */
 	/* the reply waiting for the spool, and the spool write */
 	enum spool_step step;
 	bool to_quarantine;
 	int spool_fd;
 	char spool_name[160];
-	char headers[12288];
-	size_t headers_len;
 	struct iovec iov[2];
 	unsigned reply_code;
 	char reply_status[8], reply_text[220];
+};
+
+/* What a transaction needs between its verdict and its reply: allocated
+ * then and freed after, so an idle session stays a few kilobytes. */
+struct txn_record {
+	struct log_txn log;
+	char headers[12288]; /* Return-Path, Received-SPF, Authentication-Results */
+	size_t headers_len;
 };
 
 struct check_ctx {
@@ -138,6 +144,7 @@ static void maybe_free(struct session *s)
 	smtp_session_free(s->smtp);
 	tls_conn_free(s->tls);
 	free(s->tls_in);
+	free(s->rec);
 	free(s->arena);
 	free(s);
 }
@@ -331,10 +338,15 @@ static void finish_transaction(struct session *s, unsigned code, const char *sta
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	s->log.ms = (double)(t.tv_sec - s->t_end.tv_sec) * 1e3 +
+	double ms = (double)(t.tv_sec - s->t_end.tv_sec) * 1e3 +
 		    (double)(t.tv_nsec - s->t_end.tv_nsec) / 1e6;
-	snprintf(s->log.code, sizeof s->log.code, "%u %s", code, status);
-	log_transaction(s->w->cfg->log_format, &s->log);
+	if (s->rec) {
+		s->rec->log.ms = ms;
+		snprintf(s->rec->log.code, sizeof s->rec->log.code, "%u %s", code, status);
+		log_transaction(s->w->cfg->log_format, &s->rec->log);
+		free(s->rec);
+		s->rec = NULL;
+	}
 	atomic_fetch_add(&s->w->shared->transactions, 1);
 	smtp_message_reply(s->smtp, code, status, text);
 	s->message_ready = s->verdict_running = false;
@@ -344,10 +356,17 @@ static void finish_transaction(struct session *s, unsigned code, const char *sta
 	process_commands(s);
 }
 
+static bool ensure_rec(struct session *s)
+{
+	if (!s->rec)
+		s->rec = calloc(1, sizeof *s->rec);
+	return s->rec != NULL;
+}
+
 static void fill_log(struct session *s, const struct verdict_result *r)
 {
 	const struct smtp_envelope *env = smtp_envelope(s->smtp);
-	struct log_txn *l = &s->log;
+	struct log_txn *l = &s->rec->log;
 	memset(l, 0, sizeof *l);
 	l->session = s->id;
 	l->worker = s->w->id;
@@ -367,23 +386,25 @@ static void fill_log(struct session *s, const struct verdict_result *r)
 
 static void act_on_verdict(struct session *s, struct verdict_result *r)
 {
+	if (!ensure_rec(s))
+		return finish_transaction(s, 451, "4.3.0", "temporary local problem, try again later");
 	fill_log(s, r);
 	const struct policy_decision *d = &r->decision;
 	enum drop_action drop = (enum drop_action)atomic_load(&s->w->shared->drop_action);
-	s->headers_len = (size_t)snprintf(s->headers, sizeof s->headers, "Return-Path: <%s>\r\n%s\r\n%s\r\n",
+	s->rec->headers_len = (size_t)snprintf(s->rec->headers, sizeof s->rec->headers, "Return-Path: <%s>\r\n%s\r\n%s\r\n",
 					  smtp_envelope(s->smtp)->mail_from, r->received_spf, r->authres);
-	if (s->headers_len >= sizeof s->headers)
-		s->headers_len = sizeof s->headers - 1;
+	if (s->rec->headers_len >= sizeof s->rec->headers)
+		s->rec->headers_len = sizeof s->rec->headers - 1;
 	if (d->verdict == VERDICT_TEMPFAIL)
 		return finish_transaction(s, 451, d->status, d->reason);
 	if (d->verdict == VERDICT_DROP && drop == DROP_REJECT)
 		return finish_transaction(s, 550, d->status, d->reason);
 	if (d->verdict == VERDICT_DROP && drop == DROP_DISCARD) {
-		snprintf(s->log.verdict, sizeof s->log.verdict, "drop(discarded)");
+		snprintf(s->rec->log.verdict, sizeof s->rec->log.verdict, "drop(discarded)");
 		return finish_transaction(s, 250, "2.0.0", "accepted");
 	}
 	if (d->verdict == VERDICT_DROP)
-		snprintf(s->log.verdict, sizeof s->log.verdict, "drop(quarantined)");
+		snprintf(s->rec->log.verdict, sizeof s->rec->log.verdict, "drop(quarantined)");
 	spool_begin(s, d->verdict == VERDICT_DROP);
 }
 
@@ -420,7 +441,6 @@ static void start_verdict(struct session *s)
 			free(c);
 		}
 		s->verdict_running = false;
-		memset(&s->log, 0, sizeof s->log);
 		finish_transaction(s, 451, "4.3.0", "temporary local problem, try again later");
 	}
 }
@@ -464,7 +484,7 @@ static void spool_begin(struct session *s, bool quarantine)
 	s->spool_fd = -1;
 	spool_name(&s->w->shared->spool, s->w->id, ++s->w->next_spool, s->spool_name,
 		   sizeof s->spool_name);
-	s->iov[0] = (struct iovec){s->headers, s->headers_len};
+	s->iov[0] = (struct iovec){s->rec->headers, s->rec->headers_len};
 	s->iov[1] = (struct iovec){s->arena, s->wpos}; /* written from the arena itself */
 	s->step = SP_OPEN;
 	spool_submit(s);
@@ -496,7 +516,7 @@ static void spool_step_done(struct session *s, int res)
 		s->step = SP_WRITE;
 		break;
 	case SP_WRITE:
-		if ((size_t)res != s->headers_len + s->wpos)
+		if ((size_t)res != s->rec->headers_len + s->wpos)
 			return spool_failed(s, EIO); /* a short write to a file: the disk filled */
 		s->step = SP_FSYNC;
 		break;

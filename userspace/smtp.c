@@ -37,6 +37,7 @@ struct smtp_session {
 	size_t outlen, outcap;
 	/* the transaction */
 	struct smtp_envelope env;
+	unsigned rcpt_cap;
 	bool tx_rejected;
 	char tx_reply[300];
 	/* message */
@@ -98,8 +99,7 @@ struct smtp_session *smtp_session_new(const struct smtp_config *cfg)
 	if (!s->cfg.max_errors)
 		s->cfg.max_errors = 20;
 	s->line = malloc(s->cfg.max_line + 1);
-	s->env.rcpt = calloc(s->cfg.max_recipients, sizeof *s->env.rcpt);
-	if (!s->line || !s->env.rcpt) {
+	if (!s->line) {
 		smtp_session_free(s);
 		return NULL;
 	}
@@ -349,6 +349,16 @@ static void cmd_rcpt(struct smtp_session *s, const char *arg)
 		return reply(s, "%s", s->tx_reply);
 	if (s->env.nrcpt >= s->cfg.max_recipients)
 		return reply(s, "452 4.5.3 Too many recipients");
+	if (s->env.nrcpt == s->rcpt_cap) { /* grown on demand: idle sessions stay small */
+		unsigned cap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
+		if (cap > s->cfg.max_recipients)
+			cap = s->cfg.max_recipients;
+		char(*n)[SMTP_ADDR_MAX] = realloc(s->env.rcpt, cap * sizeof *n);
+		if (!n)
+			return reply(s, "452 4.3.1 Insufficient system resources");
+		s->env.rcpt = n;
+		s->rcpt_cap = cap;
+	}
 	snprintf(s->env.rcpt[s->env.nrcpt++], SMTP_ADDR_MAX, "%s", path);
 	reply(s, "250 2.1.5 Recipient OK");
 }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# bench/bench_daemon_idle.sh [--quick|--smoke] — memory per idle session:
+# start the daemon on a free loopback port, open N idle sessions (10,000;
+# 1,000 with --quick, 100 with --smoke), report RSS growth per session.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+n=10000
+case ${1:-} in --quick) n=1000 ;; --smoke) n=100 ;; esac
+tmp=$(mktemp -d /tmp/authgate-bench.XXXXXX)
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf '%s\n' "listen = 127.0.0.1:$port" "spool = $tmp/spool" "xdp.interface = none" "workers = 2" \
+	"limits.sessions = 20000" "limits.sessions_per_ip = 20000" >"$tmp/a.conf"
+"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+sleep 0.5
+out=$(/usr/bin/python3 "$top/bench/idle_sessions.py" "$port" "$pid" "$n")
+echo "$out"
+per=$(sed -n 's/.*, \([0-9]*\) bytes per session/\1/p' <<<"$out")
+echo "{\"bench\":\"daemon_idle\",\"sessions\":$n,\"bytes_per_idle_session\":$per}"
