@@ -151,7 +151,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)AUTHGATE=$(B)/asan/authgate BUILD=$(B) bash tests/run.sh
 
-test-bins: $(B)/asan/authgate $(UNIT_BINS) $(CONF_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+test-bins: $(B)/authgate $(B)/asan/authgate $(UNIT_BINS) $(CONF_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 	@:
 
 fuzz: $(FUZZ_BINS)

@@ -12,7 +12,7 @@ out=bench/results/$(date -u +%Y-%m-%dT%H%M%SZ).json
 {
 	echo "{\"machine\":\"$(nproc) cores, $(uname -r)\",\"date\":\"$(date -u +%FT%TZ)\",\"results\":["
 	first=1
-	for b in "$BUILD"/bench/bench_*; do
+	for b in "$BUILD"/bench/bench_* bench/bench_*.sh; do
 		[ -x "$b" ] || continue
 		echo "== $(basename "$b")" >&2
 		"$b" $mode | tee /dev/stderr | grep '^{' | while read -r json; do

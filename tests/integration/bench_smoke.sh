@@ -6,11 +6,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
 BUILD=${BUILD:-build}
 shopt -s nullglob
-benches=("$top/$BUILD"/bench/bench_*)
+benches=("$top/$BUILD"/bench/bench_* "$top"/bench/bench_*.sh)
 [ ${#benches[@]} -gt 0 ] || { skip "benchmarks" "none built"; tap_done; exit; }
 for b in "${benches[@]}"; do
 	name=$(basename "$b")
-	out=$("$b" --smoke 2>&1); rc=$?
+	out=$(BUILD=$BUILD "$b" --smoke 2>&1); rc=$?
 	json=$(grep '^{' <<<"$out" | head -1)
 	if [[ $rc -eq 0 && $json == "{\"bench\":"* ]] &&
 		/usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if all(v > 0 for k,v in d.items() if k.endswith("_per_s")) else 1)' "$json"; then
