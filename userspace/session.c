@@ -69,6 +69,7 @@ struct session {
 	int spool_fd;
 	char spool_name[160];
 	struct iovec iov[2];
+	struct session *dirsync_next;
 	unsigned reply_code;
 	char reply_status[8], reply_text[220];
 };
@@ -469,9 +470,6 @@ static void spool_submit(struct session *s)
 	case SP_RENAME:
 		io_uring_prep_renameat(sqe, dir->tmp_fd, s->spool_name, dir->new_fd, s->spool_name, 0);
 		break;
-	case SP_DIRSYNC:
-		io_uring_prep_fsync(sqe, dir->new_fd, 0);
-		break;
 	default:
 		return;
 	}
@@ -529,7 +527,8 @@ static void spool_step_done(struct session *s, int res)
 		break;
 	case SP_RENAME:
 		s->step = SP_DIRSYNC;
-		break;
+		worker_dirsync_join(s->w, s, s->to_quarantine);
+		return;
 	default: { /* SP_DIRSYNC: durable; now, and only now, 250 */
 		s->step = SP_NONE;
 		char text[240];
@@ -830,6 +829,18 @@ void session_start(struct worker *w, int fd, const struct sockaddr_storage *peer
 struct session *session_next(const struct session *s)
 {
 	return s->next;
+}
+
+struct session **session_dirsync_link(struct session *s)
+{
+	return &s->dirsync_next;
+}
+
+void session_dirsync_done(struct session *s, int res)
+{
+	spool_step_done(s, res);
+	flush_output(s);
+	maybe_free(s);
 }
 
 bool session_busy(const struct session *s)

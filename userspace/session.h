@@ -35,6 +35,9 @@ void session_complete(struct session *s, struct ring_op *op, int res);
 /* The one-second sweep: timeouts, and the drain deadline when stopping. */
 void session_sweep(struct session *s, time_t now, bool drain_now);
 struct session *session_next(const struct session *s);
+/* Group commit: the chain of sessions one directory fsync covers. */
+struct session **session_dirsync_link(struct session *s);
+void session_dirsync_done(struct session *s, int res);
 /* True while a transaction is in progress (the daemon lets it finish). */
 bool session_busy(const struct session *s);
 

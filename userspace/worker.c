@@ -228,6 +228,43 @@ static void on_accept(struct worker *w, unsigned i, int res, unsigned flags)
 	session_start(w, res, &peer, busy);
 }
 
+/* ------------------------------------------------------ group commit */
+
+static void dirsync_start(struct worker *w, int which)
+{
+	const struct spool_dir *dir = which ? &w->shared->spool.quarantine : &w->shared->spool.main;
+	w->dirsync_batch[which] = w->dirsync_waiting[which];
+	w->dirsync_waiting[which] = NULL;
+	w->dirsync_inflight[which] = true;
+	struct io_uring_sqe *sqe = worker_sqe(w);
+	io_uring_prep_fsync(sqe, dir->new_fd, 0);
+	io_uring_sqe_set_data(sqe, &w->dirsync_ops[which]);
+}
+
+void worker_dirsync_join(struct worker *w, struct session *s, int which)
+{
+	*session_dirsync_link(s) = w->dirsync_waiting[which];
+	w->dirsync_waiting[which] = s;
+	if (!w->dirsync_inflight[which])
+		dirsync_start(w, which);
+}
+
+/* Every rename in the batch happened before this fsync was submitted, so
+ * it made them all durable: each may now answer 250. */
+static void on_dirsync(struct worker *w, int which, int res)
+{
+	struct session *s = w->dirsync_batch[which];
+	w->dirsync_batch[which] = NULL;
+	w->dirsync_inflight[which] = false;
+	if (w->dirsync_waiting[which])
+		dirsync_start(w, which);
+	while (s) {
+		struct session *next = *session_dirsync_link(s);
+		session_dirsync_done(s, res);
+		s = next;
+	}
+}
+
 /* -------------------------------------------------------------- loop */
 
 /* Seconds on the clock session deadlines use. */
@@ -249,6 +286,9 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 		break;
 	case OP_DNS_POLL:
 		on_dns_poll(op->owner, cqe->res);
+		break;
+	case OP_DIRSYNC:
+		on_dirsync(w, (int)(uintptr_t)op->owner, cqe->res);
 		break;
 	default:
 		session_complete(op->owner, op, cqe->res);
@@ -372,6 +412,8 @@ int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
 	w->shared = shared;
 	w->cfg = shared->cfg;
 	w->reload_seen = atomic_load(&shared->reload);
+	for (int i = 0; i < 2; i++)
+		w->dirsync_ops[i] = (struct ring_op){OP_DIRSYNC, (void *)(uintptr_t)i};
 	for (unsigned i = 0; i < w->cfg->nlisten; i++) {
 		w->listen_fds[i] = listen_socket(&w->cfg->listen[i], w->error, sizeof w->error);
 		if (w->listen_fds[i] < 0)

@@ -31,6 +31,7 @@ enum op_kind {
 	OP_SPOOL, /* one step of a spool write (see session.c) */
 	OP_CANCEL,
 	OP_DNS_POLL,
+	OP_DIRSYNC, /* one fsync of a spool new/ directory for a batch */
 };
 
 struct ring_op {
@@ -75,6 +76,11 @@ struct worker {
 	int reload_seen;
 	bool draining, ring_ready;
 	struct worker_stats stats;
+	/* Group commit: sessions whose rename into new/ waits for a directory
+	 * fsync; one fsync in flight per directory covers a whole batch. */
+	struct ring_op dirsync_ops[2];
+	struct session *dirsync_waiting[2], *dirsync_batch[2];
+	bool dirsync_inflight[2];
 	char error[600];
 };
 
@@ -90,6 +96,9 @@ void worker_destroy(struct worker *w);
 
 /* For sessions: an SQE (submitting when the SQ is full), never NULL. */
 struct io_uring_sqe *worker_sqe(struct worker *w);
+/* Queue s for the next fsync of its spool directory (0 main, 1 quarantine);
+ * session_dirsync_done() runs when one that covers it completes. */
+void worker_dirsync_join(struct worker *w, struct session *s, int which);
 /* Per-address session accounting (limits.sessions_per_ip). */
 bool worker_ip_enter(struct worker *w, const struct sockaddr_storage *peer);
 void worker_ip_leave(struct worker *w, const struct sockaddr_storage *peer);
