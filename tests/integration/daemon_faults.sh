@@ -106,6 +106,17 @@ for _ in range(2000):
     idle.append(c)
 for c in idle[:50]:
     assert c.recv(100).startswith(b"220"), "greeting"
+import threading
+stop = False
+def trickle():  # 500 of them are slow: one byte a second of "NOOP\r\n"
+    i = 0
+    while not stop:
+        for c in idle[:500]:
+            c.send(b"NOOP\r\n"[i % 6:i % 6 + 1])
+        i += 1
+        time.sleep(1)
+threading.Thread(target=trickle, daemon=True).start()
+time.sleep(1.5)
 t = time.time()
 s = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.example.org', timeout=20)
 s.ehlo(); s.mail('alice@example.org'); s.rcpt('bob@example.net')
@@ -114,7 +125,23 @@ s.quit()
 print(code, "%.2f" % (time.time() - t))
 PY
 )
-case $result in "250 "*) ok "2,000 idle sessions: another client is served (${result#250 } s)" ;; *) not_ok "2,000 idle sessions" "$result" ;; esac
+case $result in "250 "*) ok "2,000 idle sessions, 500 of them sending a byte a second: another client is served (${result#250 } s)" ;; *) not_ok "2,000 idle sessions" "$result" ;; esac
+stop
+
+# Timeouts: with timeouts.command = 2s an idle session is told 421 4.4.2.
+conf "$tmp/spool" "$tmp/zone" "timeouts.command = 2s"
+start
+said=$($PY - "$port" <<'PY'
+import socket, sys, time
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+c.settimeout(10)
+c.recv(200)
+t = time.time()
+line = c.recv(200).decode().strip()
+print("%s after %.0f s" % (line, time.time() - t))
+PY
+)
+case $said in "421 4.4.2 mx.test Timeout, closing connection after "[234]" s") ok "timeouts.command: $said" ;; *) not_ok "command timeout" "$said" ;; esac
 stop
 
 # 4. Postfix's smtp-source as the load: every message accepted and spooled.
