@@ -6,6 +6,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
+. "$top/tests/lib/daemon.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 shared=$top/../shared/conformance/dkim/dkimpy
@@ -15,10 +16,9 @@ for tool in swaks; do
 done
 
 tmp=$(mktemp -d /tmp/authgate-daemon.XXXXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+cleanup() { [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 # Zone: example.org passes SPF from loopback and publishes the DKIM key;
 # fail.example passes nothing; slow.example times out (temperror).
@@ -61,22 +61,9 @@ write_conf() { # EXTRA_LINES...
 	} >"$tmp/authgate.conf"
 }
 
-start() {
-	"$AUTHGATE" serve -c "$tmp/authgate.conf" >>"$tmp/serve.log" 2>&1 &
-	pid=$!
-	for _ in $(seq 50); do
-		$PY -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+start() { daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; }
 
-stop() { # TERM, wait for a clean exit; the exit status in $stopped
-	kill -TERM "$pid"
-	wait "$pid"
-	stopped=$?
-	pid=
-}
+stop() { daemon_stop; stopped=$daemon_status; }
 
 send() { # FROM MSGFILE [swaks options...] → last server reply line
 	local from=$1 file=$2; shift 2
@@ -179,7 +166,7 @@ EOF
 expect_eq "limits.sessions_per_ip: the third session gets 421 4.7.0" "421 4.7.0 mx.test Too many sessions, try again later" "$third"
 # SIGHUP: a new policy without a restart.
 write_conf "policy.drop_action = reject"
-kill -HUP "$pid"
+kill -HUP "$daemon_pid"
 sleep 0.5
 reply=$(send alice@example.org "$tmp/tampered.eml")
 expect_eq "SIGHUP reloads the policy (reject again)" "<** 550 5.7.20 failed: DKIM fail" "$reply"

@@ -6,20 +6,20 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
+. "$top/tests/lib/daemon.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 shared=$top/../shared/conformance/dkim/dkimpy
 
 tmp=$(mktemp -d /tmp/authgate-faults.XXXXXX)
-pid=
 mounted=
 cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
 	[ -n "$mounted" ] && umount "$mounted" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 $PY - "$shared" "$tmp" <<'PY'
 import dkim, sys
@@ -41,16 +41,8 @@ conf() { # SPOOL ZONE EXTRA...
 		"dns.servers = 127.0.0.1:9" "dns.timeout = 200" "dns.tries = 1" \
 		"xdp.interface = none" "workers = 2" ${zone:+"dns.zone = $zone"} "$@" >"$tmp/a.conf"
 }
-start() {
-	"$AUTHGATE" serve -c "$tmp/a.conf" >>"$tmp/serve.log" 2>&1 &
-	pid=$!
-	for _ in $(seq 50); do
-		$PY -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-stop() { kill -TERM "$pid"; wait "$pid"; stopped=$?; pid=; }
+start() { daemon_start "$tmp/a.conf" "$tmp/serve.log"; }
+stop() { daemon_stop; stopped=$daemon_status; }
 deliver() { # FROM FILE → the final reply code and status
 	$PY - "$port" "$1" "$2" <<'PY'
 import smtplib, sys
@@ -188,7 +180,7 @@ if command -v smtp-source >/dev/null; then
 		"127.0.0.1:$port" >/dev/null 2>&1 &
 fi
 sleep 2
-kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
 wait "$load"
 acked=$(wc -l <"$tmp/acked" 2>/dev/null || echo 0)
 missing=0 partial=0

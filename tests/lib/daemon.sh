@@ -1,0 +1,33 @@
+# tests/lib/daemon.sh — running `authgate serve` in tests and benches
+# (source it after setting AUTHGATE). Loopback only.
+#   free_port              a free TCP port on 127.0.0.1
+#   wait_port PORT         wait (5 s at most) until something accepts on it
+#   daemon_start CONF LOG  start the daemon in the background; pid in $daemon_pid
+#   daemon_stop            SIGTERM, wait; the exit status in $daemon_status
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+	local i
+	for i in $(seq 50); do
+		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2).close()" \
+			2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+daemon_pid=
+daemon_start() {
+	"$AUTHGATE" serve -c "$1" >>"$2" 2>&1 &
+	daemon_pid=$!
+	wait_port "$(sed -n 's/^listen = .*:\([0-9]*\)$/\1/p' "$1" | head -1)"
+}
+
+daemon_stop() {
+	kill -TERM "$daemon_pid"
+	wait "$daemon_pid"
+	daemon_status=$?
+	daemon_pid=
+}
