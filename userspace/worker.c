@@ -402,6 +402,7 @@ void *worker_main(void *arg)
 		}
 	}
 	io_uring_submit(&w->ring);
+	spf_thread_cleanup();
 	return NULL;
 }
 

@@ -970,6 +970,12 @@ struct spf_eval *spf_eval_new(const struct spf_request *req,
 	return e;
 }
 
+void spf_thread_cleanup(void)
+{
+	free(spare_eval);
+	spare_eval = NULL;
+}
+
 void spf_eval_free(struct spf_eval *e)
 {
 	if (!e)

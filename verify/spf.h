@@ -128,6 +128,9 @@ struct spf_query {
 struct spf_eval *spf_eval_new(const struct spf_request *req,
 			      const struct spf_config *cfg);
 void spf_eval_free(struct spf_eval *e);
+/* Each thread keeps one finished evaluation for reuse; a thread that
+ * evaluated SPF calls this before it exits. */
+void spf_thread_cleanup(void);
 
 /* 1 and *q filled when a query must be issued, 0 when none is wanted now
  * (either done, or waiting for answers already yielded). */
