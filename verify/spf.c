@@ -607,7 +607,9 @@ static void eval_dns_term(struct spf_eval *e, const struct spf_term *t)
 		return;
 	enum target tg = target_from(e, &t->spec);
 	if (tg != TARGET_OK) {
-		if (tg == TARGET_ERROR)
+		/* An unusable name is a name that does not exist: no match, but
+		 * an include of it is an include of "none", a permerror. */
+		if (tg == TARGET_ERROR || t->mech == SPF_MECH_INCLUDE)
 			finish(e, SPF_PERMERROR);
 		else
 			next_term(e);

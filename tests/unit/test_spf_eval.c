@@ -175,6 +175,12 @@ static void test_include(void **state)
 			       "192.0.2.1", "a@example.com"), SPF_PERMERROR);
 	assert_int_equal(check(Z "@ TXT \"v=spf1 include:t.example.com -all\"\nt TIMEOUT\n",
 			       "192.0.2.1", "a@example.com"), SPF_TEMPERROR);
+	/* an include of an unusable name is an include of "none"; an a: of
+	 * one simply does not match */
+	assert_int_equal(check(Z "@ TXT \"v=spf1 include:%{l}.example.com ip4:192.0.2.1\"\n",
+			       "192.0.2.1", "a..b@example.com"), SPF_PERMERROR);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 a:%{l}.example.com ip4:192.0.2.1\"\n",
+			       "192.0.2.1", "a..b@example.com"), SPF_PASS);
 	/* a syntax error in an included record is the whole check's */
 	assert_int_equal(check(Z "@ TXT \"v=spf1 ip4:192.0.2.1 include:b.example.com\"\n"
 				 "b TXT \"v=spf1 bogus\"\n", "192.0.2.9", "a@example.com"),
