@@ -37,6 +37,8 @@ server:
   module-config: "iterator"
   ratelimit: 0
   ip-ratelimit: 0
+  so-rcvbuf: 8m
+  so-sndbuf: 8m
   local-zone: "com." static
   local-zone: "org." static
   local-zone: "net." static

@@ -94,8 +94,12 @@ struct dns_upstream *dns_upstream_new(const struct dns_upstream_config *cfg,
 		.sock_state_cb = on_sock_state,
 		.sock_state_cb_data = u,
 		.ednspsz = 1232,
+		/* Hundreds of queries in flight on one UDP socket: the default
+		 * receive buffer (~200 KiB, a few hundred datagrams) overflows
+		 * and the dropped answers cost a full timeout each. */
+		.socket_receive_buffer_size = 4 << 20,
 	};
-	int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+	int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_RCVBUF |
 		   ARES_OPT_SOCK_STATE_CB | (cfg->no_edns ? 0 : ARES_OPT_EDNSPSZ);
 	int rc = ares_init_options(&u->channel, &o, mask);
 	if (rc == ARES_SUCCESS && cfg->servers && cfg->servers[0])

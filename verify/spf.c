@@ -87,7 +87,8 @@ static void run(struct spf_eval *e);
 
 /* One freed evaluation kept per thread: an evaluation is a large block,
  * and allocating one per check costs more than the check on a warm cache
- * (glibc consolidates its fast bins on every large request). */
+ * (glibc consolidates its fast bins on every large request). The spare is
+ * reclaimed at process exit only: one block per thread, bounded. */
 static _Thread_local struct spf_eval *spare_eval;
 
 const char *spf_result_name(enum spf_result r)
@@ -305,6 +306,9 @@ static void finish(struct spf_eval *e, enum spf_result r)
 	wants_clear(e);
 	e->out.result = r;
 	e->phase = PH_DONE;
+	/* A note left by a term that merely did not match is no problem. */
+	if (r != SPF_NONE && r != SPF_TEMPERROR && r != SPF_PERMERROR)
+		e->out.problem[0] = '\0';
 }
 
 /* Queue a query; false (and the evaluation ends in permerror) when the
@@ -365,9 +369,9 @@ static bool need_pval(struct spf_eval *e, const struct spf_spec *s, enum phase b
 enum target { TARGET_OK, TARGET_INVALID, TARGET_ERROR };
 
 /* Expand a domain-spec (or take the current domain) into e->target.
- * TARGET_INVALID: the expansion is not a usable domain name (§4.8: such a
- * name cannot exist, so the mechanism does not match). TARGET_ERROR: the
- * expansion itself failed (bounded output exceeded). */
+ * TARGET_INVALID: the expansion is not a usable domain name (§4.8: it is
+ * treated as a name that does not exist). TARGET_ERROR: the expansion
+ * itself failed (bounded output exceeded). */
 static enum target target_from(struct spf_eval *e, const struct spf_spec *s)
 {
 	const char *dom = e->frames[e->depth - 1].domain;
@@ -519,7 +523,7 @@ static void phase_fetch_answer(struct spf_eval *e)
 	}
 	spf_select_fn sel = e->cfg.select ? e->cfg.select : spf_select_v1;
 	if (a->status == DNS_DATA && e->cfg.cache &&
-	    (f->rec = spf_cache_get(e->cfg.cache, a, sel))) {
+	    (f->rec = spf_cache_get(e->cfg.cache, a, sel, e->cfg.select_arg))) {
 		wants_clear(e);
 		f->next = 0;
 		e->phase = PH_TERMS;
@@ -544,7 +548,7 @@ static void phase_fetch_answer(struct spf_eval *e)
 	char err[SPF_PROBLEM_TEXT - 32];
 	int rc = spf_record_parse(terms, len, &f->rec, err, sizeof err);
 	if (rc == 0 && e->cfg.cache)
-		spf_cache_put(e->cfg.cache, a, sel, f->rec);
+		spf_cache_put(e->cfg.cache, a, sel, e->cfg.select_arg, f->rec);
 	wants_clear(e);
 	if (rc < 0) {
 		set_problem(e, "%s: %s", f->domain, rc == -ENOMEM ? "out of memory" : err);
@@ -607,7 +611,9 @@ static void eval_dns_term(struct spf_eval *e, const struct spf_term *t)
 		return;
 	enum target tg = target_from(e, &t->spec);
 	if (tg != TARGET_OK) {
-		if (tg == TARGET_ERROR)
+		/* An unusable name is a name that does not exist: no match, but
+		 * an include of it is an include of "none", a permerror. */
+		if (tg == TARGET_ERROR || t->mech == SPF_MECH_INCLUDE)
 			finish(e, SPF_PERMERROR);
 		else
 			next_term(e);

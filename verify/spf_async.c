@@ -101,11 +101,11 @@ static void on_answer(void *arg, struct dns_answer *a)
 	s->q = NULL;
 	c->inflight--;
 	spf_eval_answer(c->e, s->id, a);
-	int rc = pump(c);
-	if (c->inflight > 0)
-		return;
-	if (rc < 0 || spf_eval_done(c->e))
-		deliver(c, rc < 0);
+	pump(c);
+	/* Nothing in flight: either done, or stuck on a query that could
+	 * not be submitted (out of memory), which delivers a temperror. */
+	if (c->inflight == 0)
+		deliver(c, true);
 }
 
 struct spf_check *spf_check_async(struct dns_resolver *r,

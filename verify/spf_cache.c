@@ -10,6 +10,7 @@
 struct entry {
 	struct dns_answer *answer; /* NULL: empty slot */
 	spf_select_fn select;
+	const void *select_arg;
 	struct spf_record *rec;
 };
 
@@ -64,10 +65,10 @@ static struct entry *slot_of(const struct spf_cache *c, const struct dns_answer 
 }
 
 struct spf_record *spf_cache_get(struct spf_cache *c, const struct dns_answer *a,
-				 spf_select_fn select)
+				 spf_select_fn select, const void *select_arg)
 {
 	struct entry *e = slot_of(c, a);
-	if (e->answer == a && e->select == select) {
+	if (e->answer == a && e->select == select && e->select_arg == select_arg) {
 		c->stats.hits++;
 		return spf_record_ref(e->rec);
 	}
@@ -76,7 +77,7 @@ struct spf_record *spf_cache_get(struct spf_cache *c, const struct dns_answer *a
 }
 
 void spf_cache_put(struct spf_cache *c, struct dns_answer *a, spf_select_fn select,
-		   struct spf_record *rec)
+		   const void *select_arg, struct spf_record *rec)
 {
 	struct entry *e = slot_of(c, a);
 	if (e->answer)
@@ -84,6 +85,7 @@ void spf_cache_put(struct spf_cache *c, struct dns_answer *a, spf_select_fn sele
 	entry_clear(e);
 	e->answer = dns_answer_ref(a);
 	e->select = select;
+	e->select_arg = select_arg;
 	e->rec = spf_record_ref(rec);
 }
 

@@ -122,6 +122,11 @@ def main():
         if not os.access(path, os.X_OK):
             print("Bail out! %s is not built" % path)
             return 1
+    for _, fname in SUITES:
+        if not os.path.exists(os.path.join(SHARED, fname)):
+            print("Bail out! %s not found (the suites live in ../shared next to "
+                  "the repository)" % os.path.join(SHARED, fname))
+            return 1
     with tempfile.TemporaryDirectory(prefix="spf-conf-") as tmp:
         for label, fname in SUITES:
             run_suite(label, fname, tmp, overrides(label))

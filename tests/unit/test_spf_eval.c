@@ -175,6 +175,12 @@ static void test_include(void **state)
 			       "192.0.2.1", "a@example.com"), SPF_PERMERROR);
 	assert_int_equal(check(Z "@ TXT \"v=spf1 include:t.example.com -all\"\nt TIMEOUT\n",
 			       "192.0.2.1", "a@example.com"), SPF_TEMPERROR);
+	/* an include of an unusable name is an include of "none"; an a: of
+	 * one simply does not match */
+	assert_int_equal(check(Z "@ TXT \"v=spf1 include:%{l}.example.com ip4:192.0.2.1\"\n",
+			       "192.0.2.1", "a..b@example.com"), SPF_PERMERROR);
+	assert_int_equal(check(Z "@ TXT \"v=spf1 a:%{l}.example.com ip4:192.0.2.1\"\n",
+			       "192.0.2.1", "a..b@example.com"), SPF_PASS);
 	/* a syntax error in an included record is the whole check's */
 	assert_int_equal(check(Z "@ TXT \"v=spf1 ip4:192.0.2.1 include:b.example.com\"\n"
 				 "b TXT \"v=spf1 bogus\"\n", "192.0.2.9", "a@example.com"),
@@ -433,6 +439,61 @@ static void test_async_glue(void **state)
 	dns_resolver_free(r);
 }
 
+/* A Sender ID-style selection (RFC 4406 §3.4): "spf2.0/pra" records win,
+ * "v=spf1" is the fallback; the tag to look for is the selector's arg. */
+static enum spf_select_status select_tag(void *arg, const struct dns_answer *txt,
+					 const char **terms, size_t *len)
+{
+	const char *tag = arg;
+	size_t tl = strlen(tag);
+	unsigned found = 0;
+	for (unsigned i = 0; i < txt->count; i++) {
+		const struct dns_txt *t = &txt->records[i].u.txt;
+		if (t->len < tl || memcmp(t->data, tag, tl) != 0 ||
+		    (t->len > tl && t->data[tl] != ' '))
+			continue;
+		found++;
+		*terms = (const char *)t->data + tl;
+		*len = t->len - tl;
+	}
+	if (found > 1)
+		return SPF_SELECT_MANY;
+	if (found == 1)
+		return SPF_SELECT_FOUND;
+	return strcmp(tag, "v=spf1") ? spf_select_v1(NULL, txt, terms, len) : SPF_SELECT_NONE;
+}
+
+static void test_custom_selector(void **state)
+{
+	(void)state;
+	struct dns_resolver *r = dns_resolver_new(NULL, zone_of(Z
+		"@ TXT \"v=spf1 -all\"\n@ TXT \"spf2.0/pra ip4:192.0.2.0/24 -all\"\n"
+		"old TXT \"v=spf1 ip4:192.0.2.1 -all\"\n"), NULL);
+	struct spf_config cfg = {.select = select_tag, .select_arg = "spf2.0/pra",
+				 .cache = spf_cache_new(16)};
+	struct spf_config v1 = {.cache = cfg.cache};
+	struct spf_request req = {.mail_from = "a@example.com", .helo = "h.example.com"};
+	struct spf_outcome out;
+	assert_int_equal(spf_ip_parse("192.0.2.9", &req.ip), 0);
+	/* the same answer, two selections, two cached records */
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(spf_check_async(r, &req, &cfg, on_done, &out));
+		assert_int_equal(dns_resolver_run(r, 1000), 0);
+		assert_int_equal(out.result, SPF_PASS);
+		assert_non_null(spf_check_async(r, &req, &v1, on_done, &out));
+		assert_int_equal(dns_resolver_run(r, 1000), 0);
+		assert_int_equal(out.result, SPF_FAIL);
+	}
+	/* fallback to v=spf1 */
+	req.mail_from = "a@old.example.com";
+	assert_non_null(spf_check_async(r, &req, &cfg, on_done, &out));
+	assert_int_equal(dns_resolver_run(r, 1000), 0);
+	assert_int_equal(out.result, SPF_FAIL);
+	assert_string_equal(out.mechanism, "-all");
+	dns_resolver_free(r);
+	spf_cache_free(cfg.cache);
+}
+
 static void test_record_cache(void **state)
 {
 	(void)state;
@@ -487,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_api_contract),
 		cmocka_unit_test(test_async_glue),
 		cmocka_unit_test(test_record_cache),
+		cmocka_unit_test(test_custom_selector),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
