@@ -249,10 +249,12 @@ static int header_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
 	return EVP_DigestFinal_ex(v->md, out, NULL) ? 0 : -ENOMEM;
 }
 
-static bool verify_rsa(EVP_PKEY *k, const struct dkim_sig *sig,
+static bool verify_rsa(const struct dkim_key *key, const struct dkim_sig *sig,
 		       const unsigned char *digest)
 {
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
+	if (key->rsa_ctx) /* cached: set up once */
+		return EVP_PKEY_verify(key->rsa_ctx, sig->sig, sig->siglen, digest, 32) == 1;
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key->pkey, NULL);
 	bool ok = c && EVP_PKEY_verify_init(c) > 0 &&
 		  EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) > 0 &&
 		  EVP_PKEY_CTX_set_signature_md(c, sha256_md) > 0 &&
@@ -262,10 +264,12 @@ static bool verify_rsa(EVP_PKEY *k, const struct dkim_sig *sig,
 }
 
 /* RFC 8463: Ed25519 (pure) over the SHA-256 of the header data. */
-static bool verify_ed25519(struct dkim_verifier *v, EVP_PKEY *k,
+static bool verify_ed25519(struct dkim_verifier *v, const struct dkim_key *key,
 			   const struct dkim_sig *sig, const unsigned char *digest)
 {
-	bool ok = EVP_DigestVerifyInit(v->md, NULL, NULL, NULL, k) > 0 &&
+	if (key->ed_ctx) /* cached: one-shot DigestVerify may be repeated */
+		return EVP_DigestVerify(key->ed_ctx, sig->sig, sig->siglen, digest, 32) == 1;
+	bool ok = EVP_DigestVerifyInit(v->md, NULL, NULL, NULL, key->pkey) > 0 &&
 		  EVP_DigestVerify(v->md, sig->sig, sig->siglen, digest, 32) == 1;
 	EVP_MD_CTX_reset(v->md); /* drop the key context before the next digest */
 	return ok;
@@ -300,8 +304,7 @@ static void verify_with_key(struct dkim_verifier *v, struct vsig *s,
 		return set_result(s, DKIM_RESULT_PERMERROR, "l= exceeds the body length");
 	if (sig->bhlen != 32 || memcmp(bh, sig->bh, 32) != 0)
 		return set_result(s, DKIM_RESULT_FAIL, "body hash mismatch");
-	bool ok = ed ? verify_ed25519(v, key->pkey, sig, digest)
-		     : verify_rsa(key->pkey, sig, digest);
+	bool ok = ed ? verify_ed25519(v, key, sig, digest) : verify_rsa(key, sig, digest);
 	ERR_clear_error();
 	if (!ok)
 		return set_result(s, DKIM_RESULT_FAIL, "signature did not verify");

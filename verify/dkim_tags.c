@@ -137,20 +137,19 @@ const struct dkim_slice *dkim_tags_get(const struct dkim_taglist *t,
 	return NULL;
 }
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* 1 + the value of each base64 character; B64_FWS is skipped, B64_PAD
+ * is '=', 0 (the default) is anything else. */
+#define B64_FWS 65
+#define B64_PAD 66
+static const unsigned char b64_value[256] = {
+	['A'] = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+	21, 22, 23, 24, 25, 26,
+	['a'] = 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44,
+	45, 46, 47, 48, 49, 50, 51, 52,
+	['0'] = 53, 54, 55, 56, 57, 58, 59, 60, 61, 62,
+	['+'] = 63, ['/'] = 64, ['='] = B64_PAD,
+	[' '] = B64_FWS, ['\t'] = B64_FWS, ['\r'] = B64_FWS, ['\n'] = B64_FWS,
+};
 
 long dkim_base64_decode(struct dkim_slice in, unsigned char *out, size_t cap)
 {
@@ -158,17 +157,16 @@ long dkim_base64_decode(struct dkim_slice in, unsigned char *out, size_t cap)
 	unsigned bits = 0, pad = 0;
 	size_t len = 0;
 	for (size_t i = 0; i < in.n; i++) {
-		unsigned char c = (unsigned char)in.p[i];
-		if (dkim_is_fws(c))
+		unsigned v = b64_value[(unsigned char)in.p[i]];
+		if (v == B64_FWS)
 			continue;
-		if (c == '=') {
+		if (v == B64_PAD) {
 			pad++;
 			continue;
 		}
-		int v = b64_value(c);
-		if (v < 0 || pad)
+		if (v == 0 || pad)
 			return -1;
-		acc = (acc << 6) | (uint32_t)v;
+		acc = (acc << 6) | (v - 1);
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
