@@ -468,6 +468,8 @@ struct dkim_verifier *dkim_verifier_new(const struct dkim_config *cfg,
 	v->cfg = *cfg;
 	if (!v->cfg.max_signatures)
 		v->cfg.max_signatures = DKIM_DEFAULT_MAX_SIGNATURES;
+	if (v->cfg.max_signatures > DKIM_REPORT_MAX) /* every checked one is reported */
+		v->cfg.max_signatures = DKIM_REPORT_MAX;
 	if (!v->cfg.now)
 		v->cfg.now = (uint64_t)time(NULL);
 	v->msg = msg;

@@ -16,10 +16,11 @@
  * Zero copy: header fields are (pointer, length) slices of the message;
  * canonicalization streams sub-slices of it (or constant literals) into
  * the SHA-256 context (see dkim_canon.h, which also holds the debug
- * counter that proves it). The only message bytes ever copied are d= and
- * s= into the DNS query name and the key cache's name, which a resolver
- * needs as a string; results report d=, s=, a= and b= as slices, so the
- * message must outlive the verifier.
+ * counter that proves it). The only message bytes ever copied are tag
+ * values, never hashed text: d= and s= into the DNS query name and the key
+ * cache's name (a resolver needs a string), and i= decoded from
+ * quoted-printable to compare its domain (dkim_sig.h). Results report d=,
+ * s=, a= and b= as slices, so the message must outlive the verifier.
  *
  * Bounds: max_signatures verified (default 5, counting unparseable ones,
  * as rspamd does); further DKIM-Signature fields are reported, up to
@@ -55,7 +56,7 @@ enum dkim_result {
 const char *dkim_result_name(enum dkim_result r);
 
 struct dkim_config {
-	unsigned max_signatures;       /* 0: DKIM_DEFAULT_MAX_SIGNATURES */
+	unsigned max_signatures;       /* 0: DKIM_DEFAULT_MAX_SIGNATURES; at most DKIM_REPORT_MAX */
 	uint64_t now;                  /* wall clock, s since epoch; 0: time(NULL) */
 	struct dkim_key_cache *keys;   /* NULL: no caching */
 };
