@@ -2,10 +2,11 @@
  * dkim — DKIM verification (RFC 6376, RFC 8463 ed25519, RFC 8301) of a
  * whole message held as one buffer of CRLF lines.
  *
- * Owns: finding the header fields and the body, verifying every
- * DKIM-Signature (up to max_signatures of them, top down), header
- * selection bottom-up with over-signing, body hashing with l=, key
- * lookups as yielded queries, the per-signature and overall results.
+ * Owns: verifying every DKIM-Signature (up to max_signatures of them, top
+ * down): the header hash over the fields h= selects (dkim_msg.h), the body
+ * hash with l= (computed once per distinct c=/l=), key lookups as yielded
+ * queries, the checks between signature and key, the signature check, and
+ * the per-signature and overall results.
  *
  * Shape (sans-I/O): dkim_verifier_new() parses the message; then, while
  * dkim_verifier_next_query() returns a name (`<s>._domainkey.<d>`, TXT),
@@ -25,8 +26,8 @@
  * Bounds: max_signatures verified (default 5, counting unparseable ones,
  * as rspamd does); further DKIM-Signature fields are reported, up to
  * DKIM_REPORT_MAX, as not checked, and beyond that only counted. At most
- * DKIM_MAX_HEADERS header fields are indexed (a message with more gets
- * permerror for every signature). h= at most DKIM_SIG_H_MAX names; key
+ * DKIM_MSG_MAX_FIELDS header fields are indexed (dkim_msg.h; a message
+ * with more gets permerror for every signature). h= at most DKIM_SIG_H_MAX names; key
  * sizes per dkim_key.h.
  */
 #ifndef AUTHGATE_DKIM_H
@@ -40,7 +41,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DKIM_MAX_HEADERS 2048
 #define DKIM_REPORT_MAX 64
 #define DKIM_DEFAULT_MAX_SIGNATURES 5
 
