@@ -7,7 +7,13 @@
  * Messages of 2 KB, 8 KB and 64 KB, relaxed/relaxed, signed in-process by
  * libopendkim with fresh RSA-2048 and ed25519 keys; both verifiers must
  * say pass before anything is timed.
- * usage: bench_dkim [SECONDS per measurement, default 1.0]
+ *
+ * The machine is shared, so time is this thread's CPU time, every figure
+ * is the best of ROUNDS short slices, and the slices of the four
+ * quantities of one row (authgate, OpenDKIM, bare verify, SHA-256 over
+ * the message's length) are interleaved: a burst of foreign load hits
+ * them alike and the best slice of each is the one least disturbed.
+ * usage: bench_dkim [SECONDS per row, default 2.0]
  */
 #include "../verify/dkim.h"
 
@@ -23,17 +29,20 @@
 
 #define NOW 1800000000u
 
-static double secs = 1.0;
+static double secs = 2.0;
+#define ROUNDS 20
 
+/* CPU time of this thread: time the scheduler gave to other processes on
+ * the shared machine is not counted against anyone. */
 static double now_s(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Run fn(arg) repeatedly for `secs`; returns calls per second. */
-static double rate(void (*fn)(void *), void *arg)
+/* Run fn(arg) repeatedly for `slice` seconds; returns calls per second. */
+static double rate(void (*fn)(void *), void *arg, double slice)
 {
 	unsigned long n = 0, batch = 1;
 	double t0 = now_s(), t;
@@ -44,8 +53,13 @@ static double rate(void (*fn)(void *), void *arg)
 		if (batch < 64)
 			batch *= 2;
 		t = now_s();
-	} while (t - t0 < secs);
+	} while (t - t0 < slice);
 	return (double)n / (t - t0);
+}
+
+static double best(double a, double b)
+{
+	return a > b ? a : b;
 }
 
 static void die(const char *what)
@@ -249,8 +263,12 @@ static void theirs(void *arg)
 
 /* ----------------------------------------------------------- ceiling */
 
+/* The ceiling's signature check, as openssl speed runs it: a context set
+ * up once, then one verify call per signature. */
 struct ceil {
 	EVP_PKEY *k;
+	EVP_PKEY_CTX *rsa;
+	EVP_MD_CTX *ed;
 	unsigned char sig[512], dg[32];
 	size_t siglen;
 	unsigned char *buf;
@@ -260,21 +278,10 @@ struct ceil {
 static void c_verify(void *arg)
 {
 	struct ceil *c = arg;
-	if (EVP_PKEY_get_base_id(c->k) == EVP_PKEY_ED25519) {
-		EVP_MD_CTX *m = EVP_MD_CTX_new();
-		EVP_DigestVerifyInit(m, NULL, NULL, NULL, c->k);
-		if (EVP_DigestVerify(m, c->sig, c->siglen, c->dg, 32) != 1)
-			die("ceiling ed25519 verify");
-		EVP_MD_CTX_free(m);
-		return;
-	}
-	EVP_PKEY_CTX *p = EVP_PKEY_CTX_new(c->k, NULL);
-	EVP_PKEY_verify_init(p);
-	EVP_PKEY_CTX_set_rsa_padding(p, RSA_PKCS1_PADDING);
-	EVP_PKEY_CTX_set_signature_md(p, EVP_sha256());
-	if (EVP_PKEY_verify(p, c->sig, c->siglen, c->dg, 32) != 1)
-		die("ceiling rsa verify");
-	EVP_PKEY_CTX_free(p);
+	int ok = c->ed ? EVP_DigestVerify(c->ed, c->sig, c->siglen, c->dg, 32)
+		       : EVP_PKEY_verify(c->rsa, c->sig, c->siglen, c->dg, 32);
+	if (ok != 1)
+		die("ceiling verify");
 }
 
 static void c_sha(void *arg)
@@ -282,6 +289,23 @@ static void c_sha(void *arg)
 	struct ceil *c = arg;
 	unsigned char d[32];
 	EVP_Digest(c->buf, c->len, d, NULL, EVP_sha256(), NULL);
+}
+
+struct row {
+	double ours, theirs, verify, sha; /* per second, best slice */
+};
+
+/* One row: the four quantities, interleaved, best of ROUNDS slices. */
+static void measure(struct job *j, struct ceil *c, struct row *r)
+{
+	double slice = secs / ROUNDS / 4;
+	*r = (struct row){0};
+	for (int i = 0; i < ROUNDS; i++) {
+		r->ours = best(r->ours, rate(ours, j, slice));
+		r->theirs = best(r->theirs, rate(theirs, j, slice));
+		r->verify = best(r->verify, rate(c_verify, c, slice));
+		r->sha = best(r->sha, rate(c_sha, c, slice));
+	}
 }
 
 static void ceil_init(struct ceil *c, EVP_PKEY *k)
@@ -295,14 +319,27 @@ static void ceil_init(struct ceil *c, EVP_PKEY *k)
 		EVP_DigestSignInit(m, NULL, NULL, NULL, k);
 		EVP_DigestSign(m, c->sig, &c->siglen, c->dg, 32);
 		EVP_MD_CTX_free(m);
-	} else {
-		EVP_PKEY_CTX *p = EVP_PKEY_CTX_new(k, NULL);
-		EVP_PKEY_sign_init(p);
-		EVP_PKEY_CTX_set_rsa_padding(p, RSA_PKCS1_PADDING);
-		EVP_PKEY_CTX_set_signature_md(p, EVP_sha256());
-		EVP_PKEY_sign(p, c->sig, &c->siglen, c->dg, 32);
-		EVP_PKEY_CTX_free(p);
+		c->ed = EVP_MD_CTX_new();
+		EVP_DigestVerifyInit(c->ed, NULL, NULL, NULL, k);
+		return;
 	}
+	EVP_PKEY_CTX *p = EVP_PKEY_CTX_new(k, NULL);
+	EVP_PKEY_sign_init(p);
+	EVP_PKEY_CTX_set_rsa_padding(p, RSA_PKCS1_PADDING);
+	EVP_PKEY_CTX_set_signature_md(p, EVP_sha256());
+	EVP_PKEY_sign(p, c->sig, &c->siglen, c->dg, 32);
+	EVP_PKEY_CTX_free(p);
+	c->rsa = EVP_PKEY_CTX_new(k, NULL);
+	EVP_PKEY_verify_init(c->rsa);
+	EVP_PKEY_CTX_set_rsa_padding(c->rsa, RSA_PKCS1_PADDING);
+	EVP_PKEY_CTX_set_signature_md(c->rsa, EVP_sha256());
+}
+
+static void ceil_free(struct ceil *c)
+{
+	EVP_PKEY_CTX_free(c->rsa);
+	EVP_MD_CTX_free(c->ed);
+	free(c->buf);
 }
 
 int main(int argc, char **argv)
@@ -310,28 +347,17 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		secs = atof(argv[1]);
 	if (secs <= 0)
-		die("usage: bench_dkim [SECONDS]");
+		die("usage: bench_dkim [SECONDS per row]");
 	od_lib = dkim_init(NULL, NULL);
 	dkim_set_key_lookup(od_lib, od_lookup);
 	struct bkey keys[2] = {0};
 	make_key(&keys[0], 0);
 	make_key(&keys[1], 1);
-
-	struct ceil c;
-	ceil_init(&c, keys[0].pkey);
-	c.len = 1 << 16;
-	c.buf = calloc(1, c.len);
-	double sha_bps = rate(c_sha, &c) * (double)c.len;
-	double vr[2];
-	vr[0] = rate(c_verify, &c);
-	ceil_init(&c, keys[1].pkey);
-	vr[1] = rate(c_verify, &c);
-	printf("OpenSSL %s, one core, %.2f s per figure\n", OpenSSL_version(OPENSSL_VERSION), secs);
-	printf("ceiling parts: SHA-256 %.0f MB/s, RSA-2048 verify %.0f/s, ed25519 verify %.0f/s\n\n",
-	       sha_bps / 1e6, vr[0], vr[1]);
-	printf("%-9s %-6s %12s %12s %8s %12s %9s\n", "alg", "size", "authgate/s", "opendkim/s",
-	       "ratio", "ceiling/s", "of ceil");
-
+	printf("%s, one core, thread CPU time; each figure the best of %d interleaved\n"
+	       "slices, %.1f s per row\n\n",
+	       OpenSSL_version(OPENSSL_VERSION), ROUNDS, secs);
+	printf("%-9s %-6s %11s %11s %7s | %9s %9s %11s %8s %8s\n", "alg", "size", "authgate/s",
+	       "opendkim/s", "ratio", "verify/s", "SHA MB/s", "ceiling/s", "of ceil", "of vrfy");
 	static const size_t sizes[] = {2048, 8192, 65536};
 	for (int ki = 0; ki < 2; ki++) {
 		struct dkim_key_cache *cache = dkim_key_cache_new(16);
@@ -355,17 +381,29 @@ int main(int argc, char **argv)
 			theirs(&j);
 			if (!j.last_ok)
 				die("OpenDKIM does not pass the bench message");
-			double a = rate(ours, &j), o = rate(theirs, &j);
-			double ceiling = 1.0 / (1.0 / vr[ki] + (double)j.len / sha_bps);
-			printf("%-9s %3zu KB %12.0f %12.0f %7.1fx %12.0f %8.1f%%\n", keys[ki].name,
-			       sizes[si] / 1024, a, o, a / o, ceiling, 100.0 * a / ceiling);
-			if (ki == 1)
-				printf("%-9s %6s %12s %12s %8s %12.0f %8.1f%%   (vs bare ed25519 verify)\n",
-				       "", "", "", "", "", vr[1], 100.0 * a / vr[1]);
+			struct ceil c;
+			ceil_init(&c, keys[ki].pkey);
+			c.len = j.len;
+			c.buf = calloc(1, c.len);
+			struct row r;
+			measure(&j, &c, &r);
+			double ceiling = 1.0 / (1.0 / r.verify + 1.0 / r.sha);
+			printf("%-9s %3zu KB %11.0f %11.0f %6.1fx | %9.0f %9.0f %11.0f %7.1f%% %7.1f%%\n",
+			       keys[ki].name, sizes[si] / 1024, r.ours, r.theirs, r.ours / r.theirs,
+			       r.verify, r.sha * (double)j.len / 1e6, ceiling, 100.0 * r.ours / ceiling,
+			       100.0 * r.ours / r.verify);
+			ceil_free(&c);
 			free(m);
 		}
 		dkim_key_cache_free(cache);
 	}
+	printf("\nceiling = 1 / (1/verify + 1/SHA-256 of the message): one cached-key\n"
+	       "signature check plus one hash of every message byte. 'of vrfy' is\n"
+	       "authgate against the bare signature check alone.\n");
 	dkim_close(od_lib);
+	for (int ki = 0; ki < 2; ki++) {
+		EVP_PKEY_free(keys[ki].pkey);
+		free(keys[ki].pem);
+	}
 	return 0;
 }

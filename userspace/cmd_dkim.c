@@ -29,7 +29,7 @@ static const char usage[] =
 	"  dkim=pass|fail|permerror|temperror|policy|none\n\n"
 	"options:\n" CLI_DNS_HELP
 	"  --now EPOCH        verify as if the time were EPOCH (x= expiry)\n"
-	"  --max-signatures N verify at most N signatures (default 5)\n"
+	"  --max-signatures N verify at most N signatures (default 5, at most 64)\n"
 	"  --help             this text\n\n"
 	"exit status: 0 verified (any result), 1 a file could not be read or\n"
 	"verified, 2 usage error.\n";
@@ -105,7 +105,7 @@ static int parse_opts(int argc, char **argv, struct cli_dns_options *dns,
 			return cli_bad_option("dkim", argv);
 		if (c == OPT_NOW || c == OPT_MAXSIG) {
 			bool now = c == OPT_NOW;
-			if (cli_parse_int(optarg, 1, now ? 253402300799L : 1000, &val) < 0)
+			if (cli_parse_int(optarg, 1, now ? 253402300799L : DKIM_REPORT_MAX, &val) < 0)
 				return cli_usage_error("dkim", "bad --%s value '%s'",
 						       now ? "now" : "max-signatures", optarg);
 			if (now)

@@ -4,6 +4,7 @@
 #include "dkim.h"
 
 #include "dkim_canon.h"
+#include "dkim_msg.h"
 #include "dkim_sig.h"
 #include "dns_answer.h"
 
@@ -17,13 +18,6 @@
 #include <time.h>
 
 #define BODY_MEMO 4
-
-struct hdr {
-	const char *p;   /* field start */
-	size_t len;      /* through its CRLF when it has one */
-	size_t namelen;  /* name without trailing WSP; 0: no colon */
-	uint32_t hash;   /* of the lower-cased name */
-};
 
 enum vstate { V_DONE, V_NEED_KEY, V_WAIT };
 
@@ -43,16 +37,9 @@ struct body_memo {
 
 struct dkim_verifier {
 	struct dkim_config cfg;
-	const char *msg;
-	size_t len;
-	struct hdr *hdrs;
-	unsigned nhdrs;
-	bool too_many_headers;
-	const char *body;
-	size_t bodylen;
+	struct dkim_msg m;
 	struct vsig *v;
 	unsigned nv, next_q, waiting;
-	uint32_t *mark, gen;
 	EVP_MD_CTX *md;
 	struct body_memo memo[BODY_MEMO];
 	struct dkim_results res;
@@ -88,85 +75,6 @@ void dkim_b_prefix(const struct dkim_sig_result *r, char out[9])
 	out[n] = '\0';
 }
 
-/* ------------------------------------------------------ message split */
-
-static uint32_t hash_name(const char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		h = (h ^ (c >= 'A' && c <= 'Z' ? c + 32u : c)) * 16777619u;
-	}
-	return h;
-}
-
-/* End of the line starting at p: just past its CRLF, or end. */
-static const char *line_end(const char *p, const char *end)
-{
-	while (p < end) {
-		const char *lf = memchr(p, '\n', (size_t)(end - p));
-		if (!lf)
-			return end;
-		if (lf > p && lf[-1] == '\r')
-			return lf + 1;
-		p = lf + 1;
-	}
-	return end;
-}
-
-/* One header field from p: its end (continuation lines included). */
-static const char *field_end(const char *p, const char *end)
-{
-	const char *q = line_end(p, end);
-	while (q < end && (*q == ' ' || *q == '\t'))
-		q = line_end(q, end);
-	return q;
-}
-
-static struct hdr make_hdr(const char *p, const char *e)
-{
-	struct hdr h = {p, (size_t)(e - p), 0, 0};
-	const char *colon = memchr(p, ':', h.len);
-	if (colon) {
-		const char *ne = colon;
-		while (ne > p && dkim_is_fws((unsigned char)ne[-1]))
-			ne--;
-		h.namelen = (size_t)(ne - p);
-		h.hash = hash_name(p, h.namelen);
-	}
-	return h;
-}
-
-static bool at_blank_line(const char *p, const char *end)
-{
-	return end - p >= 2 && p[0] == '\r' && p[1] == '\n';
-}
-
-static int split_message(struct dkim_verifier *v)
-{
-	const char *p = v->msg, *end = v->msg + v->len;
-	unsigned n = 0;
-	for (const char *q = p; q < end && !at_blank_line(q, end); q = field_end(q, end))
-		n++;
-	if (n > DKIM_MAX_HEADERS) {
-		v->too_many_headers = true;
-		n = DKIM_MAX_HEADERS;
-	}
-	v->hdrs = calloc(n ? n : 1, sizeof *v->hdrs);
-	v->mark = calloc(n ? n : 1, sizeof *v->mark);
-	if (!v->hdrs || !v->mark)
-		return -ENOMEM;
-	while (p < end && !at_blank_line(p, end)) {
-		const char *e = field_end(p, end);
-		if (v->nhdrs < n)
-			v->hdrs[v->nhdrs++] = make_hdr(p, e);
-		p = e;
-	}
-	v->body = p < end ? p + 2 : end;
-	v->bodylen = (size_t)(end - v->body);
-	return 0;
-}
-
 /* ---------------------------------------------------------- hashing */
 
 static void sink_md(void *arg, const void *p, size_t n)
@@ -191,11 +99,11 @@ static int body_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
 		}
 	}
 	struct dkim_sink s;
-	dkim_sink_init(&s, sink_md, v->md, v->msg, v->len);
+	dkim_sink_init(&s, sink_md, v->md, v->m.buf, v->m.len);
 	s.limit = l;
 	if (!EVP_DigestInit_ex(v->md, sha256_md, NULL))
 		return -ENOMEM;
-	dkim_canon_body(sig->bcanon, v->body, v->bodylen, &s);
+	dkim_canon_body(sig->bcanon, v->m.body, v->m.bodylen, &s);
 	m->used = true;
 	m->canon = sig->bcanon;
 	m->has_l = sig->has_l;
@@ -207,33 +115,18 @@ static int body_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
 	return 0;
 }
 
-/* The lowest header named `name` not yet taken by this signature. */
-static struct hdr *select_header(struct dkim_verifier *v, struct dkim_slice name)
-{
-	uint32_t h = hash_name(name.p, name.n);
-	for (unsigned i = v->nhdrs; i-- > 0;) {
-		struct hdr *f = &v->hdrs[i];
-		if (f->hash != h || v->mark[i] == v->gen || f->namelen != name.n ||
-		    !dkim_slices_caseeq((struct dkim_slice){f->p, f->namelen}, name))
-			continue;
-		v->mark[i] = v->gen;
-		return f;
-	}
-	return NULL;
-}
-
 static int header_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
 		       unsigned char out[32])
 {
 	struct dkim_sink s;
 	struct dkim_slice item;
 	size_t pos = 0;
-	dkim_sink_init(&s, sink_md, v->md, v->msg, v->len);
+	dkim_sink_init(&s, sink_md, v->md, v->m.buf, v->m.len);
 	if (!EVP_DigestInit_ex(v->md, sha256_md, NULL))
 		return -ENOMEM;
-	v->gen++;
+	dkim_msg_select_begin(&v->m);
 	while (dkim_slice_next_item(sig->h, ':', &pos, &item)) {
-		struct hdr *f = select_header(v, item);
+		const struct dkim_field *f = dkim_msg_select(&v->m, item);
 		if (f) /* absent (over-signed) names contribute nothing */
 			dkim_canon_header(sig->hcanon, &(struct dkim_slice){f->p, f->len},
 					  1, true, &s);
@@ -249,10 +142,12 @@ static int header_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
 	return EVP_DigestFinal_ex(v->md, out, NULL) ? 0 : -ENOMEM;
 }
 
-static bool verify_rsa(EVP_PKEY *k, const struct dkim_sig *sig,
+static bool verify_rsa(const struct dkim_key *key, const struct dkim_sig *sig,
 		       const unsigned char *digest)
 {
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
+	if (key->rsa_ctx) /* cached: set up once */
+		return EVP_PKEY_verify(key->rsa_ctx, sig->sig, sig->siglen, digest, 32) == 1;
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key->pkey, NULL);
 	bool ok = c && EVP_PKEY_verify_init(c) > 0 &&
 		  EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) > 0 &&
 		  EVP_PKEY_CTX_set_signature_md(c, sha256_md) > 0 &&
@@ -262,10 +157,12 @@ static bool verify_rsa(EVP_PKEY *k, const struct dkim_sig *sig,
 }
 
 /* RFC 8463: Ed25519 (pure) over the SHA-256 of the header data. */
-static bool verify_ed25519(struct dkim_verifier *v, EVP_PKEY *k,
+static bool verify_ed25519(struct dkim_verifier *v, const struct dkim_key *key,
 			   const struct dkim_sig *sig, const unsigned char *digest)
 {
-	bool ok = EVP_DigestVerifyInit(v->md, NULL, NULL, NULL, k) > 0 &&
+	if (key->ed_ctx) /* cached: one-shot DigestVerify may be repeated */
+		return EVP_DigestVerify(key->ed_ctx, sig->sig, sig->siglen, digest, 32) == 1;
+	bool ok = EVP_DigestVerifyInit(v->md, NULL, NULL, NULL, key->pkey) > 0 &&
 		  EVP_DigestVerify(v->md, sig->sig, sig->siglen, digest, 32) == 1;
 	EVP_MD_CTX_reset(v->md); /* drop the key context before the next digest */
 	return ok;
@@ -300,8 +197,7 @@ static void verify_with_key(struct dkim_verifier *v, struct vsig *s,
 		return set_result(s, DKIM_RESULT_PERMERROR, "l= exceeds the body length");
 	if (sig->bhlen != 32 || memcmp(bh, sig->bh, 32) != 0)
 		return set_result(s, DKIM_RESULT_FAIL, "body hash mismatch");
-	bool ok = ed ? verify_ed25519(v, key->pkey, sig, digest)
-		     : verify_rsa(key->pkey, sig, digest);
+	bool ok = ed ? verify_ed25519(v, key, sig, digest) : verify_rsa(key, sig, digest);
 	ERR_clear_error();
 	if (!ok)
 		return set_result(s, DKIM_RESULT_FAIL, "signature did not verify");
@@ -375,7 +271,7 @@ static enum dkim_result overall(const struct dkim_results *r)
 	return DKIM_RESULT_NONE;
 }
 
-static void start_sig(struct dkim_verifier *v, struct vsig *s, const struct hdr *f)
+static void start_sig(struct dkim_verifier *v, struct vsig *s, const struct dkim_field *f)
 {
 	enum dkim_sig_status st = dkim_sig_parse((struct dkim_slice){f->p, f->len},
 						 v->cfg.now, &s->sig);
@@ -387,7 +283,7 @@ static void start_sig(struct dkim_verifier *v, struct vsig *s, const struct hdr 
 		return set_result(s, DKIM_RESULT_POLICY, dkim_sig_status_reason(st));
 	if (st != DKIM_SIG_OK)
 		return set_result(s, DKIM_RESULT_PERMERROR, dkim_sig_status_reason(st));
-	if (v->too_many_headers)
+	if (v->m.truncated)
 		return set_result(s, DKIM_RESULT_PERMERROR, "too many header fields");
 	struct dkim_key key;
 	if (v->cfg.keys && dkim_key_cache_get(v->cfg.keys, s->sig.d, s->sig.s,
@@ -398,13 +294,12 @@ static void start_sig(struct dkim_verifier *v, struct vsig *s, const struct hdr 
 	s->state = V_NEED_KEY;
 }
 
-static bool is_signature(const struct hdr *f)
+static bool is_signature(const struct dkim_field *f)
 {
-	return f->namelen == 14 &&
-	       dkim_slice_caseeq((struct dkim_slice){f->p, 14}, "dkim-signature");
+	return dkim_field_is(f, "dkim-signature");
 }
 
-static void report_unchecked(struct dkim_verifier *v, const struct hdr *f)
+static void report_unchecked(struct dkim_verifier *v, const struct dkim_field *f)
 {
 	struct dkim_sig_result *r = &v->res.sigs[v->res.nreported++];
 	struct dkim_taglist t;
@@ -429,15 +324,15 @@ static void finish_if_done(struct dkim_verifier *v)
 static int start_all(struct dkim_verifier *v)
 {
 	unsigned max = v->cfg.max_signatures;
-	for (unsigned i = 0; i < v->nhdrs; i++)
-		if (is_signature(&v->hdrs[i]))
+	for (unsigned i = 0; i < v->m.n; i++)
+		if (is_signature(&v->m.f[i]))
 			v->res.nsigs++;
 	unsigned nv = v->res.nsigs < max ? v->res.nsigs : max;
 	v->v = calloc(nv ? nv : 1, sizeof *v->v);
 	if (!v->v)
 		return -ENOMEM;
-	for (unsigned i = 0; i < v->nhdrs; i++) {
-		const struct hdr *f = &v->hdrs[i];
+	for (unsigned i = 0; i < v->m.n; i++) {
+		const struct dkim_field *f = &v->m.f[i];
 		if (!is_signature(f))
 			continue;
 		if (v->nv < nv) {
@@ -465,12 +360,12 @@ struct dkim_verifier *dkim_verifier_new(const struct dkim_config *cfg,
 	v->cfg = *cfg;
 	if (!v->cfg.max_signatures)
 		v->cfg.max_signatures = DKIM_DEFAULT_MAX_SIGNATURES;
+	if (v->cfg.max_signatures > DKIM_REPORT_MAX) /* every checked one is reported */
+		v->cfg.max_signatures = DKIM_REPORT_MAX;
 	if (!v->cfg.now)
 		v->cfg.now = (uint64_t)time(NULL);
-	v->msg = msg;
-	v->len = len;
 	v->md = EVP_MD_CTX_new();
-	if (!v->md || split_message(v) < 0 || start_all(v) < 0) {
+	if (!v->md || dkim_msg_index(&v->m, msg, len) < 0 || start_all(v) < 0) {
 		dkim_verifier_free(v);
 		errno = ENOMEM;
 		return NULL;
@@ -483,8 +378,7 @@ void dkim_verifier_free(struct dkim_verifier *v)
 	if (!v)
 		return;
 	EVP_MD_CTX_free(v->md);
-	free(v->hdrs);
-	free(v->mark);
+	dkim_msg_free(&v->m);
 	free(v->v);
 	free(v);
 }

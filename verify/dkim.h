@@ -2,10 +2,11 @@
  * dkim — DKIM verification (RFC 6376, RFC 8463 ed25519, RFC 8301) of a
  * whole message held as one buffer of CRLF lines.
  *
- * Owns: finding the header fields and the body, verifying every
- * DKIM-Signature (up to max_signatures of them, top down), header
- * selection bottom-up with over-signing, body hashing with l=, key
- * lookups as yielded queries, the per-signature and overall results.
+ * Owns: verifying every DKIM-Signature (up to max_signatures of them, top
+ * down): the header hash over the fields h= selects (dkim_msg.h), the body
+ * hash with l= (computed once per distinct c=/l=), key lookups as yielded
+ * queries, the checks between signature and key, the signature check, and
+ * the per-signature and overall results.
  *
  * Shape (sans-I/O): dkim_verifier_new() parses the message; then, while
  * dkim_verifier_next_query() returns a name (`<s>._domainkey.<d>`, TXT),
@@ -16,16 +17,17 @@
  * Zero copy: header fields are (pointer, length) slices of the message;
  * canonicalization streams sub-slices of it (or constant literals) into
  * the SHA-256 context (see dkim_canon.h, which also holds the debug
- * counter that proves it). The only message bytes ever copied are d= and
- * s= into the DNS query name and the key cache's name, which a resolver
- * needs as a string; results report d=, s=, a= and b= as slices, so the
- * message must outlive the verifier.
+ * counter that proves it). The only message bytes ever copied are tag
+ * values, never hashed text: d= and s= into the DNS query name and the key
+ * cache's name (a resolver needs a string), and i= decoded from
+ * quoted-printable to compare its domain (dkim_sig.h). Results report d=,
+ * s=, a= and b= as slices, so the message must outlive the verifier.
  *
  * Bounds: max_signatures verified (default 5, counting unparseable ones,
  * as rspamd does); further DKIM-Signature fields are reported, up to
  * DKIM_REPORT_MAX, as not checked, and beyond that only counted. At most
- * DKIM_MAX_HEADERS header fields are indexed (a message with more gets
- * permerror for every signature). h= at most DKIM_SIG_H_MAX names; key
+ * DKIM_MSG_MAX_FIELDS header fields are indexed (dkim_msg.h; a message
+ * with more gets permerror for every signature). h= at most DKIM_SIG_H_MAX names; key
  * sizes per dkim_key.h.
  */
 #ifndef AUTHGATE_DKIM_H
@@ -39,7 +41,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DKIM_MAX_HEADERS 2048
 #define DKIM_REPORT_MAX 64
 #define DKIM_DEFAULT_MAX_SIGNATURES 5
 
@@ -55,7 +56,7 @@ enum dkim_result {
 const char *dkim_result_name(enum dkim_result r);
 
 struct dkim_config {
-	unsigned max_signatures;       /* 0: DKIM_DEFAULT_MAX_SIGNATURES */
+	unsigned max_signatures;       /* 0: DKIM_DEFAULT_MAX_SIGNATURES; at most DKIM_REPORT_MAX */
 	uint64_t now;                  /* wall clock, s since epoch; 0: time(NULL) */
 	struct dkim_key_cache *keys;   /* NULL: no caching */
 };

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,8 @@ struct dkim_key_cache {
 	struct cache_entry *e;
 };
 
+static void entry_clear(struct cache_entry *e);
+
 struct dkim_key_cache *dkim_key_cache_new(unsigned capacity)
 {
 	unsigned n = 16;
@@ -187,8 +190,7 @@ void dkim_key_cache_free(struct dkim_key_cache *c)
 	if (!c)
 		return;
 	for (unsigned i = 0; i <= c->mask; i++)
-		if (c->e[i].expires)
-			EVP_PKEY_free(c->e[i].key.pkey);
+		entry_clear(&c->e[i]);
 	free(c->e);
 	free(c);
 }
@@ -219,9 +221,36 @@ static bool entry_is(const struct cache_entry *e, uint32_t h,
 
 static void entry_clear(struct cache_entry *e)
 {
-	if (e->expires)
+	if (e->expires) {
 		EVP_PKEY_free(e->key.pkey);
+		EVP_PKEY_CTX_free(e->key.rsa_ctx);
+		EVP_MD_CTX_free(e->key.ed_ctx);
+	}
 	e->expires = 0;
+}
+
+/* The context a cached key is verified with, set up once. */
+static int make_contexts(struct dkim_key *k)
+{
+	k->rsa_ctx = NULL;
+	k->ed_ctx = NULL;
+	if (k->type == DKIM_KEY_ED25519) {
+		k->ed_ctx = EVP_MD_CTX_new();
+		if (k->ed_ctx && EVP_DigestVerifyInit(k->ed_ctx, NULL, NULL, NULL, k->pkey) > 0)
+			return 0;
+	} else {
+		k->rsa_ctx = EVP_PKEY_CTX_new(k->pkey, NULL);
+		if (k->rsa_ctx && EVP_PKEY_verify_init(k->rsa_ctx) > 0 &&
+		    EVP_PKEY_CTX_set_rsa_padding(k->rsa_ctx, RSA_PKCS1_PADDING) > 0 &&
+		    EVP_PKEY_CTX_set_signature_md(k->rsa_ctx, EVP_sha256()) > 0)
+			return 0;
+	}
+	EVP_PKEY_CTX_free(k->rsa_ctx);
+	EVP_MD_CTX_free(k->ed_ctx);
+	k->rsa_ctx = NULL;
+	k->ed_ctx = NULL;
+	ERR_clear_error();
+	return -ENOMEM;
 }
 
 bool dkim_key_cache_get(struct dkim_key_cache *c, struct dkim_slice domain,
@@ -278,8 +307,14 @@ int dkim_key_cache_put(struct dkim_key_cache *c, struct dkim_slice domain,
 		return 0;
 	uint32_t h = name_hash(domain, selector);
 	struct cache_entry *e = pick_slot(c, h, domain, selector, now);
-	if (!EVP_PKEY_up_ref(key->pkey))
+	struct dkim_key k = *key;
+	if (make_contexts(&k) < 0)
 		return -ENOMEM;
+	if (!EVP_PKEY_up_ref(key->pkey)) {
+		EVP_PKEY_CTX_free(k.rsa_ctx);
+		EVP_MD_CTX_free(k.ed_ctx);
+		return -ENOMEM;
+	}
 	entry_clear(e);
 	e->hash = h;
 	e->slen = (uint16_t)selector.n;
@@ -288,7 +323,7 @@ int dkim_key_cache_put(struct dkim_key_cache *c, struct dkim_slice domain,
 		e->name[i] = (char)lc((unsigned char)selector.p[i]);
 	for (size_t i = 0; i < domain.n; i++)
 		e->name[selector.n + i] = (char)lc((unsigned char)domain.p[i]);
-	e->key = *key;
+	e->key = k;
 	e->expires = now + ttl;
 	c->stats.inserts++;
 	return 0;

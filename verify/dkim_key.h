@@ -12,7 +12,8 @@
  *
  * Invariants: a record longer than DKIM_KEY_RECORD_MAX is refused before
  * any decoding; the cache holds at most its capacity and owns one
- * reference of every EVP_PKEY in it. One cache per thread: no locks.
+ * reference of every EVP_PKEY in it and the verification contexts it
+ * made. One cache per thread: no locks (the contexts are not shareable).
  */
 #ifndef AUTHGATE_DKIM_KEY_H
 #define AUTHGATE_DKIM_KEY_H
@@ -67,12 +68,17 @@ enum dkim_key_status dkim_key_parse(const char *txt, size_t len,
 enum dkim_key_status dkim_key_decode(const struct dkim_key_record *rec,
 				     EVP_PKEY **pkey, int *bits);
 
-/* A usable key: the record's flags and the decoded key. */
+/* A usable key: the record's flags and the decoded key. A key that
+ * comes from the cache also carries a verification context set up once
+ * (RSA: PKCS#1 v1.5 with SHA-256; ed25519: one-shot DigestVerify), as
+ * openssl speed reuses its own; NULL otherwise. */
 struct dkim_key {
 	enum dkim_key_type type;
 	bool hash_sha256_ok, strict, testing;
 	int bits;
 	EVP_PKEY *pkey;
+	EVP_PKEY_CTX *rsa_ctx;
+	EVP_MD_CTX *ed_ctx;
 };
 
 /* Parse and decode in one go; on success key->pkey is a new reference. */
@@ -87,7 +93,8 @@ struct dkim_key_cache *dkim_key_cache_new(unsigned capacity);
 void dkim_key_cache_free(struct dkim_key_cache *c);
 /* Look up (domain, selector), case-insensitively, at time now (seconds).
  * On a hit, copies the entry to *out and returns true; out->pkey is
- * borrowed from the cache and valid until the next insert. */
+ * borrowed from the cache (and so are its contexts) and valid until the
+ * next insert. */
 bool dkim_key_cache_get(struct dkim_key_cache *c, struct dkim_slice domain,
 			struct dkim_slice selector, uint64_t now,
 			struct dkim_key *out);

@@ -236,6 +236,16 @@ static void test_key_cache_skips_lookup(void **state)
 	assert_int_equal(dkim_verifier_results(v)->result, DKIM_RESULT_PASS);
 	assert_int_equal(d.queries, 1);
 	dkim_verifier_free(v);
+	/* the cached verification context survives a failure */
+	char *x = with_header(m, "From: evil@example.net\r\n", false);
+	v = run(x, strlen(x), &d, &cfg);
+	assert_int_equal(dkim_verifier_results(v)->result, DKIM_RESULT_FAIL);
+	dkim_verifier_free(v);
+	free(x);
+	v = run(m, n, &d, &cfg);
+	assert_int_equal(dkim_verifier_results(v)->result, DKIM_RESULT_PASS);
+	assert_int_equal(d.queries, 1);
+	dkim_verifier_free(v);
 	cfg.now += 301; /* past the TTL: asked again */
 	v = run(m, n, &d, &cfg);
 	assert_int_equal(d.queries, 2);
