@@ -103,6 +103,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (!a->ip || !a->helo)
 		return cli_usage_error("senderid", "--ip and --helo are required");
+	if (a->submitter && !senderid_mailbox_valid(a->submitter))
+		return cli_usage_error("senderid", "--submitter '%s' is not a mailbox (local@domain)",
+				       a->submitter);
 	if (a->scope == SENDERID_PRA && argc - optind != 1)
 		return cli_usage_error("senderid", "expects one message file");
 	if (a->scope == SENDERID_MFROM && (argc - optind > 1 || !a->mail_from))

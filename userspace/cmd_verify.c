@@ -107,6 +107,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return rc;
 	if (!a->ip || !a->helo || !a->mail_from)
 		return cli_usage_error("verify", "--ip, --helo and --mail-from are required");
+	if (a->submitter && !senderid_mailbox_valid(a->submitter))
+		return cli_usage_error("verify", "--submitter '%s' is not a mailbox (local@domain)",
+				       a->submitter);
 	if (argc - optind != 1)
 		return cli_usage_error("verify", "expects one message file");
 	a->msg = argv[optind];

@@ -48,6 +48,11 @@ int senderid_check_identity(struct dns_resolver *r, const struct spf_ip *ip,
 			    enum senderid_scope scope, const struct spf_config *cfg,
 			    senderid_done_fn done, void *arg);
 
+/* Is s an RFC 5321 Mailbox (§4.1.2: Dot-string or Quoted-string, "@",
+ * a domain or an address-literal; UTF-8 allowed as in RFC 6531), as a
+ * SUBMITTER value must be (RFC 4405 §4)? */
+bool senderid_mailbox_valid(const char *s);
+
 /* The PRA-scope check of a message (CRLF or LF lines). submitter: the
  * MAIL FROM SUBMITTER= value, or NULL/"" when the client gave none. */
 int senderid_check_message(struct dns_resolver *r, const struct spf_ip *ip,
