@@ -216,6 +216,14 @@ for bad in '' nobody 'x@' '@pra.sid.test' 'x@@pra.sid.test' 'x y@pra.sid.test' \
 		not_ok "SUBMITTER '$bad' is a usage error" "exit $rc, stdout '$(cat "$tmp/out")', stderr '$(cat "$tmp/err")'"
 	fi
 done
+# The same rule and the same check in `authgate verify`.
+"$AUTHGATE" verify --ip 192.0.2.1 --helo h.sid.test --mail-from x@pra.sid.test --zone "$tmp/sel.zone" \
+	--submitter 'not a mailbox' "$tmp/m.eml" >"$tmp/out" 2>"$tmp/err"
+expect_eq "verify: a bad --submitter is a usage error" "2|0|1" "$?|$(wc -c <"$tmp/out")|$(wc -l <"$tmp/err")"
+got=$("$AUTHGATE" verify --ip 192.0.2.1 --helo h.sid.test --mail-from x@pra.sid.test \
+	--zone "$tmp/sel.zone" --submitter y@pra.sid.test "$tmp/m.eml" | tr -d '\n\t')
+[[ $got == *"sender-id=fail"*"verdict=drop"* ]] && ok "verify: SUBMITTER mismatch fails Sender ID and drops" \
+	|| not_ok "verify: SUBMITTER mismatch fails Sender ID and drops" "$got"
 for good in 'x@pra.sid.test' '"a b"@pra.sid.test' 'x.y+z@pra.sid.test' 'x@[192.0.2.1]' \
 	'x@[IPv6:2001:db8::1]' 'üser@pra.sid.test'; do
 	"$AUTHGATE" senderid --ip 192.0.2.1 --helo h.sid.test --zone "$tmp/sel.zone" \
