@@ -84,6 +84,13 @@ enum spf_select_status senderid_select_mfrom(void *arg, const struct dns_answer 
 	return select_scope(txt, "mfrom", terms, len);
 }
 
+void senderid_spf_config(enum senderid_scope scope, struct spf_config *cfg)
+{
+	cfg->select = scope == SENDERID_PRA ? senderid_select_pra : senderid_select_mfrom;
+	cfg->select_arg = NULL;
+	cfg->nxdomain_fails = scope == SENDERID_PRA;
+}
+
 struct check {
 	senderid_done_fn done;
 	void *arg;
@@ -104,9 +111,7 @@ static int start(struct dns_resolver *r, const struct spf_ip *ip, const char *he
 		 struct check *c, const struct spf_config *cfg)
 {
 	struct spf_config sc = *cfg;
-	sc.select = c->out.scope == SENDERID_PRA ? senderid_select_pra : senderid_select_mfrom;
-	sc.select_arg = NULL;
-	sc.nxdomain_fails = c->out.scope == SENDERID_PRA;
+	senderid_spf_config(c->out.scope, &sc);
 	struct spf_request req = {.ip = *ip, .mail_from = c->out.identity, .helo = helo,
 				  .scope = SPF_SCOPE_MFROM};
 	errno = 0;

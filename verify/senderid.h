@@ -29,6 +29,11 @@ enum spf_select_status senderid_select_pra(void *arg, const struct dns_answer *t
 enum spf_select_status senderid_select_mfrom(void *arg, const struct dns_answer *txt,
 					     const char **terms, size_t *len);
 
+/* Turn an SPF configuration into the Sender ID one for scope: its record
+ * selection and, for pra, a non-existent domain failing (RFC 4406 §4.3).
+ * Used by the checks below and by test drivers of the bare engine. */
+void senderid_spf_config(enum senderid_scope scope, struct spf_config *cfg);
+
 struct senderid_outcome {
 	enum spf_result result;
 	enum senderid_scope scope;
