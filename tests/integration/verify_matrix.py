@@ -269,6 +269,13 @@ def check(c, rc, out, err):
     code = vline[0].rsplit("code=", 1)[-1]
     if not code.startswith(CODE_CLASS[want] + "."):
         problems.append("code=%s, expected %s.x.x" % (code, CODE_CLASS[want]))
+    # A drop for failures names each failing check (DESIGN.md: "a human
+    # reason naming the failing check"), and only those.
+    reason = vline[0].split('reason="', 1)[-1].rsplit('" code=', 1)[0]
+    failing = ["%s %s" % (label, r) for label, r in
+               (("SPF", s), ("Sender ID", i), ("DKIM", d)) if counts_as(r, knobs) == "fail"]
+    if failing and reason != "failed: " + ", ".join(failing):
+        problems.append("reason %r, expected 'failed: %s'" % (reason, ", ".join(failing)))
     # The header, unfolded, through a real parser.
     unfolded = header.replace("\r\n\t", " ").replace("\r\n ", " ")
     try:
