@@ -151,6 +151,10 @@ def write_zone(tmp, keys):
         if r in ("pass", "fail", "softfail", "neutral", "permerror"):
             opposite = "-all" if r == "pass" else "ip4:%s -all" % CLIENT
             lines.append("%s.sid.m.test. TXT %s" % (r, txt_rdata("v=spf1 " + opposite)))
+    # HELO names for the null reverse-path
+    for r in ("pass", "fail", "softfail"):
+        for rr in spf_records(r, 1):
+            lines.append("%s.helo.m.test. %s" % (r, rr))
     # one domain for both: v=spf1 says fail, spf2.0/pra says pass
     lines.append("both.m.test. TXT %s" % txt_rdata("v=spf1 -all"))
     lines.append("both.m.test. TXT %s" % txt_rdata("spf2.0/pra ip4:%s -all" % CLIENT))
@@ -172,13 +176,17 @@ def write_zone(tmp, keys):
 
 
 def message(pra_domain, way, keys):
-    msg = ("From: Someone <someone@%s>\r\n"
+    """pra_domain: the From domain; "NOPRA" gives two From mailboxes and
+    so no PRA (RFC 4407 §2)."""
+    sender = ("Someone <someone@%s>" % pra_domain if pra_domain != "NOPRA"
+              else "a@pass.sid.m.test, b@pass.sid.m.test")
+    msg = ("From: %s\r\n"
            "To: reply@authgate.test\r\n"
            "Subject: verdict matrix %s\r\n"
            "Date: Fri, 27 Nov 2026 02:00:00 +0000\r\n"
            "Message-ID: <%s.%s@m.test>\r\n"
            "\r\n"
-           "A reply to a notification.\r\n" % (pra_domain, way, way, pra_domain)).encode()
+           "A reply to a notification.\r\n" % (sender, way, way, pra_domain)).encode()
     if way == "unsigned":
         return msg
     sel, key, alg = {
@@ -224,6 +232,13 @@ def cases():
         for s, i, d in itertools.product(SPF_RESULTS, SPF_RESULTS, DKIM_RESULTS):
             if matters(s, i, d):
                 out.append((s, i, d, knobs, s + ".spf.m.test", i + ".sid.m.test"))
+    # No PRA (Sender ID permerror) under both permerror knobs, and the
+    # null reverse-path (SPF checks the HELO name, smtp.helo).
+    for d in ("pass", "none", "temperror"):
+        for knobs in ({}, {"permerror": "neutral"}):
+            out.append(("pass", "permerror", d, knobs, "pass.spf.m.test", "NOPRA"))
+    for s in ("pass", "fail", "softfail"):
+        out.append((s, "pass", "none", {}, "", "pass.sid.m.test"))
     # Sender ID and SPF on one domain, told apart by the record version.
     for d in DKIM_RESULTS:
         out.append(("fail", "pass", d, {}, "both.m.test", "both.m.test"))
@@ -246,7 +261,8 @@ def run_case(zone, msgfile, c, k):
         # keeps it (the leak check is what ASAN_OPTIONS says).
         env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
 
-    cmd = [AUTHGATE, "verify", "--ip", CLIENT, "--helo", HELO, "--mail-from", "x@" + mf,
+    helo = HELO if mf else "%s.helo.m.test" % s
+    cmd = [AUTHGATE, "verify", "--ip", CLIENT, "--helo", helo, "--mail-from", "x@" + mf if mf else "",
            "--hostname", "mx.authgate.test", "--zone", zone] + knob_args(knobs) + [msgfile]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     return p.returncode, p.stdout, p.stderr
@@ -293,9 +309,12 @@ def check(c, rc, out, err):
     want_methods = {"spf": [s], "sender-id": [i], "dkim": [d]}
     if got != want_methods:
         problems.append("header results %s, expected %s" % (got, want_methods))
-    if props.get(("spf", "smtp.mailfrom")) != "x@" + mf:
-        problems.append("spf smtp.mailfrom %r" % props.get(("spf", "smtp.mailfrom")))
-    if props.get(("sender-id", "header.from")) != "someone@" + pra:
+    spf_prop = ("smtp.mailfrom", "x@" + mf) if mf else ("smtp.helo", "%s.helo.m.test" % s)
+    if props.get(("spf", spf_prop[0])) != spf_prop[1]:
+        problems.append("spf %s %r, expected %r" % (spf_prop[0], props.get(("spf", spf_prop[0])),
+                                                    spf_prop[1]))
+    want_from = None if pra == "NOPRA" else "someone@" + pra
+    if props.get(("sender-id", "header.from")) != want_from:
         problems.append("sender-id header.from %r" % props.get(("sender-id", "header.from")))
     if d != "none" and props.get(("dkim", "header.d")) != DKIM_DOMAIN:
         problems.append("dkim header.d %r" % props.get(("dkim", "header.d")))
@@ -334,7 +353,9 @@ def main():
             per_verdict[want] = per_verdict.get(want, 0) + 1
             name = "spf=%s sender-id=%s dkim=%s (%s)%s%s -> %s" % (
                 s, i, d, way, " " if knobs else "", " ".join(knob_args(knobs)),
-                want) + ("" if mf.endswith(".spf.m.test") else " [one domain]")
+                want) + ("" if mf.endswith(".spf.m.test") and pra != "NOPRA" else
+                         " [no PRA]" if pra == "NOPRA" else " [null MAIL FROM]" if not mf
+                         else " [one domain]")
             problems = check(c, rc, out, err)
             tap(not problems, name, "\n".join(problems + ["output:"] + out.splitlines()))
         print("# %d cases, %d messages: %s" % (len(jobs), len(msgfiles), ", ".join(
