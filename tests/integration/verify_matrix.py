@@ -26,6 +26,7 @@
 import concurrent.futures
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -178,8 +179,9 @@ def write_zone(tmp, keys):
 def message(pra_domain, way, keys):
     """pra_domain: the From domain; "NOPRA" gives two From mailboxes and
     so no PRA (RFC 4407 §2)."""
-    sender = ("Someone <someone@%s>" % pra_domain if pra_domain != "NOPRA"
-              else "a@pass.sid.m.test, b@pass.sid.m.test")
+    sender = ("a@pass.sid.m.test, b@pass.sid.m.test" if pra_domain == "NOPRA"
+              else pra_domain if "@" in pra_domain  # an address as it is
+              else "Someone <someone@%s>" % pra_domain)
     msg = ("From: %s\r\n"
            "To: reply@authgate.test\r\n"
            "Subject: verdict matrix %s\r\n"
@@ -239,6 +241,10 @@ def cases():
             out.append(("pass", "permerror", d, knobs, "pass.spf.m.test", "NOPRA"))
     for s in ("pass", "fail", "softfail"):
         out.append((s, "pass", "none", {}, "", "pass.sid.m.test"))
+    # Quoted local-parts: rendered as quoted-strings with quoted-pairs,
+    # which python-authres hands back still escaped.
+    out.append(("pass", "pass", "none", {}, '"a b"@pass.spf.m.test', '"some one"@pass.sid.m.test'))
+    out.append(("fail", "pass", "pass", {}, '"we\\"ird"@fail.spf.m.test', '"q\\"t"@pass.sid.m.test'))
     # Sender ID and SPF on one domain, told apart by the record version.
     for d in DKIM_RESULTS:
         out.append(("fail", "pass", d, {}, "both.m.test", "both.m.test"))
@@ -262,10 +268,25 @@ def run_case(zone, msgfile, c, k):
         env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
 
     helo = HELO if mf else "%s.helo.m.test" % s
-    cmd = [AUTHGATE, "verify", "--ip", CLIENT, "--helo", helo, "--mail-from", "x@" + mf if mf else "",
+    mail_from = mf if "@" in mf else "x@" + mf if mf else ""
+    cmd = [AUTHGATE, "verify", "--ip", CLIENT, "--helo", helo, "--mail-from", mail_from,
            "--hostname", "mx.authgate.test", "--zone", zone] + knob_args(knobs) + [msgfile]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     return p.returncode, p.stdout, p.stderr
+
+
+def unescape(v):
+    """Resolve quoted-pairs (python-authres keeps them)."""
+    return re.sub(r"\\(.)", r"\1", v) if v is not None else None
+
+
+def canonical(addr):
+    """local@domain with the local-part's quotes and quoted-pairs removed,
+    as the PRA is reported."""
+    local, domain = addr.rsplit("@", 1)
+    if local.startswith('"'):
+        local = unescape(local[1:-1])
+    return local + "@" + domain
 
 
 def check(c, rc, out, err):
@@ -305,15 +326,17 @@ def check(c, rc, out, err):
     for r in h.results:
         got.setdefault(r.method, []).append(r.result)
         for p in r.properties:
-            props[(r.method, p.type + "." + p.name)] = p.value
+            props[(r.method, p.type + "." + p.name)] = unescape(p.value)
     want_methods = {"spf": [s], "sender-id": [i], "dkim": [d]}
     if got != want_methods:
         problems.append("header results %s, expected %s" % (got, want_methods))
-    spf_prop = ("smtp.mailfrom", "x@" + mf) if mf else ("smtp.helo", "%s.helo.m.test" % s)
+    spf_prop = (("smtp.mailfrom", mf if "@" in mf else "x@" + mf) if mf
+                else ("smtp.helo", "%s.helo.m.test" % s))
     if props.get(("spf", spf_prop[0])) != spf_prop[1]:
         problems.append("spf %s %r, expected %r" % (spf_prop[0], props.get(("spf", spf_prop[0])),
                                                     spf_prop[1]))
-    want_from = None if pra == "NOPRA" else "someone@" + pra
+    want_from = (None if pra == "NOPRA" else canonical(pra) if "@" in pra
+                 else "someone@" + pra)
     if props.get(("sender-id", "header.from")) != want_from:
         problems.append("sender-id header.from %r" % props.get(("sender-id", "header.from")))
     if d != "none" and props.get(("dkim", "header.d")) != DKIM_DOMAIN:
@@ -338,7 +361,7 @@ def main():
             way = ways[k % len(ways)]
             key = (c[5], way)
             if key not in msgfiles:
-                path = os.path.join(tmp, "%s-%s.eml" % key)
+                path = os.path.join(tmp, "m%d.eml" % len(msgfiles))
                 with open(path, "wb") as f:
                     f.write(message(c[5], way, keys))
                 msgfiles[key] = path
@@ -353,9 +376,9 @@ def main():
             per_verdict[want] = per_verdict.get(want, 0) + 1
             name = "spf=%s sender-id=%s dkim=%s (%s)%s%s -> %s" % (
                 s, i, d, way, " " if knobs else "", " ".join(knob_args(knobs)),
-                want) + ("" if mf.endswith(".spf.m.test") and pra != "NOPRA" else
-                         " [no PRA]" if pra == "NOPRA" else " [null MAIL FROM]" if not mf
-                         else " [one domain]")
+                want) + (" [no PRA]" if pra == "NOPRA" else " [null MAIL FROM]" if not mf
+                         else " [quoted local-parts]" if "@" in mf
+                         else "" if mf.endswith(".spf.m.test") else " [one domain]")
             problems = check(c, rc, out, err)
             tap(not problems, name, "\n".join(problems + ["output:"] + out.splitlines()))
         print("# %d cases, %d messages: %s" % (len(jobs), len(msgfiles), ", ".join(
