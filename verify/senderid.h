@@ -9,7 +9,8 @@
  * else — mechanisms, macros, limits, asynchronous DNS — is the SPF
  * engine's (spf.h), so Sender ID has the same bounds and cache.
  *
- * Results are spf_result values. No PRA → permerror (identity ""). A PRA
+ * Results are spf_result values. In the PRA scope a PRA domain that does
+ * not exist → fail (RFC 4406 §4.3). No PRA → permerror (identity ""). A PRA
  * that differs from the SUBMITTER given at MAIL → fail: RFC 4405 lets the
  * receiver check the SUBMITTER early only on the promise that it is the
  * message's PRA, so a broken promise is treated as a forgery.
