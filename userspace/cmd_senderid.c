@@ -24,8 +24,8 @@ static const char usage[] =
 	"  --ip IP            the SMTP client's address (IPv4 or IPv6)\n"
 	"  --helo NAME        the HELO/EHLO name\n"
 	"  --mail-from ADDR   the MAIL FROM address (the identity of --scope mfrom)\n"
-	"  --submitter ADDR   the MAIL FROM SUBMITTER= value (RFC 4405): the PRA\n"
-	"                     must match it\n"
+	"  --submitter ADDR   the MAIL FROM SUBMITTER= value (RFC 4405), an RFC 5321\n"
+	"                     mailbox: the PRA must match it\n"
 	"  --scope pra|mfrom  check the PRA (default) or MAIL FROM with spf2.0/mfrom\n"
 	"                     records; mfrom needs no MSG\n"
 	"  --verbose          also print the PRA's header and the problem on stderr\n"
@@ -103,6 +103,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (!a->ip || !a->helo)
 		return cli_usage_error("senderid", "--ip and --helo are required");
+	if (a->submitter && !senderid_mailbox_valid(a->submitter))
+		return cli_usage_error("senderid", "--submitter '%s' is not a mailbox (local@domain)",
+				       a->submitter);
 	if (a->scope == SENDERID_PRA && argc - optind != 1)
 		return cli_usage_error("senderid", "expects one message file");
 	if (a->scope == SENDERID_MFROM && (argc - optind > 1 || !a->mail_from))

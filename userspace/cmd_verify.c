@@ -31,7 +31,8 @@ static const char usage[] =
 	"  --ip IP            the SMTP client's address (IPv4 or IPv6)\n"
 	"  --helo NAME        the HELO/EHLO name\n"
 	"  --mail-from ADDR   the MAIL FROM address ('' for the null reverse-path)\n"
-	"  --submitter ADDR   the MAIL FROM SUBMITTER= value (RFC 4405)\n"
+	"  --submitter ADDR   the MAIL FROM SUBMITTER= value (RFC 4405), an RFC 5321\n"
+	"                     mailbox\n"
 	"  --hostname NAME    our name in the headers (default localhost)\n"
 	"  --softfail neutral|fail   how a softfail counts (default neutral)\n"
 	"  --permerror fail|neutral  how a permerror counts (default fail)\n"
@@ -107,6 +108,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return rc;
 	if (!a->ip || !a->helo || !a->mail_from)
 		return cli_usage_error("verify", "--ip, --helo and --mail-from are required");
+	if (a->submitter && !senderid_mailbox_valid(a->submitter))
+		return cli_usage_error("verify", "--submitter '%s' is not a mailbox (local@domain)",
+				       a->submitter);
 	if (argc - optind != 1)
 		return cli_usage_error("verify", "expects one message file");
 	a->msg = argv[optind];

@@ -3,6 +3,7 @@
  */
 #include "senderid.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,13 @@ enum spf_select_status senderid_select_mfrom(void *arg, const struct dns_answer 
 	return select_scope(txt, "mfrom", terms, len);
 }
 
+void senderid_spf_config(enum senderid_scope scope, struct spf_config *cfg)
+{
+	cfg->select = scope == SENDERID_PRA ? senderid_select_pra : senderid_select_mfrom;
+	cfg->select_arg = NULL;
+	cfg->nxdomain_fails = scope == SENDERID_PRA;
+}
+
 struct check {
 	senderid_done_fn done;
 	void *arg;
@@ -103,8 +111,7 @@ static int start(struct dns_resolver *r, const struct spf_ip *ip, const char *he
 		 struct check *c, const struct spf_config *cfg)
 {
 	struct spf_config sc = *cfg;
-	sc.select = c->out.scope == SENDERID_PRA ? senderid_select_pra : senderid_select_mfrom;
-	sc.select_arg = NULL;
+	senderid_spf_config(c->out.scope, &sc);
 	struct spf_request req = {.ip = *ip, .mail_from = c->out.identity, .helo = helo,
 				  .scope = SPF_SCOPE_MFROM};
 	errno = 0;
@@ -158,6 +165,96 @@ static void pra_text(const struct pra *p, char *out, size_t size)
 	snprintf(out, size, "%s@%s", local, domain);
 }
 
+/* RFC 5321 §4.1.2 atext (plus UTF-8, RFC 6531). */
+static bool atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL || c >= 0x80;
+}
+
+/* Local-part = Dot-string / Quoted-string; returns its length, 0 if bad. */
+static size_t local_part(const char *s)
+{
+	size_t i = 0;
+	if (s[0] == '"') {
+		for (i = 1; s[i] && s[i] != '"'; i++) {
+			unsigned char c = (unsigned char)s[i];
+			if (c == '\\') {
+				if (s[i + 1] < 32 || s[i + 1] > 126)
+					return 0;
+				i++;
+			} else if (c < 32 || c == 127) {
+				return 0;
+			}
+		}
+		return s[i] == '"' ? i + 1 : 0;
+	}
+	for (;;) {
+		size_t start = i;
+		while (s[i] && atext((unsigned char)s[i]))
+			i++;
+		if (i == start)
+			return 0;
+		if (s[i] != '.')
+			return i;
+		i++;
+	}
+}
+
+/* Domain (LDH labels, UTF-8 allowed) or an address-literal "[...]". */
+static bool domain_part(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 255)
+		return false;
+	if (s[0] == '[') {
+		if (n < 3 || s[n - 1] != ']')
+			return false;
+		for (size_t i = 1; i < n - 1; i++)
+			if (s[i] <= 32 || s[i] > 126 || s[i] == '[' || s[i] == ']' || s[i] == '\\')
+				return false;
+		return true;
+	}
+	size_t label = 0;
+	for (size_t i = 0; i <= n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (isalnum(c) || c >= 0x80 || (c == '-' && label > 0) || c == '_') {
+			label++;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool senderid_mailbox_valid(const char *s)
+{
+	size_t l = local_part(s);
+	return l > 0 && s[l] == '@' && strlen(s) <= 254 && domain_part(s + l + 1);
+}
+
+/* A mailbox as the PRA's text is made (pra_text): a quoted local-part
+ * unquoted, quoted-pairs resolved. */
+static void mailbox_canonical(const char *in, char *out, size_t size)
+{
+	size_t o = 0, i = 0;
+	if (in[0] == '"') {
+		for (i = 1; in[i] && in[i] != '"'; i++) {
+			if (in[i] == '\\' && in[i + 1])
+				i++;
+			if (o + 1 < size)
+				out[o++] = in[i];
+		}
+		if (in[i] == '"')
+			i++;
+	}
+	snprintf(out + o, size - o, "%s", in + i);
+}
+
 static bool same_address(const char *a, const char *b)
 {
 	const char *at_a = strrchr(a, '@'), *at_b = strrchr(b, '@');
@@ -180,7 +277,11 @@ int senderid_check_message(struct dns_resolver *r, const struct spf_ip *ip,
 		return finish(c, SPF_PERMERROR, p.why);
 	c->out.pra_source = p.source;
 	pra_text(&p, c->out.identity, sizeof c->out.identity);
-	if (submitter && submitter[0] && !same_address(submitter, c->out.identity))
-		return finish(c, SPF_FAIL, "the PRA does not match the SUBMITTER");
+	if (submitter && submitter[0]) {
+		char sub[sizeof c->out.identity];
+		mailbox_canonical(submitter, sub, sizeof sub);
+		if (!same_address(sub, c->out.identity))
+			return finish(c, SPF_FAIL, "the PRA does not match the SUBMITTER");
+	}
 	return start(r, ip, helo, c, cfg);
 }

@@ -9,7 +9,8 @@
  * else — mechanisms, macros, limits, asynchronous DNS — is the SPF
  * engine's (spf.h), so Sender ID has the same bounds and cache.
  *
- * Results are spf_result values. No PRA → permerror (identity ""). A PRA
+ * Results are spf_result values. In the PRA scope a PRA domain that does
+ * not exist → fail (RFC 4406 §4.3). No PRA → permerror (identity ""). A PRA
  * that differs from the SUBMITTER given at MAIL → fail: RFC 4405 lets the
  * receiver check the SUBMITTER early only on the promise that it is the
  * message's PRA, so a broken promise is treated as a forgery.
@@ -29,6 +30,11 @@ enum spf_select_status senderid_select_pra(void *arg, const struct dns_answer *t
 enum spf_select_status senderid_select_mfrom(void *arg, const struct dns_answer *txt,
 					     const char **terms, size_t *len);
 
+/* Turn an SPF configuration into the Sender ID one for scope: its record
+ * selection and, for pra, a non-existent domain failing (RFC 4406 §4.3).
+ * Used by the checks below and by test drivers of the bare engine. */
+void senderid_spf_config(enum senderid_scope scope, struct spf_config *cfg);
+
 struct senderid_outcome {
 	enum spf_result result;
 	enum senderid_scope scope;
@@ -47,6 +53,11 @@ int senderid_check_identity(struct dns_resolver *r, const struct spf_ip *ip,
 			    const char *helo, const char *identity,
 			    enum senderid_scope scope, const struct spf_config *cfg,
 			    senderid_done_fn done, void *arg);
+
+/* Is s an RFC 5321 Mailbox (§4.1.2: Dot-string or Quoted-string, "@",
+ * a domain or an address-literal; UTF-8 allowed as in RFC 6531), as a
+ * SUBMITTER value must be (RFC 4405 §4)? */
+bool senderid_mailbox_valid(const char *s);
 
 /* The PRA-scope check of a message (CRLF or LF lines). submitter: the
  * MAIL FROM SUBMITTER= value, or NULL/"" when the client gave none. */

@@ -529,6 +529,13 @@ static void phase_fetch_answer(struct spf_eval *e)
 		e->phase = PH_TERMS;
 		return;
 	}
+	if (a->status == DNS_NXDOMAIN && e->cfg.nxdomain_fails && e->depth == 1 &&
+	    !f->redirected) {
+		set_problem(e, "%s does not exist", f->domain);
+		wants_clear(e);
+		conclude(e, SPF_FAIL);
+		return;
+	}
 	const char *terms = NULL;
 	size_t len = 0;
 	enum spf_select_status st = SPF_SELECT_NONE;

@@ -92,6 +92,10 @@ struct spf_config {
 	unsigned max_dns_terms;          /* 0: 10 (§4.6.4) */
 	unsigned max_void;               /* 0: 2 */
 	struct spf_cache *cache;         /* NULL: parse every record */
+	bool nxdomain_fails;             /* the checked domain itself (not an
+					  * include or redirect target) not
+					  * existing is a fail, not none: Sender
+					  * ID's PRA scope (RFC 4406 §4.3) */
 };
 
 #define SPF_MAX_QUERIES 160

@@ -2,7 +2,11 @@
  * spf_driver — runs the SPF engine (sans-I/O API, no resolver) against a
  * zone file for the conformance and differential tests.
  *
- *   spf_driver [--default-explanation TEXT] [--scope helo] ZONEFILE
+ *   spf_driver [--default-explanation TEXT] [--scope helo|pra|mfrom-sid] ZONEFILE
+ *
+ * --scope pra / mfrom-sid: Sender ID (RFC 4406) record selection for the
+ * pra or mfrom scope (senderid_spf_config); the mail-from column is then
+ * the identity of that scope (the PRA for pra).
  *
  * Reads "ip<TAB>mail-from<TAB>helo" lines on stdin and prints one line per
  * query: "result<TAB>explanation<TAB>mechanism<TAB>problem". Answers are
@@ -12,6 +16,7 @@
 #include "../../verify/dns.h"
 #include "../../verify/dns_answer.h"
 #include "../../verify/dns_zone.h"
+#include "../../verify/senderid.h"
 #include "../../verify/spf.h"
 
 #include <stdio.h>
@@ -66,6 +71,10 @@ int main(int argc, char **argv)
 			cfg.default_explanation = argv[i + 1];
 		else if (strcmp(argv[i], "--scope") == 0 && strcmp(argv[i + 1], "helo") == 0)
 			scope = SPF_SCOPE_HELO;
+		else if (strcmp(argv[i], "--scope") == 0 && strcmp(argv[i + 1], "pra") == 0)
+			senderid_spf_config(SENDERID_PRA, &cfg);
+		else if (strcmp(argv[i], "--scope") == 0 && strcmp(argv[i + 1], "mfrom-sid") == 0)
+			senderid_spf_config(SENDERID_MFROM, &cfg);
 		else
 			break;
 	}
