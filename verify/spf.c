@@ -72,6 +72,7 @@ struct spf_eval {
 	struct spf_ip ip;
 	enum phase phase, resume;
 	unsigned depth, nwants, next_id, steps;
+	bool problem_is_reason;          /* the problem explains the result itself */
 	bool pval_done;                  /* the "p" macro's validated names... */
 	unsigned nvalid;                 /* ...computed once, on first use */
 	struct dns_answer *exp_txt;      /* held across p validation */
@@ -307,7 +308,7 @@ static void finish(struct spf_eval *e, enum spf_result r)
 	e->out.result = r;
 	e->phase = PH_DONE;
 	/* A note left by a term that merely did not match is no problem. */
-	if (r != SPF_NONE && r != SPF_TEMPERROR && r != SPF_PERMERROR)
+	if (r != SPF_NONE && r != SPF_TEMPERROR && r != SPF_PERMERROR && !e->problem_is_reason)
 		e->out.problem[0] = '\0';
 }
 
@@ -532,6 +533,7 @@ static void phase_fetch_answer(struct spf_eval *e)
 	if (a->status == DNS_NXDOMAIN && e->cfg.nxdomain_fails && e->depth == 1 &&
 	    !f->redirected) {
 		set_problem(e, "%s does not exist", f->domain);
+		e->problem_is_reason = true;
 		wants_clear(e);
 		conclude(e, SPF_FAIL);
 		return;
