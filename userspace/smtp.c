@@ -6,6 +6,8 @@
  */
 #include "smtp.h"
 
+#include "../verify/senderid.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -295,7 +297,7 @@ static const char *mail_params(struct smtp_session *s, const char *p)
 			s->env.smtputf8 = true;
 		} else if (klen == 9 && strncasecmp(p, "SUBMITTER", 9) == 0) {
 			if (!xtext_decode(v, vlen, s->env.submitter, sizeof s->env.submitter) ||
-			    !valid_mailbox(s->env.submitter))
+			    !senderid_mailbox_valid(s->env.submitter)) /* RFC 4405: a mailbox */
 				return "501 5.5.4 Syntax: SUBMITTER=<mailbox>";
 		} else {
 			return "555 5.5.4 Unsupported MAIL parameter";
