@@ -8,6 +8,7 @@
 # sharing queries through the resolver's in-flight coalescing.
 set -u
 cd "$(dirname "$0")/.."
+. tests/lib/unbound.sh
 BUILD=${BUILD:-build}
 BENCH=$BUILD/bench/bench_spf
 secs=${1:-5}; shift || true
@@ -20,21 +21,9 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 {
+	unbound_server_head "$tmp" "$port"
 	cat <<CONF
-server:
-  interface: 127.0.0.1
-  port: $port
   num-threads: 1
-  do-daemonize: no
-  use-syslog: no
-  logfile: ""
-  username: ""
-  chroot: ""
-  directory: "$tmp"
-  pidfile: "$tmp/unbound.pid"
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
   ratelimit: 0
   ip-ratelimit: 0
   so-rcvbuf: 8m

@@ -5,6 +5,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
+. "$top/tests/lib/unbound.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 
@@ -34,20 +35,9 @@ big10=$(txt_strings 10)
 cat >"$tmp/missing-soa.zone" <<'EOF'
 x.servfail.test. 300 IN A 127.0.0.1
 EOF
-cat >"$tmp/unbound.conf" <<EOF
-server:
-  interface: 127.0.0.1
-  port: $port
-  do-daemonize: no
-  use-syslog: no
-  logfile: ""
-  username: ""
-  chroot: ""
-  directory: "$tmp"
-  pidfile: "$tmp/unbound.pid"
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
+{
+	unbound_server_head "$tmp" "$port"
+	cat <<EOF
   extended-statistics: yes
   local-zone: "test." nodefault
   local-zone: "authgate.test." static
@@ -78,6 +68,7 @@ remote-control:
   control-interface: "$tmp/unbound.ctl"
   control-use-cert: no
 EOF
+} >"$tmp/unbound.conf"
 
 if ! unbound-checkconf "$tmp/unbound.conf" >"$tmp/check.log" 2>&1; then
 	not_ok "unbound config is valid" "$(cat "$tmp/check.log")"

@@ -5,6 +5,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
+. "$top/tests/lib/unbound.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 
@@ -17,20 +18,9 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 port=$($PY -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-cat >"$tmp/unbound.conf" <<CONF
-server:
-  interface: 127.0.0.1
-  port: $port
-  do-daemonize: no
-  use-syslog: no
-  logfile: ""
-  username: ""
-  chroot: ""
-  directory: "$tmp"
-  pidfile: "$tmp/unbound.pid"
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
+{
+	unbound_server_head "$tmp" "$port"
+	cat <<CONF
   local-zone: "spf.test." static
   local-data: "spf.test. 300 IN SOA ns.spf.test. h.spf.test. 1 3600 600 86400 60"
   local-data: 'spf.test. 300 IN TXT "v=spf1 mx include:_i.spf.test ptr:spf.test -all exp=why.spf.test"'
@@ -49,6 +39,7 @@ server:
   local-data-ptr: "203.0.113.5 host.spf.test."
   local-zone: "refused.test." always_refuse
 CONF
+} >"$tmp/unbound.conf"
 unbound -c "$tmp/unbound.conf" >"$tmp/unbound.log" 2>&1 &
 pid=$!
 spf() { "$AUTHGATE" spf --server "127.0.0.1:$port" --timeout 500 --tries 2 "$@" 2>&1; }
