@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #define CMD_BUF 4096
-#define ARENA_SLACK 65536 /* room to read past a message that is too big */
+#define ARENA_SLACK WORKER_ARENA_READ_AHEAD /* room to read past a message that is too big */
 
 enum rx_mode { RX_CMD, RX_DATA, RX_BDAT };
 
@@ -91,6 +91,7 @@ static void flush_output(struct session *s);
 static void process_commands(struct session *s);
 static void arm_recv(struct session *s);
 static void maybe_free(struct session *s);
+static void release_arena(struct session *s);
 
 static time_t now_s(void)
 {
@@ -146,7 +147,7 @@ static void maybe_free(struct session *s)
 	tls_conn_free(s->tls);
 	free(s->tls_in);
 	free(s->rec);
-	free(s->arena);
+	release_arena(s);
 	free(s);
 }
 
@@ -252,14 +253,15 @@ static bool ensure_arena(struct session *s)
 {
 	if (s->arena)
 		return true;
-	s->cap = s->w->cfg->message_size + ARENA_SLACK;
-	s->arena = malloc(s->cap);
+	s->cap = worker_arena_size(s->w);
+	s->arena = worker_arena_get(s->w);
 	return s->arena != NULL;
 }
 
 static void release_arena(struct session *s)
 {
-	free(s->arena);
+	if (s->arena)
+		worker_arena_put(s->w, s->arena, s->wpos);
 	s->arena = NULL;
 	s->cap = s->wpos = 0;
 }

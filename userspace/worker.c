@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define RING_ENTRIES 1024
@@ -228,6 +229,38 @@ static void on_accept(struct worker *w, unsigned i, int res, unsigned flags)
 	session_start(w, res, &peer, busy);
 }
 
+/* ------------------------------------------------------------ arenas */
+
+#define ARENA_KEEP_TOUCHED (1u << 20) /* give back pages beyond this on reuse */
+
+size_t worker_arena_size(const struct worker *w)
+{
+	return w->cfg->message_size + WORKER_ARENA_READ_AHEAD;
+}
+
+void *worker_arena_get(struct worker *w)
+{
+	if (w->narenas)
+		return w->arena_pool[--w->narenas];
+	void *a = mmap(NULL, worker_arena_size(w), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return a == MAP_FAILED ? NULL : a;
+}
+
+void worker_arena_put(struct worker *w, void *arena, size_t used)
+{
+	if (w->narenas == sizeof w->arena_pool / sizeof w->arena_pool[0]) {
+		munmap(arena, worker_arena_size(w));
+		return;
+	}
+	/* A big message leaves many pages behind; return them to the kernel
+	 * and keep only the first megabyte warm for the next one. */
+	if (used > ARENA_KEEP_TOUCHED)
+		madvise((char *)arena + ARENA_KEEP_TOUCHED, worker_arena_size(w) - ARENA_KEEP_TOUCHED,
+			MADV_DONTNEED);
+	w->arena_pool[w->narenas++] = arena;
+}
+
 /* ------------------------------------------------------ group commit */
 
 static void dirsync_start(struct worker *w, int which)
@@ -431,6 +464,8 @@ int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
 
 void worker_destroy(struct worker *w)
 {
+	while (w->narenas)
+		munmap(w->arena_pool[--w->narenas], worker_arena_size(w));
 	for (unsigned i = 0; i < w->nlisten; i++)
 		close(w->listen_fds[i]);
 	if (w->ring_ready)

@@ -81,6 +81,10 @@ struct worker {
 	struct ring_op dirsync_ops[2];
 	struct session *dirsync_waiting[2], *dirsync_batch[2];
 	bool dirsync_inflight[2];
+	/* Message arenas: address space reserved once and reused, so a
+	 * transaction costs no mmap/munmap and no page-table churn. */
+	void *arena_pool[64];
+	unsigned narenas;
 	char error[600];
 };
 
@@ -99,6 +103,12 @@ struct io_uring_sqe *worker_sqe(struct worker *w);
 /* Queue s for the next fsync of its spool directory (0 main, 1 quarantine);
  * session_dirsync_done() runs when one that covers it completes. */
 void worker_dirsync_join(struct worker *w, struct session *s, int which);
+#define WORKER_ARENA_READ_AHEAD 65536
+/* A message arena of worker_arena_size() bytes (limits.message_size plus
+ * read-ahead room), and its return; `used` bytes were touched. */
+size_t worker_arena_size(const struct worker *w);
+void *worker_arena_get(struct worker *w);
+void worker_arena_put(struct worker *w, void *arena, size_t used);
 /* Per-address session accounting (limits.sessions_per_ip). */
 bool worker_ip_enter(struct worker *w, const struct sockaddr_storage *peer);
 void worker_ip_leave(struct worker *w, const struct sockaddr_storage *peer);
