@@ -30,12 +30,12 @@ CLANG ?= clang
 FUZZ_SECONDS ?= 20
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -g $(WARN) -MMD -MP
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(B)/bpf -g $(WARN) -MMD -MP
 REL_CFLAGS := $(BASE_CFLAGS) -O2
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -DAUTHGATE_DEBUG_COUNTERS
 FUZZ_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DAUTHGATE_FUZZING -DAUTHGATE_DEBUG_COUNTERS
-LIBS := -lcares -lssl -lcrypto -luring -lpthread
+LIBS := -lcares -lssl -lcrypto -luring -lbpf -lelf -lz -lpthread
 
 VERIFY_SRC := $(sort $(wildcard verify/*.c))
 USER_SRC := $(filter-out userspace/main.c,$(sort $(wildcard userspace/*.c)))
@@ -60,6 +60,7 @@ CONF_BINS := $(patsubst tests/conformance/%.c,$(B)/asan/conformance/%,$(CONF_SRC
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(B)/bench/loadgen
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
 
 .PHONY: all test test-bins run fuzz fuzz-smoke bench bench-quick deps clean unit-bins
 
@@ -148,6 +149,14 @@ $(B)/bpf/vmlinux.h:
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(B)/bpf/vmlinux.h $(wildcard bpf/*.h)
 	$(call msg,BPF,$<)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(B)/bpf -Ibpf -c $< -o $@
+
+# The userspace loader embeds each object through a generated skeleton.
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)bpftool gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@
+
+# Everything that includes a skeleton (or the shared header) waits for them.
+$(filter %/bpf_loader.o %/cmd_stats.o %/test_bpf_flow.o %/bench_xdp.o,$(call objs,rel,$(USER_SRC) $(UNIT_SRC) $(BENCH_SRC)) $(call objs,asan,$(USER_SRC) $(UNIT_SRC)) $(call objs,fuzz,$(USER_SRC))): $(BPF_SKELS)
 
 # ----------------------------------------------------------------- tests
 
