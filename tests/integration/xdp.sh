@@ -17,6 +17,30 @@ AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 
 skip_all() { skip "xdp integration" "$1"; tap_done; exit 0; }
+
+# Usage errors need no privileges: one line, exit 2.
+usage() { # NAME WANT-SUBSTRING ARGS...
+	local name=$1 want=$2; shift 2
+	local out rc
+	out=$("$AUTHGATE" "$@" 2>&1); rc=$?
+	if [ $rc -eq 2 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && [[ $out == *"$want"* ]]; then
+		ok "usage: $name"
+	else
+		not_ok "usage: $name" "exit $rc: $out"
+	fi
+}
+usage "block without an action" "missing action" block
+usage "block with a bad action" "unknown action 'flush'" block flush
+usage "block add without a prefix" "add needs a PREFIX" block add
+usage "block add with a bad prefix" "'10.0.0.1/33' is not an address or prefix" block add 10.0.0.1/33
+usage "block add with host bits" "'10.0.0.1/8' is not" block add 10.0.0.1/8
+usage "block add with a bad ttl" "--ttl wants seconds" block add 10.0.0.0/8 --ttl soon
+usage "block del with --ttl" "--ttl only goes with add" block del 10.0.0.0/8 --ttl 5
+usage "stats with an argument" "unexpected argument 'x'" stats x
+usage "stats with a bad option" "stats" stats --bogus
+out=$("$AUTHGATE" stats --pin-dir /nonexistent 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ $out == *"is the daemon running with XDP?"* ]] \
+	&& ok "stats without pins: exit 1 and says why" || not_ok "stats without pins" "exit $rc: $out"
 [ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces, XDP)"
 for tool in ip swaks nsenter; do
 	command -v $tool >/dev/null || skip_all "$tool is not installed (make deps)"
@@ -263,5 +287,32 @@ if command -v bpftool >/dev/null; then
 	fi
 else
 	skip "restarts" "bpftool is not installed"
+fi
+
+# Without privileges the daemon serves without XDP and says so once.
+if command -v setpriv >/dev/null; then
+	nobody=$tmp/nobody
+	mkdir -p "$nobody" && chown 65534:65534 "$nobody" && chmod 755 "$tmp"
+	cat >"$nobody/a.conf" <<C
+listen = 10.77.0.2:2525
+hostname = mx.test
+spool = $nobody/spool
+dns.servers = 127.0.0.1:9
+workers = 2
+xdp.interface = $vs
+bpf.pin_dir = $nobody/pins
+C
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+	nsenter --net="/run/netns/$srv" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$AUTHGATE" serve -c "$nobody/a.conf" >"$nobody/log" 2>&1 &
+	pid=$!
+	for _ in $(seq 50); do grep -q 'serving on' "$nobody/log" && break; sleep 0.1; done
+	n=$(grep -c 'running without XDP' "$nobody/log")
+	grep -q 'serving on' "$nobody/log" && [ "$n" = 1 ] \
+		&& ok "unprivileged: serves without XDP and says so once" \
+		|| not_ok "unprivileged daemon" "$(cat "$nobody/log")"
+	kill -TERM "$pid"; wait "$pid"; pid=
+else
+	skip "unprivileged daemon" "setpriv is not installed"
 fi
 tap_done
