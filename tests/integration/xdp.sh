@@ -289,6 +289,36 @@ else
 	skip "restarts" "bpftool is not installed"
 fi
 
+# bpf.steer = least: 40 connections held open land 10 per worker (each
+# worker publishes its open sessions in steer_load when it accepts).
+leaks=0
+write_conf generic
+sed -i 's/^bpf.steer = .*/bpf.steer = least/' "$tmp/authgate.conf"
+if start; then
+	grep -q 'SK_REUSEPORT steering over 4 workers (least loaded)' "$tmp/serve.log" \
+		&& ok "least: steering attached" || not_ok "least: steering" "$(grep -i reuseport "$tmp/serve.log")"
+	in_cli $PY - <<'P' && ok "least: 40 connections held open" || not_ok "least: connections"
+import socket, time
+held = []
+for i in range(40):
+    s = socket.create_connection(("10.77.0.2", 25), 3)
+    s.recv(100)
+    held.append(s)
+for s in held:
+    s.sendall(b"QUIT\r\n"); s.recv(100); s.close()
+P
+	stop
+	counts=$(sed -n 's/.*worker \([0-9]*\): \([0-9]*\) connections accepted.*/\2/p' "$tmp/serve.log" | tr '\n' ' ')
+	# the start-up probes (closed before the next one) add a few on top
+	$PY -c "
+import sys
+c = [int(x) for x in sys.argv[1].split()]
+sys.exit(0 if len(c) == 4 and min(c) >= 10 and max(c) - min(c) <= 3 else 1)" "$counts" \
+		&& ok "least: even spread over the workers ($counts)" || not_ok "least: spread" "$counts"
+else
+	not_ok "least: the daemon starts" "$(tail -3 "$tmp/serve.log")"
+fi
+
 # Without privileges the daemon serves without XDP and says so once.
 if command -v setpriv >/dev/null; then
 	nobody=$tmp/nobody
