@@ -280,6 +280,8 @@ int bpf_steer_start(const struct config *cfg, const int *fds, unsigned nworkers,
 	if (strcmp(cfg->bpf_steer, "off") == 0 || nworkers < 2)
 		return -1;
 	__u32 mode = strcmp(cfg->bpf_steer, "least") == 0 ? AG_STEER_LEAST : AG_STEER_HASH;
+	if (strcmp(cfg->bpf_steer, "least") != 0 && strcmp(cfg->bpf_steer, "hash") != 0)
+		log_notice("bpf.steer: unknown '%s' (hash, least or off); using hash", cfg->bpf_steer);
 	if (nworkers > AG_MAX_WORKERS || nlisten > AG_MAX_GROUPS) {
 		log_notice("SK_REUSEPORT steering off: more than %d workers or %d listeners",
 			   AG_MAX_WORKERS, AG_MAX_GROUPS);
