@@ -141,14 +141,23 @@ $(B)/bench/bench_dkim: BENCH_LIBS := -lopendkim
 
 # ------------------------------------------------------------------- BPF
 
+# vmlinux.h from the running kernel's BTF; without BTF (or with
+# VMLINUX_FALLBACK=1) the UAPI-based bpf/vmlinux_fallback.h stands in.
+VMLINUX_BTF := $(if $(VMLINUX_FALLBACK),,$(wildcard /sys/kernel/btf/vmlinux))
+BPF_ARCH_INC := -idirafter /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
+
 $(B)/bpf/vmlinux.h:
 	$(call msg,GEN,$@)
 	@mkdir -p $(@D)
-	$(Q)bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
+ifneq ($(VMLINUX_BTF),)
+	$(Q)bpftool btf dump file $(VMLINUX_BTF) format c > $@
+else
+	$(Q)echo '#include "vmlinux_fallback.h" /* no /sys/kernel/btf/vmlinux */' > $@
+endif
 
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(B)/bpf/vmlinux.h $(wildcard bpf/*.h)
 	$(call msg,BPF,$<)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(B)/bpf -Ibpf -c $< -o $@
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(B)/bpf -Ibpf $(BPF_ARCH_INC) -c $< -o $@
 
 # The userspace loader embeds each object through a generated skeleton.
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
