@@ -263,6 +263,7 @@ done
 # a program left attached by a daemon killed with -9 is replaced.
 if command -v bpftool >/dev/null; then
 	write_conf generic
+	echo "bpf.keep_blocklist = yes" >>"$tmp/authgate.conf"
 	leaks=1
 	mkdir -p "$pins" && rm -f "$pins"/*
 	bpftool map create "$pins/flows" type hash key 4 value 4 entries 4 name flows
@@ -279,6 +280,8 @@ if command -v bpftool >/dev/null; then
 				&& ok "the pinned blocklist is reused across restarts" || not_ok "blocklist reuse"
 			stop
 			expect_eq "clean exit with leak checks on (load, pin, steer, detach)" 0 "$stopped"
+			[ -e "$pins/blocklist" ] && [ ! -e "$pins/flows" ] && [ ! -e "$pins/stats" ] \
+				&& ok "bpf.keep_blocklist = yes: only the blocklist pin stays" || not_ok "keep_blocklist" "$(ls "$pins")"
 		else
 			not_ok "restart after kill -9" "$(tail -3 "$tmp/serve.log")"
 		fi
