@@ -322,6 +322,29 @@ else
 	not_ok "least: the daemon starts" "$(tail -3 "$tmp/serve.log")"
 fi
 
+# lo (of the server's namespace): generic mode with the xdp.frags program;
+# a 300 kB message crosses as GSO super-packets, and every byte counts.
+sed -e 's/^listen = .*/listen = 127.0.0.1:25/' -e 's/^xdp.interface = .*/xdp.interface = lo/' \
+	-e 's/^xdp.mode = .*/xdp.mode = auto/' "$tmp/authgate.conf" >"$tmp/lo.conf"
+sed -i 's|^ok.example. TXT .*|ok.example. TXT "v=spf1 ip4:10.77.0.0/24 ip4:127.0.0.0/8 -all"|' "$tmp/zone"
+: >"$tmp/lo.log"
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+nsenter --net="/run/netns/$srv" "$AUTHGATE" serve -c "$tmp/lo.conf" >"$tmp/lo.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q 'serving on' "$tmp/lo.log" && break; sleep 0.1; done
+if grep -q 'XDP on lo (generic mode)' "$tmp/lo.log" && in_srv ip link show lo | grep -q 'name xdp_smtp_frags'; then
+	ok "lo: generic mode with the xdp.frags program"
+	$PY -c 'print("From: a@ok.example\r\nSubject: big\r\n\r\n" + ("x" * 998 + "\r\n") * 300)' >"$tmp/big.eml"
+	reply=$(in_srv swaks --server 127.0.0.1:25 --helo c.test --from a@ok.example --to bob@example.net \
+		--data "@$tmp/big.eml" --timeout 10 2>&1 | grep -E '^<[-*]' | grep -v -E '^<-  (220|221|250-|250 (2\.1|mx)|354)' | tail -1)
+	case $reply in "<-  250 2.0.0 queued as "*) ok "lo: 300 kB message accepted" ;; *) not_ok "lo: big message" "$reply" ;; esac
+	sb=$(in_srv "$AUTHGATE" stats --pin-dir "$pins" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["xdp_smtp_bytes"])')
+	[ "$sb" -ge 300000 ] && ok "lo: xdp_smtp_bytes counts the whole message ($sb)" || not_ok "lo: bytes" "$sb"
+else
+	not_ok "lo: XDP" "$(grep XDP "$tmp/lo.log"; in_srv ip link show lo)"
+fi
+kill -TERM "$pid"; wait "$pid"; pid=
+
 # Without privileges the daemon serves without XDP and says so once.
 if command -v setpriv >/dev/null; then
 	nobody=$tmp/nobody
