@@ -16,6 +16,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ static struct {
 	int ifindex;
 	__u32 xdp_flags;
 	bool xdp_on;
-	__u32 steer_mode;
+	atomic_bool steer_least; /* set last: workers read it without the lock */
 	int steer_fds[AG_MAX_GROUPS]; /* one listener per group carries the program */
 	unsigned ngroups;
 	pthread_mutex_t lock;
@@ -59,11 +60,10 @@ static struct {
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_WARN && getenv("AUTHGATE_BPF_DEBUG"))
-		return vfprintf(stderr, fmt, ap);
-	if (level == LIBBPF_DEBUG && getenv("AUTHGATE_BPF_DEBUG"))
-		return vfprintf(stderr, fmt, ap);
-	return 0;
+	/* the daemon logs one line per failure itself; libbpf's detail
+	 * (verifier log included) on request */
+	(void)level;
+	return getenv("AUTHGATE_BPF_DEBUG") ? vfprintf(stderr, fmt, ap) : 0;
 }
 
 /* mkdir -p, with bpffs mounted on /sys/fs/bpf when it is missing there. */
@@ -318,7 +318,7 @@ int bpf_steer_start(const struct config *cfg, const int *fds, unsigned nworkers,
 			goto fail;
 		g.steer_fds[g.ngroups++] = fd;
 	}
-	g.steer_mode = mode;
+	atomic_store(&g.steer_least, mode == AG_STEER_LEAST);
 	log_notice("SK_REUSEPORT steering over %u workers (%s)", nworkers,
 		   mode == AG_STEER_LEAST ? "least loaded" : "flow hash");
 	return 0;
@@ -335,7 +335,7 @@ fail:
 
 void bpf_steer_load(unsigned worker, int delta)
 {
-	if (!g.steer || g.steer_mode != AG_STEER_LEAST || worker >= AG_MAX_WORKERS)
+	if (!atomic_load(&g.steer_least) || worker >= AG_MAX_WORKERS)
 		return;
 	__u32 key = worker;
 	struct ag_worker_load v;
@@ -394,6 +394,7 @@ void bpf_sweep(void)
 void bpf_stop(void)
 {
 	int zero = 0;
+	atomic_store(&g.steer_least, false);
 	for (unsigned i = 0; i < g.ngroups; i++)
 		setsockopt(g.steer_fds[i], SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &zero, sizeof zero);
 	g.ngroups = 0;
