@@ -30,12 +30,12 @@ CLANG ?= clang
 FUZZ_SECONDS ?= 20
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -g $(WARN) -MMD -MP
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(B)/bpf -g $(WARN) -MMD -MP
 REL_CFLAGS := $(BASE_CFLAGS) -O2
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -DAUTHGATE_DEBUG_COUNTERS
 FUZZ_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DAUTHGATE_FUZZING -DAUTHGATE_DEBUG_COUNTERS
-LIBS := -lcares -lssl -lcrypto -luring -lpthread
+LIBS := -lcares -lssl -lcrypto -luring -lbpf -lelf -lz -lpthread
 
 VERIFY_SRC := $(sort $(wildcard verify/*.c))
 USER_SRC := $(filter-out userspace/main.c,$(sort $(wildcard userspace/*.c)))
@@ -60,6 +60,7 @@ CONF_BINS := $(patsubst tests/conformance/%.c,$(B)/asan/conformance/%,$(CONF_SRC
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(B)/bench/loadgen
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
 
 .PHONY: all test test-bins run fuzz fuzz-smoke bench bench-quick deps clean unit-bins
 
@@ -140,14 +141,31 @@ $(B)/bench/bench_dkim: BENCH_LIBS := -lopendkim
 
 # ------------------------------------------------------------------- BPF
 
+# vmlinux.h from the running kernel's BTF; without BTF (or with
+# VMLINUX_FALLBACK=1) the UAPI-based bpf/vmlinux_fallback.h stands in.
+VMLINUX_BTF := $(if $(VMLINUX_FALLBACK),,$(wildcard /sys/kernel/btf/vmlinux))
+BPF_ARCH_INC := -idirafter /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
+
 $(B)/bpf/vmlinux.h:
 	$(call msg,GEN,$@)
 	@mkdir -p $(@D)
-	$(Q)bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
+ifneq ($(VMLINUX_BTF),)
+	$(Q)bpftool btf dump file $(VMLINUX_BTF) format c > $@
+else
+	$(Q)echo '#include "vmlinux_fallback.h" /* no /sys/kernel/btf/vmlinux */' > $@
+endif
 
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(B)/bpf/vmlinux.h $(wildcard bpf/*.h)
 	$(call msg,BPF,$<)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(B)/bpf -Ibpf -c $< -o $@
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(B)/bpf -Ibpf $(BPF_ARCH_INC) -c $< -o $@
+
+# The userspace loader embeds each object through a generated skeleton.
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)bpftool gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@
+
+# Everything that includes a skeleton (or the shared header) waits for them.
+$(filter %/bpf_loader.o %/cmd_stats.o %/test_bpf_flow.o %/bench_xdp.o,$(call objs,rel,$(USER_SRC) $(UNIT_SRC) $(BENCH_SRC)) $(call objs,asan,$(USER_SRC) $(UNIT_SRC)) $(call objs,fuzz,$(USER_SRC))): $(BPF_SKELS)
 
 # ----------------------------------------------------------------- tests
 

@@ -5,6 +5,7 @@
  * SIGTERM/SIGINT drain (stop accepting, let transactions finish, exit 0),
  * SIGHUP reloads the zone overlay and the policy knobs.
  */
+#include "bpf_loader.h"
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
@@ -80,9 +81,7 @@ static int run(struct config *cfg, const char *path)
 		fprintf(stderr, "authgate serve: %s\n", err);
 		return 1;
 	}
-	if (strcmp(cfg->xdp_interface, "none") != 0)
-		log_notice("XDP on %s: not in this build yet (issue 7); running without it",
-			   cfg->xdp_interface);
+	bpf_xdp_start(cfg); /* logs once whether XDP is on; never fatal */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -102,12 +101,20 @@ static int run(struct config *cfg, const char *path)
 		pthread_create(&w[started].thread, NULL, worker_main, &w[started]);
 	}
 	if (started == n) {
+		int *fds = calloc((size_t)n * cfg->nlisten, sizeof *fds);
+		for (unsigned i = 0; fds && i < n; i++)
+			for (unsigned l = 0; l < cfg->nlisten; l++)
+				fds[i * cfg->nlisten + l] = w[i].listen_fds[l];
+		if (fds)
+			bpf_steer_start(cfg, fds, n, cfg->nlisten);
+		free(fds);
 		log_notice("serving on %s%s with %u worker%s, spool %s", cfg->listen[0].text,
 			   cfg->nlisten > 1 ? " (and more)" : "", n, n == 1 ? "" : "s", cfg->spool);
 		for (;;) {
 			int sig;
 			struct timespec ts = {.tv_sec = 1};
 			sig = sigtimedwait(&set, NULL, &ts);
+			bpf_sweep();
 			if (sig == SIGHUP)
 				reload(&d, path);
 			else if (sig == SIGTERM || sig == SIGINT || atomic_load(&d.stop))
@@ -120,6 +127,7 @@ static int run(struct config *cfg, const char *path)
 	for (unsigned i = 0; i < started; i++) {
 		pthread_join(w[i].thread, NULL);
 		msgs += w[i].stats.messages;
+		log_notice("worker %u: %lu connections accepted", i, w[i].stats.accepted);
 		worker_destroy(&w[i]);
 	}
 	log_notice("stopped: %lu transactions, %lu message bytes copied in userspace",
@@ -127,6 +135,7 @@ static int run(struct config *cfg, const char *path)
 		   (unsigned long)atomic_load(&d.message_copy_bytes));
 	(void)msgs;
 	free(w);
+	bpf_stop();
 	spool_close(&d.spool);
 	SSL_CTX_free(d.tls_ctx);
 	return started == n ? 0 : 1;

@@ -38,7 +38,9 @@ static const struct key keys[] = {
 	{"tls.cert", V_STR, STR(tls_cert), 0, 0},
 	{"tls.key", V_STR, STR(tls_key), 0, 0},
 	{"xdp.interface", V_STR, STR(xdp_interface), 0, 0},
+	{"xdp.mode", V_STR, STR(xdp_mode), 0, 0},
 	{"bpf.pin_dir", V_STR, STR(bpf_pin_dir), 0, 0},
+	{"bpf.steer", V_STR, STR(bpf_steer), 0, 0},
 	{"bpf.keep_blocklist", V_BOOL, F(bpf_keep_blocklist), 0, 0, 1},
 	{"xdp.block_after", V_UINT, F(xdp_block_after), 0, 0, 1000000},
 	{"xdp.block_ttl", V_SECONDS, F(xdp_block_ttl), 0, 1, 31536000},
@@ -72,6 +74,8 @@ void config_defaults(struct config *c)
 	c->dns_tries = 2;
 	snprintf(c->xdp_interface, sizeof c->xdp_interface, "lo");
 	snprintf(c->bpf_pin_dir, sizeof c->bpf_pin_dir, "/sys/fs/bpf/authgate");
+	snprintf(c->xdp_mode, sizeof c->xdp_mode, "auto");
+	snprintf(c->bpf_steer, sizeof c->bpf_steer, "hash");
 	c->xdp_block_after = 10;
 	c->xdp_block_ttl = 3600;
 	c->xdp_block_window = 600;

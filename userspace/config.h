@@ -47,7 +47,9 @@ struct config {
 	unsigned dns_timeout_ms, dns_tries;
 	char tls_cert[CONFIG_PATH_MAX], tls_key[CONFIG_PATH_MAX];
 	char xdp_interface[IF_NAMESIZE]; /* "none": no XDP */
+	char xdp_mode[16]; /* auto (native, else generic), native, generic */
 	char bpf_pin_dir[CONFIG_PATH_MAX];
+	char bpf_steer[16]; /* hash, least, off: SK_REUSEPORT worker choice */
 	bool bpf_keep_blocklist;
 	unsigned xdp_block_after, xdp_block_ttl, xdp_block_window; /* count, s, s */
 	size_t message_size;

@@ -17,6 +17,8 @@ const struct cli_command cli_commands[] = {
 	{"senderid", "Sender ID check (RFC 4406) of a message's PRA", cmd_senderid},
 	{"verify", "all three checks and the verdict for one message", cmd_verify},
 	{"serve", "the SMTP daemon (io_uring workers, verification, spool)", cmd_serve},
+	{"stats", "XDP counters and the busiest SMTP flows (pinned maps)", cmd_stats},
+	{"block", "add, delete or list XDP blocklist prefixes", cmd_block},
 	{NULL, NULL, NULL},
 };
 

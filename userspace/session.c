@@ -9,6 +9,7 @@
  */
 #include "session.h"
 
+#include "bpf_loader.h"
 #include "log.h"
 #include "smtp.h"
 #include "tls.h"
@@ -142,6 +143,7 @@ static void maybe_free(struct session *s)
 	if (s->counted_ip)
 		worker_ip_leave(s->w, &s->peer);
 	atomic_fetch_sub(&s->w->shared->sessions, 1);
+	bpf_steer_load(s->w->id, -1);
 	session_unlink(s);
 	smtp_session_free(s->smtp);
 	tls_conn_free(s->tls);
@@ -306,6 +308,8 @@ static void on_spf(void *arg, const struct spf_outcome *o)
 		char text[600];
 		snprintf(text, sizeof text, "SPF fail: %s", o->explanation[0] ? o->explanation : "not permitted");
 		smtp_reject_transaction(s->smtp, 550, "5.7.23", text);
+		if (!s->message_ready) /* else the verdict below counts this drop */
+			bpf_verdict_drop(&s->peer);
 	}
 	if (s->message_ready)
 		start_verdict(s);
@@ -398,8 +402,10 @@ static void act_on_verdict(struct session *s, struct verdict_result *r)
 					  smtp_envelope(s->smtp)->mail_from, r->received_spf, r->authres);
 	if (s->rec->headers_len >= sizeof s->rec->headers)
 		s->rec->headers_len = sizeof s->rec->headers - 1;
-	if (d->verdict == VERDICT_TEMPFAIL)
+	if (d->verdict == VERDICT_TEMPFAIL) /* never counts toward xdp.block_after */
 		return finish_transaction(s, 451, d->status, d->reason);
+	if (d->verdict == VERDICT_DROP)
+		bpf_verdict_drop(&s->peer);
 	if (d->verdict == VERDICT_DROP && drop == DROP_REJECT)
 		return finish_transaction(s, 550, d->status, d->reason);
 	if (d->verdict == VERDICT_DROP && drop == DROP_DISCARD) {
@@ -804,6 +810,7 @@ void session_start(struct worker *w, int fd, const struct sockaddr_storage *peer
 		free(s);
 		close(fd);
 		atomic_fetch_sub(&w->shared->sessions, 1);
+		bpf_steer_load(w->id, -1);
 		return;
 	}
 	s->w = w;

@@ -3,6 +3,7 @@
  */
 #include "worker.h"
 
+#include "bpf_loader.h"
 #include "log.h"
 #include "session.h"
 
@@ -224,6 +225,7 @@ static void on_accept(struct worker *w, unsigned i, int res, unsigned flags)
 	unsigned n = atomic_fetch_add(&w->shared->sessions, 1) + 1;
 	bool busy = n > w->cfg->sessions;
 	w->stats.accepted++;
+	bpf_steer_load(w->id, +1);
 	if (busy)
 		w->stats.refused++;
 	session_start(w, res, &peer, busy);
