@@ -338,6 +338,37 @@ static void start_spf(struct session *s)
 	s->spf_done = true;
 }
 
+/* RFC 4405: with SUBMITTER= the receiver may check Sender ID before the
+ * message arrives; a fail refuses the transaction at once (after DATA the
+ * verdict checks that the PRA matches the SUBMITTER). */
+static void on_submitter(void *arg, const struct senderid_outcome *o)
+{
+	struct check_ctx *c = arg;
+	struct session *s = c->s;
+	if (!check_still_wanted(c))
+		return;
+	if (o->result == SPF_FAIL) {
+		char text[700];
+		snprintf(text, sizeof text, "Sender ID fail: %s may not send for SUBMITTER %s",
+			 s->ip, o->identity);
+		smtp_reject_transaction(s->smtp, 550, "5.7.23", text);
+	}
+	flush_output(s);
+	maybe_free(s);
+}
+
+static void start_submitter_check(struct session *s)
+{
+	const struct smtp_envelope *env = smtp_envelope(s->smtp);
+	struct spf_config cfg = {.receiver = s->w->cfg->hostname, .cache = s->w->spf_cache};
+	struct check_ctx *c = check_ctx(s);
+	if (c && senderid_check_identity(s->w->resolver, &s->spf_ip, env->helo, env->submitter,
+					 SENDERID_PRA, &cfg, on_submitter, c) < 0) {
+		s->checks--; /* not started: the check after DATA still runs */
+		free(c);
+	}
+}
+
 static void spool_begin(struct session *s, bool quarantine);
 
 static void finish_transaction(struct session *s, unsigned code, const char *status,
@@ -598,6 +629,8 @@ static void handle_event(struct session *s, enum smtp_event ev)
 	case SMTP_EV_MAIL:
 		s->gen++;
 		start_spf(s);
+		if (smtp_envelope(s->smtp)->submitter[0])
+			start_submitter_check(s);
 		break;
 	case SMTP_EV_DATA:
 	case SMTP_EV_BDAT:

@@ -89,6 +89,29 @@ case $reply in "<** 451 4.7.24 temporary error"*) ok "DNS timeout, nothing passe
 reply=$(send alice@example.org "$tmp/good.eml" --pipeline)
 case $reply in "<-  250 2.0.0 queued as "*) ok "PIPELINING client accepted" ;; *) not_ok "PIPELINING" "$reply" ;; esac
 
+# SUBMITTER (RFC 4405): checked at MAIL time, and after DATA against the PRA.
+sub=$($PY - "$port" "$tmp/good.eml" <<'EOF'
+import smtplib, sys
+port, msg = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+out = []
+for submitter in ("x@fail.example", "alice@example.org", "someone@example.org"):
+    s = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.example.org')
+    s.ehlo()
+    code, _ = s.docmd("MAIL FROM:<alice@example.org> SUBMITTER=%s" % submitter)
+    code, text = s.rcpt('bob@example.net')
+    if code == 250:
+        try:
+            code, text = s.data(msg)
+        except smtplib.SMTPDataError as e:
+            code, text = e.smtp_code, e.smtp_error
+    out.append("%s:%d %s" % (submitter, code, text.decode().split()[0]))
+    s.quit()
+print(" | ".join(out))
+EOF
+)
+expect_eq "SUBMITTER: refused at RCPT when Sender ID fails for it; accepted when it is the PRA; 550 when the PRA differs" \
+	"x@fail.example:550 5.7.23 | alice@example.org:250 2.0.0 | someone@example.org:550 5.7.23" "$sub"
+
 # Python smtplib: two messages on one connection; the spooled copy must be
 # the prepended headers plus the message exactly as sent (after unstuffing).
 if $PY - "$port" "$tmp/good.eml" "$tmp/spool/new" <<'EOF'
