@@ -35,7 +35,7 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -DAUTHGATE_DEBUG_COUNTERS
 FUZZ_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DAUTHGATE_FUZZING -DAUTHGATE_DEBUG_COUNTERS
-LIBS := -lcares -lssl -lcrypto -luring -lbpf -lelf -lz -lpthread
+LIBS := -lcares -lssl -lcrypto -luring -lbpf -lelf -lz -lpthread -lm
 
 VERIFY_SRC := $(sort $(wildcard verify/*.c))
 USER_SRC := $(filter-out userspace/main.c,$(sort $(wildcard userspace/*.c)))
@@ -126,7 +126,7 @@ $(B)/bench/bench_spf: $(B)/rel/obj/bench/bench_spf.o $(B)/rel/libuser.a $(B)/rel
 	$(Q)$(CC) -o $@ $^ $(LIBS) -lspf2
 
 # The load generator stands alone (io_uring, no authgate code).
-$(B)/bench/loadgen: $(B)/rel/obj/bench/loadgen.o
+$(B)/bench/loadgen: $(B)/rel/obj/bench/loadgen.o $(B)/rel/obj/userspace/hist.o
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $^ -luring -lm

@@ -11,6 +11,8 @@
  *                [--messages M] [--pipelining] [--from A] [--to A]
  *                [--helo NAME] [--json]
  */
+#include "userspace/hist.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -27,9 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUCKETS_PER_OCTAVE 8
-#define OCTAVES 40 /* 1 ns .. ~18 minutes */
-#define NBUCKETS (BUCKETS_PER_OCTAVE * OCTAVES)
 
 enum step { S_CONNECT, S_GREETING, S_EHLO, S_RSET, S_ENVELOPE, S_FINAL, S_QUIT, S_DONE };
 
@@ -49,8 +48,7 @@ struct conn {
 
 struct stats {
 	unsigned long accepted, rejected, tempfailed, errors;
-	unsigned long hist[NBUCKETS];
-	unsigned long nlat;
+	struct hist lat;
 };
 
 static struct {
@@ -71,40 +69,6 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Bucket b covers [2^(b/8) * (1 + (b%8)/8)) ns, log-spaced, 8 per octave. */
-unsigned hist_bucket(uint64_t ns);
-unsigned hist_bucket(uint64_t ns)
-{
-	if (ns < 1)
-		return 0;
-	unsigned oct = 63u - (unsigned)__builtin_clzll(ns);
-	unsigned sub = oct >= 3 ? (unsigned)((ns >> (oct - 3)) & 7) : (unsigned)((ns << (3 - oct)) & 7);
-	unsigned b = oct * BUCKETS_PER_OCTAVE + sub;
-	return b < NBUCKETS ? b : NBUCKETS - 1;
-}
-
-double hist_bucket_upper(unsigned b);
-double hist_bucket_upper(unsigned b)
-{
-	unsigned oct = b / BUCKETS_PER_OCTAVE, sub = b % BUCKETS_PER_OCTAVE;
-	return ldexp(1.0 + (sub + 1) / 8.0, (int)oct);
-}
-
-/* The value (upper bucket edge, ns) below which a fraction q of samples lie. */
-double hist_percentile(const unsigned long *h, unsigned long n, double q);
-double hist_percentile(const unsigned long *h, unsigned long n, double q)
-{
-	if (n == 0)
-		return 0;
-	unsigned long want = (unsigned long)ceil(q * (double)n), seen = 0;
-	for (unsigned b = 0; b < NBUCKETS; b++) {
-		seen += h[b];
-		if (seen >= want)
-			return hist_bucket_upper(b);
-	}
-	return hist_bucket_upper(NBUCKETS - 1);
 }
 
 static void submit_send(struct io_uring *ring, struct conn *c, const char *buf, size_t len)
@@ -224,8 +188,7 @@ static void on_reply(struct io_uring *ring, struct conn *c, int code)
 	}
 	case S_FINAL: {
 		uint64_t dt = now_ns() - c->t_eod;
-		st.hist[hist_bucket(dt)]++;
-		st.nlat++;
+		hist_add(&st.lat, dt);
 		count_final(code);
 		next_transaction(ring, c);
 		return;
@@ -413,8 +376,8 @@ int main(int argc, char **argv)
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
 	unsigned long done = st.accepted + st.rejected + st.tempfailed;
-	double p50 = hist_percentile(st.hist, st.nlat, 0.5) / 1e6, p90 = hist_percentile(st.hist, st.nlat, 0.9) / 1e6,
-	       p99 = hist_percentile(st.hist, st.nlat, 0.99) / 1e6, p999 = hist_percentile(st.hist, st.nlat, 0.999) / 1e6;
+	double p50 = hist_percentile(&st.lat, 0.5) / 1e6, p90 = hist_percentile(&st.lat, 0.9) / 1e6,
+	       p99 = hist_percentile(&st.lat, 0.99) / 1e6, p999 = hist_percentile(&st.lat, 0.999) / 1e6;
 	printf("sessions %u x messages %u%s: %lu done in %.2f s = %.0f messages/s\n", opt.sessions,
 	       opt.messages, opt.pipelining ? " (pipelining)" : "", done, secs, (double)done / secs);
 	printf("accepted %lu, rejected %lu, tempfailed %lu, errors %lu\n", st.accepted, st.rejected,
