@@ -62,7 +62,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(B)/bench/loadgen
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
 
-.PHONY: all test test-bins run fuzz fuzz-smoke bench bench-quick deps clean unit-bins
+.PHONY: all test test-bins run fuzz fuzz-smoke bench bench-quick deps clean unit-bins corpus
 
 all: $(B)/authgate $(BPF_OBJS)
 
@@ -182,6 +182,13 @@ fuzz: $(FUZZ_BINS)
 
 fuzz-smoke: $(FUZZ_BINS)
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(B) bash tests/fuzz/smoke.sh
+
+# The benchmark corpus, generated once per seed and kept under build/.
+CORPUS_SEED ?= 1
+corpus: $(B)/corpus/seed-$(CORPUS_SEED)/MANIFEST
+$(B)/corpus/seed-%/MANIFEST: bench/corpus.py
+	$(call msg,CORPUS,$(@D))
+	$(Q)/usr/bin/python3 bench/corpus.py $(@D) --seed $*
 
 bench: $(B)/authgate $(BENCH_BINS)
 	$(Q)BUILD=$(B) bash bench/run.sh
