@@ -145,14 +145,6 @@ static void make_ready(struct dns_resolver *r, struct dns_query *q,
 	r->ready_tail = q;
 }
 
-static uint32_t key_hash(const char *name, enum dns_type type)
-{
-	uint32_t h = 2166136261u ^ (uint32_t)type;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h;
-}
-
 static struct pending **pending_slot(struct dns_resolver *r, const char *name,
 				     enum dns_type type, uint32_t h)
 {
@@ -202,7 +194,7 @@ static void on_upstream(void *arg, struct dns_answer *ans)
 static int ask_upstream(struct dns_resolver *r, struct dns_query *q,
 			const char *name, enum dns_type type)
 {
-	uint32_t h = key_hash(name, type);
+	uint32_t h = dns_name_hash(name, type);
 	struct pending **slot = pending_slot(r, name, type, h);
 	if (*slot) {
 		q->next = (*slot)->waiters;

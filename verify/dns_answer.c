@@ -62,6 +62,14 @@ const char *dns_why_name(enum dns_why w)
 	return (unsigned)w < sizeof names / sizeof names[0] ? names[w] : "?";
 }
 
+uint32_t dns_name_hash(const char *name, unsigned key)
+{
+	uint32_t h = 2166136261u ^ key;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
 int dns_name_normalize(const char *name, char *out)
 {
 	size_t n = strlen(name);

@@ -44,6 +44,10 @@ struct dns_answer *dns_builder_finish(struct dns_builder *b,
 				      enum dns_status status, enum dns_why why,
 				      uint32_t neg_ttl, bool cacheable);
 
+/* FNV-1a of a normalised name, seeded with key (a record type, or 0): the
+ * one hash the cache, the pending-query table and the zone share. */
+uint32_t dns_name_hash(const char *name, unsigned key);
+
 /* Lower-case name, strip one trailing dot, into out (DNS_NAME_MAX + 1).
  * Returns length, or -1 when too long. */
 int dns_name_normalize(const char *name, char *out);

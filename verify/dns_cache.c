@@ -6,6 +6,8 @@
  */
 #include "dns_cache.h"
 
+#include "dns_answer.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,14 +27,6 @@ struct dns_cache {
 	uint32_t max_ttl;
 	struct dns_cache_stats st;
 };
-
-static uint32_t key_hash(const char *name, enum dns_type type)
-{
-	uint32_t h = 2166136261u ^ (uint32_t)type;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h;
-}
 
 struct dns_cache *dns_cache_new(size_t max_entries, uint32_t max_ttl)
 {
@@ -122,7 +116,7 @@ static struct entry *find(struct dns_cache *c, const char *name,
 struct dns_answer *dns_cache_get(struct dns_cache *c, const char *name,
 				 enum dns_type type, uint64_t now)
 {
-	uint32_t h = key_hash(name, type);
+	uint32_t h = dns_name_hash(name, type);
 	struct entry *e = find(c, name, type, h);
 	if (e && now >= e->expires) {
 		entry_remove(c, e);
@@ -147,7 +141,7 @@ void dns_cache_put(struct dns_cache *c, struct dns_answer *a, uint64_t now)
 			a->status == DNS_NXDOMAIN;
 	if (!storable || !a->cacheable || a->ttl == 0)
 		return;
-	uint32_t h = key_hash(a->name, a->type);
+	uint32_t h = dns_name_hash(a->name, a->type);
 	struct entry *e = find(c, a->name, a->type, h);
 	if (e)
 		entry_remove(c, e);

@@ -262,17 +262,9 @@ static int lex_entry(struct lexer *lx, struct entry *e)
 
 /* --------------------------------------------------------------- owners */
 
-static uint32_t name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 static struct owner *owner_find(const struct dns_zone *z, const char *name)
 {
-	uint32_t h = name_hash(name);
+	uint32_t h = dns_name_hash(name, 0);
 	for (struct owner *o = z->buckets[h & (z->nbuckets - 1)]; o; o = o->next)
 		if (o->hash == h && strcmp(o->name, name) == 0)
 			return o;
@@ -307,7 +299,7 @@ static struct owner *owner_add(struct dns_zone *z, const char *name)
 		free(o);
 		return NULL;
 	}
-	o->hash = name_hash(name);
+	o->hash = dns_name_hash(name, 0);
 	o->next = z->buckets[o->hash & (z->nbuckets - 1)];
 	z->buckets[o->hash & (z->nbuckets - 1)] = o;
 	z->count++;
