@@ -12,16 +12,15 @@ sessions=50 messages=100
 case ${1:-} in --quick) messages=20 ;; --smoke) sessions=4 messages=5 ;; esac
 tmp=$(mktemp -d /tmp/authgate-bench.XXXXXX)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-/usr/bin/python3 - "$top/../shared/conformance/dkim/dkimpy" "$tmp" <<'PY'
-import dkim, sys
-shared, tmp = sys.argv[1], sys.argv[2]
-key = open(shared + '/2048_testkey.key', 'rb').read()
-pub = open(shared + '/2048_testkey_wo_markers.pub.txt').read().strip().replace('\n', '')
-chunks = ' '.join('"%s"' % pub[i:i+200] for i in range(0, len(pub), 200))
-open(tmp + '/zone', 'w').write(f'example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"\nsel._domainkey.example.org. TXT {chunks}\n')
+/usr/bin/python3 - "$top/tests/lib" "$tmp" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import dkim_fixture as fx
+tmp = sys.argv[2]
+open(tmp + '/zone', 'w').write(f'example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"\n{fx.KEY_RR}\n')
 body = "".join("%04d the quick brown fox jumps over the lazy dog, a reply of eight kilobytes\r\n" % i for i in range(100))
 msg = f"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: re: bench\r\n\r\n{body}".encode()
-sig = dkim.sign(msg, b"sel", b"example.org", key, include_headers=[b"from", b"to", b"subject"])
+sig = fx.signature(msg)
 open(tmp + '/msg.eml', 'wb').write(sig + msg)
 PY
 printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.bench" "spool = $tmp/spool" "dns.zone = $tmp/zone" \

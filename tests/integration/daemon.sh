@@ -9,7 +9,6 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/daemon.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
-shared=$top/../shared/conformance/dkim/dkimpy
 
 for tool in swaks; do
 	command -v $tool >/dev/null || { skip "daemon" "$tool is not installed (make deps)"; tap_done; exit; }
@@ -22,15 +21,14 @@ port=$(free_port)
 
 # Zone: example.org passes SPF from loopback and publishes the DKIM key;
 # fail.example passes nothing; slow.example times out (temperror).
-$PY - "$shared" "$tmp" <<'EOF'
-import dkim, sys
-shared, tmp = sys.argv[1], sys.argv[2]
-key = open(shared + '/2048_testkey.key', 'rb').read()
-pub = open(shared + '/2048_testkey_wo_markers.pub.txt').read().strip().replace('\n', '')
-chunks = ' '.join('"%s"' % pub[i:i+200] for i in range(0, len(pub), 200))
+$PY - "$top/tests/lib" "$tmp" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import dkim_fixture as fx
+tmp = sys.argv[2]
 open(tmp + '/zone', 'w').write(f'''$TTL 300
 example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"
-sel._domainkey.example.org. TXT {chunks}
+{fx.KEY_RR}
 fail.example. TXT "v=spf1 -all"
 neutral.example. TXT "v=spf1 ?all"
 slow.example. TIMEOUT
@@ -39,7 +37,7 @@ def msg(frm, body):
     return (f"From: {frm}\r\nTo: bob@example.net\r\nSubject: test\r\n"
             f"Message-ID: <1@example.org>\r\n\r\n{body}").encode()
 good = msg("Alice <alice@example.org>", "Hello.\r\n.a line that starts with a dot\r\n..two\r\n")
-sig = dkim.sign(good, b"sel", b"example.org", key, include_headers=[b"from", b"to", b"subject"])
+sig = fx.signature(good)
 open(tmp + '/good.eml', 'wb').write(sig + good)
 open(tmp + '/tampered.eml', 'wb').write(sig + good.replace(b"Hello", b"Hellx"))
 open(tmp + '/unsigned-neutral.eml', 'wb').write(msg("n@neutral.example", "no signature\r\n"))

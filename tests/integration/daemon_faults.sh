@@ -9,7 +9,6 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/daemon.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
-shared=$top/../shared/conformance/dkim/dkimpy
 
 tmp=$(mktemp -d /tmp/authgate-faults.XXXXXX)
 mounted=
@@ -21,16 +20,15 @@ cleanup() {
 trap cleanup EXIT
 port=$(free_port)
 
-$PY - "$shared" "$tmp" <<'PY'
-import dkim, sys
-shared, tmp = sys.argv[1], sys.argv[2]
-key = open(shared + '/2048_testkey.key', 'rb').read()
-pub = open(shared + '/2048_testkey_wo_markers.pub.txt').read().strip().replace('\n', '')
-chunks = ' '.join('"%s"' % pub[i:i+200] for i in range(0, len(pub), 200))
-open(tmp + '/zone', 'w').write(f'example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"\nsel._domainkey.example.org. TXT {chunks}\n')
+$PY - "$top/tests/lib" "$tmp" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import dkim_fixture as fx
+tmp = sys.argv[2]
+open(tmp + '/zone', 'w').write(f'example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"\n{fx.KEY_RR}\n')
 body = "".join("line %d of a message that is long enough to take a while\r\n" % i for i in range(200))
 good = f"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: t\r\n\r\n{body}".encode()
-sig = dkim.sign(good, b"sel", b"example.org", key, include_headers=[b"from", b"to", b"subject"])
+sig = fx.signature(good)
 open(tmp + '/good.eml', 'wb').write(sig + good)
 open(tmp + '/other.eml', 'wb').write(b"From: x@elsewhere.test\r\nSubject: t\r\n\r\nbody\r\n")
 PY
