@@ -2,20 +2,36 @@
 # bench/bench_daemon_idle.sh [--quick|--smoke] — memory per idle session:
 # start the daemon on a free loopback port, open N idle sessions (10,000;
 # 1,000 with --quick, 100 with --smoke), report RSS growth per session.
+# Measured twice in one run: with the shared provided-buffer pool for
+# command reads (the default), and with limits.command_buffers = 0 (every
+# session keeps a read buffer of its own), the baseline the pool is for.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 n=10000
 case ${1:-} in --quick) n=1000 ;; --smoke) n=100 ;; esac
 tmp=$(mktemp -d /tmp/authgate-bench.XXXXXX)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf '%s\n' "listen = 127.0.0.1:$port" "spool = $tmp/spool" "xdp.interface = none" "workers = 2" \
-	"limits.sessions = 20000" "limits.sessions_per_ip = 20000" >"$tmp/a.conf"
-"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-sleep 0.5
-out=$(/usr/bin/python3 "$top/bench/idle_sessions.py" "$port" "$pid" "$n")
-echo "$out"
-per=$(sed -n 's/.*, \([0-9]*\) bytes per session/\1/p' <<<"$out")
-echo "{\"bench\":\"daemon_idle\",\"sessions\":$n,\"bytes_per_idle_session\":$per}"
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+
+per_session() { # COMMAND_BUFFERS → bytes per idle session
+	local port
+	port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	printf '%s\n' "listen = 127.0.0.1:$port" "spool = $tmp/spool" "xdp.interface = none" "workers = 2" \
+		"limits.sessions = 20000" "limits.sessions_per_ip = 20000" \
+		"limits.command_buffers = $1" >"$tmp/a.conf"
+	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log" &
+	pid=$!
+	sleep 0.5
+	local out
+	out=$(/usr/bin/python3 "$top/bench/idle_sessions.py" "$port" "$pid" "$n")
+	echo "command_buffers=$1: $out" >&2
+	kill $pid
+	wait $pid 2>/dev/null || true
+	pid=
+	sed -n 's/.*, \([0-9]*\) bytes per session/\1/p' <<<"$out"
+}
+
+pooled=$(per_session 1024)
+own=$(per_session 0)
+echo "{\"bench\":\"daemon_idle\",\"sessions\":$n,\"bytes_per_idle_session\":$pooled,\"bytes_per_idle_session_own_buffers\":$own}"

@@ -127,7 +127,9 @@ static int run(struct config *cfg, const char *path)
 	for (unsigned i = 0; i < started; i++) {
 		pthread_join(w[i].thread, NULL);
 		msgs += w[i].stats.messages;
-		log_notice("worker %u: %lu connections accepted", i, w[i].stats.accepted);
+		log_notice("worker %u: %lu connections accepted, %lu command reads from the shared pool, "
+			   "pool dry %lu times", i, w[i].stats.accepted, w[i].stats.pooled_reads,
+			   w[i].stats.pool_dry);
 		worker_destroy(&w[i]);
 	}
 	log_notice("stopped: %lu transactions, %lu message bytes copied in userspace",

@@ -49,6 +49,7 @@ static const struct key keys[] = {
 	{"limits.recipients", V_UINT, F(recipients), 0, 1, 100000},
 	{"limits.sessions", V_UINT, F(sessions), 0, 1, 1000000},
 	{"limits.sessions_per_ip", V_UINT, F(sessions_per_ip), 0, 1, 1000000},
+	{"limits.command_buffers", V_UINT, F(command_buffers), 0, 0, 32768},
 	{"timeouts.greeting", V_SECONDS, F(timeouts.greeting), 0, 1, 3600},
 	{"timeouts.command", V_SECONDS, F(timeouts.command), 0, 1, 3600},
 	{"timeouts.mail", V_SECONDS, F(timeouts.mail), 0, 1, 3600},
@@ -83,6 +84,7 @@ void config_defaults(struct config *c)
 	c->recipients = 100;
 	c->sessions = 20000;
 	c->sessions_per_ip = 50;
+	c->command_buffers = 1024;
 	/* RFC 5321 §4.5.3.2 minimums, which a busy edge may shorten. */
 	c->timeouts = (struct config_timeouts){.greeting = 300, .command = 300, .mail = 300,
 					       .rcpt = 300, .data_init = 120, .data_block = 180,

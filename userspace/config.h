@@ -54,6 +54,7 @@ struct config {
 	unsigned xdp_block_after, xdp_block_ttl, xdp_block_window; /* count, s, s */
 	size_t message_size;
 	unsigned recipients, sessions, sessions_per_ip;
+	unsigned command_buffers; /* per worker, 2 KB each; 0: every session reads into its own */
 	struct config_timeouts timeouts;
 	struct policy_config policy;
 	enum drop_action drop_action;

@@ -10,6 +10,7 @@
 #include "session.h"
 
 #include "bpf_loader.h"
+#include "bufring.h"
 #include "log.h"
 #include "smtp.h"
 #include "tls.h"
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #define CMD_BUF 4096
+#define CMD_STASH_MAX (256 * 1024) /* commands pipelined while we are busy */
 #define ARENA_SLACK WORKER_ARENA_READ_AHEAD /* room to read past a message that is too big */
 
 enum rx_mode { RX_CMD, RX_DATA, RX_BDAT };
@@ -45,8 +47,12 @@ struct session {
 	char ip[INET6_ADDRSTRLEN];
 	struct spf_ip spf_ip;
 	struct smtp_session *smtp;
-	struct ring_op recv_op, send_op, spool_op, cancel_op;
+	struct ring_op recv_op, send_op, spool_op, cancel_op, stop_op;
 	bool recv_pending, send_pending, cancel_pending, closing, counted_ip;
+	/* the recv in flight is the multishot one on the worker's provided
+	 * buffers; stop_pending: asked to end it (the session wants message
+	 * bytes in its arena, or is busy); own_buffer_once: the pool ran dry */
+	bool multishot, stop_pending, own_buffer_once, in_feed;
 	/* STARTTLS: switch once the 220 is out; then all bytes go through tls */
 	struct tls_conn *tls;
 	char *tls_in;
@@ -54,8 +60,8 @@ struct session {
 	unsigned checks; /* async checks that still hold a pointer to us */
 	time_t deadline;
 	enum rx_mode rx;
-	char cmd[CMD_BUF];
-	size_t cmdlen;
+	char *cmd; /* command bytes not yet acted on; NULL while there are none */
+	size_t cmdlen, cmdcap;
 	char *arena;
 	size_t cap, wpos, bdat_scratch;
 	/* the transaction */
@@ -135,7 +141,7 @@ static void maybe_free(struct session *s)
 {
 	size_t unsent;
 	smtp_output(s->smtp, &unsent);
-	if (!s->closing || s->recv_pending || s->send_pending || s->cancel_pending ||
+	if (!s->closing || s->recv_pending || s->send_pending || s->cancel_pending || s->stop_pending ||
 	    s->checks || s->step != SP_NONE || (unsent && s->fd >= 0))
 		return;
 	if (s->fd >= 0)
@@ -148,6 +154,7 @@ static void maybe_free(struct session *s)
 	smtp_session_free(s->smtp);
 	tls_conn_free(s->tls);
 	free(s->tls_in);
+	free(s->cmd);
 	free(s->rec);
 	release_arena(s);
 	free(s);
@@ -169,13 +176,56 @@ static void begin_close(struct session *s)
 
 #define TLS_IN_BUF 16384
 
+/* Room for `more` command bytes behind those held; false past the cap. */
+static bool cmd_reserve(struct session *s, size_t more)
+{
+	if (s->cmd && s->cmdcap - s->cmdlen >= more)
+		return true;
+	size_t want = s->cmdlen + more, cap = s->cmdcap ? s->cmdcap : CMD_BUF;
+	while (cap < want)
+		cap *= 2;
+	char *p = cap <= CMD_STASH_MAX ? realloc(s->cmd, cap) : NULL;
+	if (!p)
+		return false;
+	s->cmd = p;
+	s->cmdcap = cap;
+	return true;
+}
+
+static bool cmd_append(struct session *s, const char *p, size_t n)
+{
+	if (!cmd_reserve(s, n))
+		return false;
+	memcpy(s->cmd + s->cmdlen, p, n);
+	s->cmdlen += n;
+	return true;
+}
+
+/* A session waiting for its next command owns no buffer for it. */
+static void cmd_release(struct session *s)
+{
+	if (s->cmdlen)
+		return;
+	free(s->cmd);
+	s->cmd = NULL;
+	s->cmdcap = 0;
+}
+
+static void refuse_input(struct session *s)
+{
+	smtp_abort(s->smtp, "421 4.7.0 Too much pipelined input, closing connection");
+	smtp_event(s->smtp);
+	begin_close(s);
+}
+
 /* Where the next plaintext bytes go: the command buffer, or the arena
  * (DATA, or a BDAT chunk; a chunk we will not keep goes to scratch room). */
 static void plain_target(struct session *s, void **buf, size_t *len)
 {
 	if (s->rx == RX_CMD) {
-		*buf = s->cmd + s->cmdlen;
-		*len = CMD_BUF - s->cmdlen;
+		bool ok = cmd_reserve(s, 1);
+		*buf = ok ? s->cmd + s->cmdlen : NULL;
+		*len = ok ? s->cmdcap - s->cmdlen : 0;
 	} else if (s->rx == RX_DATA) {
 		*buf = s->arena + s->wpos;
 		*len = s->cap - s->wpos;
@@ -190,11 +240,52 @@ static void plain_target(struct session *s, void **buf, size_t *len)
 
 static void tls_pump(struct session *s);
 
+/* Waiting for commands with nothing held back: the shared pool serves. */
+static bool reads_commands(const struct session *s)
+{
+	return s->rx == RX_CMD && s->cmdlen == 0 && !s->tls && !s->tls_pending_switch &&
+	       !s->closing && !s->message_ready && !s->verdict_running;
+}
+
+/* End the multishot recv. Its cancel goes into the SQ before the reply
+ * that ends the command phase (354, a BDAT's 250, STARTTLS's 220), so the
+ * client's next bytes cannot land in a pool buffer. */
+static void stop_multishot(struct session *s)
+{
+	if (s->stop_pending || s->cancel_pending)
+		return;
+	struct io_uring_sqe *sqe = worker_sqe(s->w);
+	io_uring_prep_cancel(sqe, &s->recv_op, 0);
+	io_uring_sqe_set_data(sqe, &s->stop_op);
+	s->stop_pending = true;
+}
+
+static void arm_multishot(struct session *s)
+{
+	cmd_release(s);
+	struct io_uring_sqe *sqe = worker_sqe(s->w);
+	bufring_prep_recv(s->w->bufring, sqe, s->fd);
+	io_uring_sqe_set_data(sqe, &s->recv_op);
+	s->recv_pending = s->multishot = true;
+	set_deadline(s);
+}
+
 static void arm_recv(struct session *s)
 {
-	if (s->recv_pending || s->closing || s->verdict_running || s->message_ready ||
-	    s->tls_pending_switch)
+	if (s->recv_pending) {
+		if (s->multishot && !reads_commands(s))
+			stop_multishot(s);
 		return;
+	}
+	if (s->closing || s->verdict_running || s->message_ready || s->tls_pending_switch)
+		return;
+	if (s->rx == RX_CMD && s->cmdlen)
+		return; /* held-back commands first: our replies must drain (on_send) */
+	if (reads_commands(s) && s->w->bufring && !s->own_buffer_once) {
+		arm_multishot(s);
+		return;
+	}
+	s->own_buffer_once = false;
 	if (s->tls && !s->tls_handshaking && tls_conn_readable(s->tls)) {
 		tls_pump(s); /* plaintext already here: use it before reading more */
 		return;
@@ -207,8 +298,10 @@ static void arm_recv(struct session *s)
 	} else {
 		plain_target(s, &buf, &len);
 	}
-	if (len == 0)
-		return; /* the engine consumes whole lines: cannot happen */
+	if (len == 0) {
+		refuse_input(s); /* no memory for the command buffer */
+		return;
+	}
 	struct io_uring_sqe *sqe = worker_sqe(s->w);
 	io_uring_prep_recv(sqe, s->fd, buf, len, 0);
 	io_uring_sqe_set_data(sqe, &s->recv_op);
@@ -582,39 +675,6 @@ static void spool_step_done(struct session *s, int res)
 
 /* ------------------------------------------------------------ commands */
 
-/* Message bytes that arrived in the command buffer (a client that did not
- * wait for 354, or a BDAT chunk in the read of its command) must move to
- * the arena: the one userspace copy, counted. */
-static void move_early_bytes(struct session *s)
-{
-	if (s->cmdlen == 0)
-		return;
-	size_t n = s->cmdlen;
-	if (s->rx == RX_BDAT && n > smtp_bdat_remaining(s->smtp))
-		n = smtp_bdat_remaining(s->smtp);
-	if (s->rx == RX_DATA) {
-		size_t rpos = s->wpos, used;
-		memcpy(s->arena + rpos, s->cmd, n);
-		used = smtp_data_input(s->smtp, s->arena, &s->wpos, rpos, n);
-		atomic_fetch_add(&s->w->shared->message_copy_bytes, used);
-		n = used;
-		if (!smtp_wants_data(s->smtp))
-			s->rx = RX_CMD;
-	} else {
-		bool keep = !smtp_bdat_discarding(s->smtp) && s->wpos + n <= s->cap - ARENA_SLACK;
-		if (keep) {
-			memcpy(s->arena + s->wpos, s->cmd, n);
-			s->wpos += n;
-			atomic_fetch_add(&s->w->shared->message_copy_bytes, n);
-		}
-		smtp_bdat_input(s->smtp, n);
-		if (!smtp_bdat_remaining(s->smtp))
-			s->rx = RX_CMD;
-	}
-	memmove(s->cmd, s->cmd + n, s->cmdlen - n);
-	s->cmdlen -= n;
-}
-
 static void message_complete(struct session *s)
 {
 	clock_gettime(CLOCK_MONOTONIC, &s->t_end);
@@ -642,7 +702,6 @@ static void handle_event(struct session *s, enum smtp_event ev)
 		if (ev == SMTP_EV_DATA)
 			s->wpos = 0;
 		s->rx = ev == SMTP_EV_DATA ? RX_DATA : RX_BDAT;
-		move_early_bytes(s);
 		break;
 	case SMTP_EV_MESSAGE:
 		message_complete(s);
@@ -658,21 +717,73 @@ static void handle_event(struct session *s, enum smtp_event ev)
 	}
 }
 
+static void received_bdat(struct session *s, size_t n);
+
+/* Message bytes that came with the commands (a BDAT chunk right behind its
+ * command, a client that did not wait for 354) move to the arena: the one
+ * userspace copy of message bytes, counted. Returns the bytes taken. */
+static size_t early_message_bytes(struct session *s, const char *in, size_t n)
+{
+	atomic_ulong *copied = &s->w->shared->message_copy_bytes;
+	void *buf;
+	size_t len;
+	plain_target(s, &buf, &len);
+	if (n > len)
+		n = len;
+	memcpy(buf, in, n);
+	if (s->rx == RX_DATA) {
+		n = smtp_data_input(s->smtp, s->arena, &s->wpos, s->wpos, n);
+		atomic_fetch_add(copied, n);
+		if (!smtp_wants_data(s->smtp))
+			s->rx = RX_CMD;
+		return n;
+	}
+	if (!s->bdat_scratch)
+		atomic_fetch_add(copied, n);
+	received_bdat(s, n);
+	return n;
+}
+
+/* Act on command-phase bytes; returns how many were used. The rest wait:
+ * the session is busy with a message, switching to TLS, closing, or its
+ * replies pile up unread. */
+static size_t feed(struct session *s, const char *in, size_t n)
+{
+	size_t off = 0;
+	s->in_feed = true;
+	while (off < n && !s->closing && !s->message_ready && !s->tls_pending_switch) {
+		if (s->rx != RX_CMD) {
+			size_t k = early_message_bytes(s, in + off, n - off);
+			if (k == 0)
+				break;
+			off += k;
+			if (s->rx == RX_CMD && smtp_event(s->smtp) == SMTP_EV_MESSAGE)
+				message_complete(s);
+			continue;
+		}
+		size_t used = smtp_input(s->smtp, in + off, n - off);
+		off += used;
+		enum smtp_event ev = smtp_event(s->smtp);
+		if (ev != SMTP_EV_NONE)
+			handle_event(s, ev);
+		else if (used == 0)
+			break;
+	}
+	s->in_feed = false;
+	return off;
+}
+
 static void process_commands(struct session *s)
 {
-	while (s->rx == RX_CMD && !s->closing && !s->message_ready) {
-		size_t used = smtp_input(s->smtp, s->cmd, s->cmdlen);
+	if (s->in_feed)
+		return; /* a transaction ended inside feed(): it goes on by itself */
+	if (s->cmdlen) {
+		size_t used = feed(s, s->cmd, s->cmdlen);
 		memmove(s->cmd, s->cmd + used, s->cmdlen - used);
 		s->cmdlen -= used;
-		enum smtp_event ev = smtp_event(s->smtp);
-		if (ev == SMTP_EV_NONE)
-			break;
-		handle_event(s, ev);
-		if (s->rx == RX_CMD && smtp_event(s->smtp) == SMTP_EV_MESSAGE)
-			message_complete(s); /* a BDAT LAST answered from early bytes */
 	}
+	arm_recv(s); /* before the replies: see stop_multishot() */
 	flush_output(s);
-	arm_recv(s);
 }
 
 /* ------------------------------------------------------------ receive */
@@ -684,9 +795,8 @@ static void received_data(struct session *s, size_t n)
 	if (smtp_wants_data(s->smtp))
 		return;
 	/* End of data: what followed in the same read is commands again. */
-	size_t rest = n - used;
-	memcpy(s->cmd + s->cmdlen, s->arena + rpos + used, rest < CMD_BUF - s->cmdlen ? rest : CMD_BUF - s->cmdlen);
-	s->cmdlen += rest < CMD_BUF - s->cmdlen ? rest : CMD_BUF - s->cmdlen;
+	if (!cmd_append(s, s->arena + rpos + used, n - used))
+		refuse_input(s);
 	s->rx = RX_CMD;
 	if (smtp_event(s->smtp) == SMTP_EV_MESSAGE)
 		message_complete(s);
@@ -762,8 +872,54 @@ static void on_recv_tls(struct session *s, int res)
 	tls_pump(s);
 }
 
-static void on_recv(struct session *s, int res)
+/* Command bytes in a pool buffer: act on them there, keep what must wait. */
+static void take_command_bytes(struct session *s, const char *p, size_t n)
 {
+	if (s->cmdlen == 0) {
+		size_t used = feed(s, p, n);
+		p += used;
+		n -= used;
+	}
+	if (n && !cmd_append(s, p, n))
+		refuse_input(s);
+	set_deadline(s);
+}
+
+/* A completion of the multishot recv; its buffer goes back to the pool
+ * before the next completion is looked at. */
+static void on_recv_pooled(struct session *s, int res, unsigned flags)
+{
+	struct bufring *br = s->w->bufring;
+	const char *bytes = bufring_bytes(br, flags);
+	if (!(flags & IORING_CQE_F_MORE))
+		s->recv_pending = s->multishot = false;
+	if (res > 0 && bytes && !s->closing) {
+		s->w->stats.pooled_reads++;
+		take_command_bytes(s, bytes, (size_t)res);
+	}
+	if (bytes)
+		bufring_give_back(br, flags);
+	if (s->closing) {
+		flush_output(s); /* the 221, or the reason we are closing */
+		return;
+	}
+	if (res == -ENOBUFS) {
+		s->own_buffer_once = true; /* the pool is dry: one read of our own */
+		s->w->stats.pool_dry++;
+	}
+	else if (res == 0 || (res > 0 && !bytes) || (res < 0 && res != -ECANCELED)) {
+		begin_close(s);
+		return;
+	}
+	process_commands(s);
+}
+
+static void on_recv(struct session *s, int res, unsigned flags)
+{
+	if (s->multishot) {
+		on_recv_pooled(s, res, flags);
+		return;
+	}
 	s->recv_pending = false;
 	if (s->closing)
 		return;
@@ -795,14 +951,17 @@ static void on_send(struct session *s, int res)
 	smtp_output(s->smtp, &unsent);
 	if (s->tls_pending_switch && !unsent)
 		switch_to_tls(s);
-	flush_output(s);
+	if (s->cmdlen && !s->tls_pending_switch)
+		process_commands(s); /* commands held back while replies piled up */
+	else
+		flush_output(s);
 }
 
-void session_complete(struct session *s, struct ring_op *op, int res)
+void session_complete(struct session *s, struct ring_op *op, int res, unsigned cqe_flags)
 {
 	switch (op->kind) {
 	case OP_RECV:
-		on_recv(s, res);
+		on_recv(s, res, cqe_flags);
 		break;
 	case OP_SEND:
 		on_send(s, res);
@@ -810,8 +969,11 @@ void session_complete(struct session *s, struct ring_op *op, int res)
 	case OP_SPOOL:
 		spool_step_done(s, res);
 		break;
-	default: /* OP_CANCEL */
-		s->cancel_pending = false;
+	default: /* OP_CANCEL: of the recv at close, or of the multishot recv */
+		if (op == &s->stop_op)
+			s->stop_pending = false;
+		else
+			s->cancel_pending = false;
 		break;
 	}
 	maybe_free(s);
@@ -855,6 +1017,7 @@ void session_start(struct worker *w, int fd, const struct sockaddr_storage *peer
 	s->send_op = (struct ring_op){OP_SEND, s};
 	s->spool_op = (struct ring_op){OP_SPOOL, s};
 	s->cancel_op = (struct ring_op){OP_CANCEL, s};
+	s->stop_op = (struct ring_op){OP_CANCEL, s};
 	peer_text(s);
 	session_link(w, s);
 	if (!busy)

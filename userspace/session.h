@@ -31,7 +31,7 @@ struct session;
 void session_start(struct worker *w, int fd, const struct sockaddr_storage *peer,
 		   bool busy);
 /* A completion for one of the session's ring operations. */
-void session_complete(struct session *s, struct ring_op *op, int res);
+void session_complete(struct session *s, struct ring_op *op, int res, unsigned cqe_flags);
 /* The one-second sweep: timeouts, and the drain deadline when stopping. */
 void session_sweep(struct session *s, time_t now, bool drain_now);
 struct session *session_next(const struct session *s);

@@ -4,6 +4,7 @@
 #include "worker.h"
 
 #include "bpf_loader.h"
+#include "bufring.h"
 #include "log.h"
 #include "session.h"
 
@@ -326,7 +327,7 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 		on_dirsync(w, (int)(uintptr_t)op->owner, cqe->res);
 		break;
 	default:
-		session_complete(op->owner, op, cqe->res);
+		session_complete(op->owner, op, cqe->res, cqe->flags);
 		break;
 	}
 }
@@ -399,6 +400,16 @@ void *worker_main(void *arg)
 		return NULL;
 	}
 	w->ring_ready = true;
+	if (w->cfg->command_buffers) {
+		char why[200];
+		unsigned n = 1;
+		while (n < w->cfg->command_buffers)
+			n *= 2; /* the kernel wants a power of two */
+		w->bufring = bufring_new(&w->ring, n, WORKER_BUFRING_SIZE, why, sizeof why);
+		if (!w->bufring && w->id == 0)
+			log_notice("worker %u: %s; sessions read commands into buffers of their own",
+				   w->id, why);
+	}
 	for (int i = 0; i < MAX_DNS_WATCH; i++)
 		dns_watches[i].fd = -1;
 	dns_resolver_set_watch(w->resolver, on_dns_watch, w);
@@ -470,8 +481,10 @@ void worker_destroy(struct worker *w)
 		munmap(w->arena_pool[--w->narenas], worker_arena_size(w));
 	for (unsigned i = 0; i < w->nlisten; i++)
 		close(w->listen_fds[i]);
-	if (w->ring_ready)
-		io_uring_queue_exit(&w->ring);
+	if (w->ring_ready) {
+		io_uring_queue_exit(&w->ring); /* unregisters the buffer group */
+		bufring_free(w->bufring);
+	}
 	dns_resolver_free(w->resolver);
 	spf_cache_free(w->spf_cache);
 	dkim_key_cache_free(w->dkim_keys);

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct bufring;
 struct session;
 struct worker;
 
@@ -57,6 +58,7 @@ struct daemon_shared {
 
 struct worker_stats {
 	unsigned long accepted, refused, messages, accepted_msgs, dropped, tempfailed;
+	unsigned long pooled_reads, pool_dry; /* command reads from the shared pool; times it ran dry */
 };
 
 struct worker {
@@ -85,6 +87,9 @@ struct worker {
 	 * transaction costs no mmap/munmap and no page-table churn. */
 	void *arena_pool[64];
 	unsigned narenas;
+	/* Command-phase reads: provided buffers shared by all sessions
+	 * (NULL: the kernel has none, each session reads into its own). */
+	struct bufring *bufring;
 	char error[600];
 };
 
@@ -104,6 +109,7 @@ struct io_uring_sqe *worker_sqe(struct worker *w);
  * session_dirsync_done() runs when one that covers it completes. */
 void worker_dirsync_join(struct worker *w, struct session *s, int which);
 #define WORKER_ARENA_READ_AHEAD 65536
+#define WORKER_BUFRING_SIZE 2048
 /* A message arena of worker_arena_size() bytes (limits.message_size plus
  * read-ahead room), and its return; `used` bytes were touched. */
 size_t worker_arena_size(const struct worker *w);

@@ -141,6 +141,57 @@ stop
 expect_eq "SIGTERM drains and exits 0" 0 "$stopped"
 copied=$(sed -n 's/.*transactions, \([0-9]*\) message bytes copied in userspace.*/\1/p' "$tmp/serve.log" | tail -1)
 expect_eq "no userspace copy of message bytes (debug counter)" 0 "$copied"
+pooled=$(grep -o '[0-9]* command reads from the shared pool' "$tmp/serve.log" | awk '{s += $1} END {print s + 0}')
+[ "$pooled" -gt 0 ] && ok "commands were read through the provided-buffer ring ($pooled reads)" \
+	|| not_ok "provided-buffer reads" "$(grep 'connections accepted' "$tmp/serve.log")"
+
+# A pool of one 2 KB buffer: a 6 KB pipelined burst (two whole transactions,
+# each with 60 recipients and its BDAT chunk right behind the command, then
+# QUIT) runs the pool dry. Nothing may be lost: every reply in order, both
+# messages spooled byte-identical, and the daemon says the pool ran dry.
+burst() { # → "ok" or what went wrong
+	$PY - "$port" "$tmp/good.eml" "$tmp/spool/new" <<'PYEOF'
+import os, socket, sys
+port, msg, new = int(sys.argv[1]), open(sys.argv[2], 'rb').read(), sys.argv[3]
+before = set(os.listdir(new))
+c = socket.create_connection(('127.0.0.1', port)); c.settimeout(20)
+f = c.makefile('rb'); f.readline()
+c.sendall(b"EHLO mail.example.org\r\n")
+while not f.readline().startswith(b"250 "): pass
+rcpts = b"".join(b"RCPT TO:<bob%d@example.net>\r\n" % i for i in range(60))
+one = b"MAIL FROM:<alice@example.org>\r\n" + rcpts + b"BDAT %d LAST\r\n" % len(msg) + msg
+c.sendall(one + one + b"QUIT\r\n")
+replies = [f.readline() for _ in range(2 * 62 + 1)]
+for t in (0, 62):
+    assert replies[t].startswith(b"250 2.1.0"), replies[t]
+    assert all(r.startswith(b"250 2.1.5") for r in replies[t + 1:t + 61]), replies[t + 1:t + 61]
+    assert replies[t + 61].startswith(b"250 2.0.0 queued"), replies[t + 61]
+assert replies[-1].startswith(b"221 "), replies[-1]
+added = sorted(set(os.listdir(new)) - before)
+assert len(added) == 2, added
+for name in added:
+    spooled = open(os.path.join(new, name), 'rb').read()
+    assert spooled[spooled.index(b"DKIM-Signature:"):] == msg, name
+print("ok")
+PYEOF
+}
+# serve.log grows across runs: count only what the run since $mark logged.
+since_mark() { tail -n "+$((mark + 1))" "$tmp/serve.log"; }
+write_conf "limits.command_buffers = 1"
+mark=$(wc -l <"$tmp/serve.log")
+start
+expect_eq "pool of one buffer: a 6 KB pipelined burst of two BDAT transactions, nothing lost" ok "$(burst 2>&1 | tail -1)"
+stop
+dry=$(since_mark | grep -o 'pool dry [0-9]* times' | awk '{s += $3} END {print s + 0}')
+[ "$dry" -gt 0 ] && ok "the pool ran dry ($dry times) and the sessions read into buffers of their own" \
+	|| not_ok "pool dry fallback was not exercised" "$(grep 'connections accepted' "$tmp/serve.log")"
+write_conf "limits.command_buffers = 0"
+mark=$(wc -l <"$tmp/serve.log")
+start
+expect_eq "limits.command_buffers = 0: every session reads into its own buffer" ok "$(burst 2>&1 | tail -1)"
+stop
+pooled=$(since_mark | grep -o '[0-9]* command reads from the shared pool' | awk '{s += $1} END {print s + 0}')
+expect_eq "limits.command_buffers = 0: no pooled reads" 0 "$pooled"
 
 # Drop actions: discard answers 250 and keeps nothing; quarantine keeps it aside.
 write_conf "policy.drop_action = discard"
