@@ -18,6 +18,11 @@
  *     flight (default 256) spread over K copies of the data, so that the
  *     resolver's coalescing of identical queries in flight rarely
  *     applies; no answer is cached (the data has TTL 0).
+ *   bench_spf --libspf2-resolv [--copies K] [SECONDS]
+ *     libspf2 against the server /etc/resolv.conf names (its resolver
+ *     takes no address), one check at a time as it works, no cache: the
+ *     baseline of the same regime. spf_unbound.sh runs it in a network
+ *     namespace whose resolv.conf names the bench's unbound.
  *
  * Also prints each engine's answer per query: RFC 7208 §4.6.4 makes the
  * "eleven" domain a permerror; libspf2 1.2.10 answers pass.
@@ -395,6 +400,41 @@ static int run_server(const char *server, unsigned inflight, unsigned copies, do
 	return rc < 0;
 }
 
+/* libspf2 through its resolv layer (res_nquery, blocking), no cache. */
+static int run_spf2_resolv(unsigned copies, double secs)
+{
+	SPF_server_t *s = SPF_server_new(SPF_DNS_RESOLV, 0);
+	if (!s)
+		return fprintf(stderr, "bench_spf: SPF_server_new failed\n"), 1;
+	for (size_t i = 0; i < NQ; i++)
+		printf("%-20s %-24s %s\n", queries[i].what, queries[i].ip, spf2_eval(s, i));
+	unsigned long done = 0, temperror = 0;
+	char from[128];
+	double t0 = now_s(), t;
+	while ((t = now_s() - t0) < secs) {
+		size_t i = (done / copies) % NQ;
+		rename_copy(queries[i].from, (unsigned)(done % copies), from, sizeof from);
+		SPF_request_t *req = SPF_request_new(s);
+		SPF_response_t *resp = NULL;
+		if (strchr(queries[i].ip, ':'))
+			SPF_request_set_ipv6_str(req, queries[i].ip);
+		else
+			SPF_request_set_ipv4_str(req, queries[i].ip);
+		SPF_request_set_helo_dom(req, "mta.example.net");
+		SPF_request_set_env_from(req, from);
+		SPF_request_query_mailfrom(req, &resp);
+		temperror += SPF_response_result(resp) == SPF_RESULT_TEMPERROR;
+		SPF_response_free(resp);
+		SPF_request_free(req);
+		done++;
+	}
+	printf("\nlibspf2 (resolv layer, serial): %lu evaluations in %.2f s = %.0f/s; %lu temperror\n",
+	       done, t, done / t, temperror);
+	printf("{\"bench\":\"spf_real_dns_libspf2\",\"libspf2_per_s\":%.0f,\"data_copies\":%u}\n",
+	       done / t, copies);
+	return 0; /* no SPF_server_free(): see main() */
+}
+
 /* --------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -402,6 +442,7 @@ int main(int argc, char **argv)
 	double secs = 3.0;
 	bool only = false, py = true;
 	const char *server = NULL;
+	bool spf2_resolv = false;
 	unsigned inflight = 256, copies = 1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--copies") == 0 && i + 1 < argc)
@@ -410,6 +451,8 @@ int main(int argc, char **argv)
 			return print_unbound(copies ? copies : 1), 0;
 		if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
 			server = argv[++i];
+		else if (strcmp(argv[i], "--libspf2-resolv") == 0)
+			spf2_resolv = true;
 		else if (strcmp(argv[i], "--inflight") == 0 && i + 1 < argc)
 			inflight = (unsigned)atoi(argv[++i]);
 		else if (strcmp(argv[i], "--quick") == 0)
@@ -425,8 +468,10 @@ int main(int argc, char **argv)
 		else
 			return fprintf(stderr, "usage: bench_spf [SECONDS] [--quick|--smoke] "
 					       "[--no-pyspf] [--only-authgate] [--server IP:PORT "
-					       "[--inflight N] [--copies K]]\n"), 2;
+					       "[--inflight N] [--copies K]] [--libspf2-resolv]\n"), 2;
 	}
+	if (spf2_resolv)
+		return run_spf2_resolv(copies ? copies : 1, secs);
 	if (server)
 		return run_server(server, inflight ? inflight : 1, copies ? copies : 1, secs);
 	struct ours o = {0};
