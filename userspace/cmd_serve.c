@@ -128,8 +128,9 @@ static int run(struct config *cfg, const char *path)
 		pthread_join(w[i].thread, NULL);
 		msgs += w[i].stats.messages;
 		log_notice("worker %u: %lu connections accepted, %lu command reads from the shared pool, "
-			   "pool dry %lu times", i, w[i].stats.accepted, w[i].stats.pooled_reads,
-			   w[i].stats.pool_dry);
+			   "pool dry %lu times, %lu log lines written at once, %lu log bytes lost",
+			   i, w[i].stats.accepted, w[i].stats.pooled_reads, w[i].stats.pool_dry,
+			   w[i].log_direct, w[i].log.lost_bytes);
 		worker_destroy(&w[i]);
 	}
 	log_notice("stopped: %lu transactions, %lu message bytes copied in userspace",

@@ -46,9 +46,10 @@ static void emit(const char *line, size_t len)
 	(void)r; /* nowhere left to report a failing log */
 }
 
-void log_transaction(enum log_format fmt, const struct log_txn *t)
+size_t log_format_transaction(enum log_format fmt, const struct log_txn *t, char *line,
+			      size_t size)
 {
-	char ts[40], helo[300], from[600], rcpts[1200], reason[260], line[4096];
+	char ts[40], helo[300], from[600], rcpts[1200], reason[260];
 	stamp(ts, sizeof ts);
 	int json = fmt == LOG_JSON;
 	clean(t->helo, helo, sizeof helo, json);
@@ -57,7 +58,7 @@ void log_transaction(enum log_format fmt, const struct log_txn *t)
 	clean(t->reason, reason, sizeof reason, json);
 	int n;
 	if (json)
-		n = snprintf(line, sizeof line,
+		n = snprintf(line, size,
 			     "{\"time\":\"%s\",\"session\":\"%u-%lu\",\"ip\":\"%s\",\"helo\":\"%s\","
 			     "\"mail_from\":\"%s\",\"rcpts\":\"%s\",\"nrcpt\":%u,\"size\":%zu,"
 			     "\"spf\":\"%s\",\"sender_id\":\"%s\",\"dkim\":\"%s\",\"verdict\":\"%s\","
@@ -67,15 +68,28 @@ void log_transaction(enum log_format fmt, const struct log_txn *t)
 			     auth_result_name(t->results[POLICY_SENDERID]),
 			     auth_result_name(t->results[POLICY_DKIM]), t->verdict, t->code, reason, t->ms);
 	else
-		n = snprintf(line, sizeof line,
+		n = snprintf(line, size,
 			     "%s session=%u-%lu ip=%s helo=%s from=<%s> rcpts=%s size=%zu spf=%s "
 			     "sender-id=%s dkim=%s verdict=%s code=\"%s\" reason=\"%s\" ms=%.3f\n",
 			     ts, t->worker, t->session, t->ip, helo, from, rcpts, t->size,
 			     auth_result_name(t->results[POLICY_SPF]),
 			     auth_result_name(t->results[POLICY_SENDERID]),
 			     auth_result_name(t->results[POLICY_DKIM]), t->verdict, t->code, reason, t->ms);
-	if (n > 0)
-		emit(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+	if (n <= 0)
+		return 0;
+	if ((size_t)n >= size) { /* cut, but still one whole line */
+		n = (int)size - 1;
+		line[n - 1] = '\n';
+	}
+	return (size_t)n;
+}
+
+void log_transaction(enum log_format fmt, const struct log_txn *t)
+{
+	char line[LOG_LINE_MAX];
+	size_t n = log_format_transaction(fmt, t, line, sizeof line);
+	if (n)
+		emit(line, n);
 }
 
 void log_notice(const char *fmt, ...)

@@ -1,7 +1,9 @@
 /*
- * log — the daemon's one logging path: one line per transaction (text or
- * JSON) and free-form notices, to stderr, whole lines at a time (several
- * workers write; a line is one write(2) so they never interleave).
+ * log — the daemon's log lines: one per transaction (text or JSON) and
+ * free-form notices, to stderr, whole lines at a time (several workers
+ * write; a line is never split over two writes, so they never interleave).
+ * Workers queue their transaction lines in a logq and write them through
+ * their ring; notices are rare and written at once.
  */
 #ifndef AUTHGATE_LOG_H
 #define AUTHGATE_LOG_H
@@ -22,6 +24,12 @@ struct log_txn {
 	double ms; /* end of data to reply */
 };
 
+#define LOG_LINE_MAX 4096 /* a whole line fits one atomic pipe write */
+
+/* The transaction's line (ending in a newline) into line; its length. */
+size_t log_format_transaction(enum log_format fmt, const struct log_txn *t, char *line,
+			      size_t size);
+/* Format and write at once (for callers without a ring). */
 void log_transaction(enum log_format fmt, const struct log_txn *t);
 void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

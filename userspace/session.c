@@ -474,7 +474,7 @@ static void finish_transaction(struct session *s, unsigned code, const char *sta
 	if (s->rec) {
 		s->rec->log.ms = ms;
 		snprintf(s->rec->log.code, sizeof s->rec->log.code, "%u %s", code, status);
-		log_transaction(s->w->cfg->log_format, &s->rec->log);
+		worker_log_transaction(s->w, &s->rec->log);
 		free(s->rec);
 		s->rec = NULL;
 	}

@@ -301,6 +301,50 @@ static void on_dirsync(struct worker *w, int which, int res)
 	}
 }
 
+/* --------------------------------------------------------------- log */
+
+void worker_log_transaction(struct worker *w, const struct log_txn *t)
+{
+	char line[LOG_LINE_MAX];
+	size_t n = log_format_transaction(w->cfg->log_format, t, line, sizeof line);
+	if (logq_line(&w->log, line, n))
+		return;
+	w->log_direct++; /* the reader is far behind: wait for it this once */
+	ssize_t r = write(STDERR_FILENO, line, n);
+	(void)r;
+}
+
+/* Once per loop turn: hand the next chunk of lines to the ring. */
+static void log_flush(struct worker *w)
+{
+	size_t len;
+	const char *p = logq_next(&w->log, &len);
+	if (!p)
+		return;
+	struct io_uring_sqe *sqe = worker_sqe(w);
+	io_uring_prep_write(sqe, STDERR_FILENO, p, (unsigned)len, (__u64)-1);
+	io_uring_sqe_set_data(sqe, &w->log_op);
+}
+
+/* At exit: wait for the write that is out, then write the rest at once. */
+static void log_drain(struct worker *w)
+{
+	struct io_uring_cqe *cqe;
+	while (w->log.writing && io_uring_wait_cqe(&w->ring, &cqe) == 0) {
+		struct ring_op *op = io_uring_cqe_get_data(cqe);
+		if (op == &w->log_op)
+			logq_written(&w->log, cqe->res);
+		io_uring_cqe_seen(&w->ring, cqe);
+	}
+	w->log.writing = false;
+	size_t len;
+	const char *p;
+	while ((p = logq_next(&w->log, &len))) {
+		ssize_t r = write(STDERR_FILENO, p, len);
+		logq_written(&w->log, r < 0 ? -errno : r);
+	}
+}
+
 /* -------------------------------------------------------------- loop */
 
 /* Seconds on the clock session deadlines use. */
@@ -325,6 +369,9 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 		break;
 	case OP_DIRSYNC:
 		on_dirsync(w, (int)(uintptr_t)op->owner, cqe->res);
+		break;
+	case OP_LOG:
+		logq_written(&w->log, cqe->res);
 		break;
 	default:
 		session_complete(op->owner, op, cqe->res, cqe->flags);
@@ -428,6 +475,7 @@ void *worker_main(void *arg)
 		int wait_ms = dns_resolver_timeout_ms(w->resolver);
 		if (wait_ms < 0 || wait_ms > 1000)
 			wait_ms = 1000;
+		log_flush(w);
 		struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,
 					       .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
 		struct io_uring_cqe *cqe;
@@ -448,6 +496,7 @@ void *worker_main(void *arg)
 		}
 	}
 	io_uring_submit(&w->ring);
+	log_drain(w);
 	spf_thread_cleanup();
 	return NULL;
 }
@@ -461,6 +510,8 @@ int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
 	w->reload_seen = atomic_load(&shared->reload);
 	for (int i = 0; i < 2; i++)
 		w->dirsync_ops[i] = (struct ring_op){OP_DIRSYNC, (void *)(uintptr_t)i};
+	logq_init(&w->log);
+	w->log_op = (struct ring_op){OP_LOG, w};
 	for (unsigned i = 0; i < w->cfg->nlisten; i++) {
 		w->listen_fds[i] = listen_socket(&w->cfg->listen[i], w->error, sizeof w->error);
 		if (w->listen_fds[i] < 0)

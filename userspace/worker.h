@@ -13,6 +13,8 @@
 #define AUTHGATE_WORKER_H
 
 #include "config.h"
+#include "log.h"
+#include "logq.h"
 #include "spool.h"
 
 #include <liburing.h>
@@ -33,6 +35,7 @@ enum op_kind {
 	OP_CANCEL,
 	OP_DNS_POLL,
 	OP_DIRSYNC, /* one fsync of a spool new/ directory for a batch */
+	OP_LOG,     /* one write of queued transaction log lines */
 };
 
 struct ring_op {
@@ -90,6 +93,10 @@ struct worker {
 	/* Command-phase reads: provided buffers shared by all sessions
 	 * (NULL: the kernel has none, each session reads into its own). */
 	struct bufring *bufring;
+	/* Transaction log lines, written through the ring one chunk at a time. */
+	struct logq log;
+	struct ring_op log_op;
+	unsigned long log_direct; /* lines written at once: the queue was full */
 	char error[600];
 };
 
@@ -108,6 +115,9 @@ struct io_uring_sqe *worker_sqe(struct worker *w);
 /* Queue s for the next fsync of its spool directory (0 main, 1 quarantine);
  * session_dirsync_done() runs when one that covers it completes. */
 void worker_dirsync_join(struct worker *w, struct session *s, int which);
+/* The transaction's log line, queued for the ring (written at once if the
+ * queue is full). */
+void worker_log_transaction(struct worker *w, const struct log_txn *t);
 #define WORKER_ARENA_READ_AHEAD 65536
 #define WORKER_BUFRING_SIZE 2048
 /* A message arena of worker_arena_size() bytes (limits.message_size plus

@@ -144,6 +144,8 @@ expect_eq "no userspace copy of message bytes (debug counter)" 0 "$copied"
 pooled=$(grep -o '[0-9]* command reads from the shared pool' "$tmp/serve.log" | awk '{s += $1} END {print s + 0}')
 [ "$pooled" -gt 0 ] && ok "commands were read through the provided-buffer ring ($pooled reads)" \
 	|| not_ok "provided-buffer reads" "$(grep 'connections accepted' "$tmp/serve.log")"
+direct=$(grep -o '[0-9]* log lines written at once, [0-9]* log bytes lost' "$tmp/serve.log" | awk '{d += $1; l += $7} END {print d + 0, l + 0, NR}')
+expect_eq "transaction lines went out through the ring: none written at once, none lost (2 workers)" "0 0 2" "$direct"
 
 # A pool of one 2 KB buffer: a 6 KB pipelined burst (two whole transactions,
 # each with 60 recipients and its BDAT chunk right behind the command, then
