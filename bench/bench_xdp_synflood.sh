@@ -11,7 +11,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 rate=200000 secs=5
 case ${1:-} in --quick) rate=100000 secs=3 ;; --smoke) rate=20000 secs=1 ;; esac
-out=$(AUTHGATE="$top/$BUILD/authgate" BUILD="$BUILD" SYNFLOOD_JSON=1 \
+export BUILD
+out=$(AUTHGATE="$top/$BUILD/authgate" SYNFLOOD_JSON=1 \
 	SYNFLOOD_RATE=${SYNFLOOD_RATE:-$rate} SYNFLOOD_SECONDS=${SYNFLOOD_SECONDS:-$secs} \
 	bash "$top/tests/integration/xdp_synflood.sh" 2>&1)
 rc=$?

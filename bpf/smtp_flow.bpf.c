@@ -233,15 +233,15 @@ static __always_inline void block_key(const struct ag_flow_key *k, struct ag_blo
 
 /* Is the source covered by an unexpired blocklist entry? Then that entry's
  * hits count the packet. The clock is read only for an entry that expires. */
-static __always_inline bool blocked(const struct ag_flow_key *k)
+static __always_inline int blocked(const struct ag_flow_key *k)
 {
 	struct ag_block_key bk;
 	block_key(k, &bk);
 	struct ag_block *b = bpf_map_lookup_elem(&blocklist, &bk);
 	if (!b || (b->expires_ns && bpf_ktime_get_coarse_ns() >= b->expires_ns))
-		return false;
+		return 0;
 	__sync_fetch_and_add(&b->hits, 1);
-	return true;
+	return 1;
 }
 
 static __always_inline void count_packet(struct ag_flow_stats *fs, __u8 flags, __u64 len,
@@ -303,7 +303,7 @@ static __always_inline int smtp_flow(struct xdp_md *ctx)
 	 * entries were all in the trie when it looked */
 	__u64 *genp = bpf_map_lookup_elem(&blocklist_gen, &zero);
 	__u64 gen = genp ? *genp : 0;
-	bool syn = (p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	int syn = (p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	if (syn && blocked(&p.key))
 		goto drop;
 	struct ag_flow_stats *fs = bpf_map_lookup_elem(&flows, &p.key);

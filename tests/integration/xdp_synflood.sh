@@ -10,9 +10,8 @@
 #             veth the receiving side's softirq — XDP, or TCP and the SYN
 #             cookie and SYN-ACK — runs in the sender's context) plus the
 #             ksoftirqd threads' (what is deferred to them)
-#   machine   softirq and system time from /proc/stat: whole machine, tick
-#             sampled (it misses short bursts on a tickless idle CPU, and
-#             shows other load on a shared machine); reported only
+#   machine   softirq and system time from /proc/stat: tick sampled and
+#             whole machine (other load shows up too); reported only
 #   TCP       the server namespace's segments in/out, SYN cookies sent
 # Asserts, with XDP: the XDP program drops every SYN (xdp_dropped_blocklist
 # and the entry's hits = the frames sent), none reaches TCP, the daemon's
@@ -47,7 +46,7 @@ tmp=$(mktemp -d /tmp/authgate-synflood.XXXXXX)
 id=$$
 # distinct from xdp.sh's agx-*/agc*/ags* names
 cli=agf-c$id srv=agf-s$id vc=agfc$id vs=agfs$id
-pid= fpid=
+pid='' fpid=''
 cleanup() {
 	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
@@ -125,8 +124,10 @@ stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
 # The daemon's CPU: ns on CPU over all its threads, and utime+stime ticks.
 daemon_ns() { cat /proc/"$pid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
 daemon_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat"; }
-# /proc/stat cpu line: user nice system idle iowait irq softirq steal
-cpu_line() { awk '$1 == "cpu" { print $2 + $3, $4, $7, $9; exit }' /proc/stat; }
+# /proc/stat cpu line (user nice system idle iowait irq softirq ...), in
+# USER_HZ ticks: user + nice, system, softirq
+cpu_line() { awk '$1 == "cpu" { print $2 + $3, $4, $8; exit }' /proc/stat; }
+hz=$(getconf CLK_TCK)
 ksoftirqd=$(for p in /proc/[0-9]*; do [[ $(cat "$p/comm" 2>/dev/null) == ksoftirqd/* ]] && echo "${p#/proc/}"; done)
 ksoftirqd_ns() { for p in $ksoftirqd; do cat "/proc/$p/schedstat"; done | awk '{ s += $1 } END { printf "%d\n", s }'; }
 # A counter from the server namespace's /proc/net/snmp or netstat (Tcp: InSegs, TcpExt: SyncookiesSent ...)
@@ -155,13 +156,13 @@ measure() {
 	fi
 	local ns1 t1 c1 k1
 	ns1=$(daemon_ns) t1=$(daemon_ticks) c1=$(cpu_line) k1=$(ksoftirqd_ns)
-	read -r u0 s0 q0 st0 <<<"$c0"
-	read -r u1 s1 q1 st1 <<<"$c1"
+	read -r u0 s0 q0 <<<"$c0"
+	read -r u1 s1 q1 <<<"$c1"
 	R[$phase.daemon_ms]=$(( (ns1 - ns0) / 1000000 ))
 	R[$phase.daemon_ticks]=$((t1 - t0))
-	R[$phase.softirq_ms]=$(( (q1 - q0) * 10 ))
-	R[$phase.system_ms]=$(( (s1 - s0) * 10 ))
-	R[$phase.user_ms]=$(( (u1 - u0) * 10 ))
+	R[$phase.softirq_ms]=$(( (q1 - q0) * 1000 / hz ))
+	R[$phase.system_ms]=$(( (s1 - s0) * 1000 / hz ))
+	R[$phase.user_ms]=$(( (u1 - u0) * 1000 / hz ))
 	R[$phase.tcp_in]=$(( $(srv_counter Tcp InSegs) - in0 ))
 	R[$phase.tcp_out]=$(( $(srv_counter Tcp OutSegs) - out0 ))
 	R[$phase.syncookies]=$(( $(srv_counter TcpExt SyncookiesSent) - ck0 ))
@@ -170,7 +171,7 @@ measure() {
 	R[$phase.flooder_ms]=$($PY -c "import json,sys; print(round(1000 * json.load(open(sys.argv[1]))['cpu_s']))" "$tmp/flood.json")
 	R[$phase.ksoftirqd_ms]=$(( (k1 - k0) / 1000000 ))
 	R[$phase.veth_drops]=$(( $(tx_dropped) - x0 ))
-	R[$phase.receive_ms]=$(( R[$phase.flooder_ms] + R[$phase.ksoftirqd_ms] ))
+	R[$phase.receive_ms]=$(( ${R[$phase.flooder_ms]} + ${R[$phase.ksoftirqd_ms]} ))
 	echo "# $phase: daemon ${R[$phase.daemon_ms]} ms (${R[$phase.daemon_ticks]} ticks); flood: ${R[$phase.sent]} SYNs sent, flooder ${R[$phase.flooder_ms]} ms + ksoftirqd ${R[$phase.ksoftirqd_ms]} ms; machine: softirq ${R[$phase.softirq_ms]} ms, system ${R[$phase.system_ms]} ms, user ${R[$phase.user_ms]} ms; server TCP: ${R[$phase.tcp_in]} segments in, ${R[$phase.tcp_out]} out, ${R[$phase.syncookies]} SYN cookies, ${R[$phase.overflows]} listen overflows"
 	[ -s "$tmp/flood.err" ] && sed 's/^/# flooder: /' "$tmp/flood.err"
 	return 0
@@ -208,7 +209,7 @@ print(sum(json.loads(l)['hits'] for l in sys.stdin if json.loads(l)['prefix'] ==
 expect_eq "the /24's hits count them too" "$((sent - vdrops))" "$hits"
 [ "${R[xdp_flood.tcp_in]}" -le 10 ] && ok "no SYN reached TCP (${R[xdp_flood.tcp_in]} segments in)" \
 	|| not_ok "SYNs reached TCP" "${R[xdp_flood.tcp_in]} segments in"
-extra=$(( R[xdp_flood.daemon_ms] - R[xdp_idle.daemon_ms] ))
+extra=$(( ${R[xdp_flood.daemon_ms]} - ${R[xdp_idle.daemon_ms]} ))
 [ "$extra" -le "$BOUND_MS" ] \
 	&& ok "daemon CPU under the flood stays at idle level (${R[xdp_flood.daemon_ms]} ms vs ${R[xdp_idle.daemon_ms]} ms idle, bound +$BOUND_MS ms)" \
 	|| not_ok "daemon CPU under the flood" "${R[xdp_flood.daemon_ms]} ms vs ${R[xdp_idle.daemon_ms]} ms idle"
@@ -235,7 +236,7 @@ sleep 1
 echo "# without XDP, a client during the flood: $(probe)"
 wait "$fpid"; fpid=
 stop
-[ "${R[noxdp_flood.tcp_in]}" -ge $(( (R[noxdp_flood.sent] - R[noxdp_flood.veth_drops]) * 9 / 10 )) ] \
+[ "${R[noxdp_flood.tcp_in]}" -ge $(( (${R[noxdp_flood.sent]} - ${R[noxdp_flood.veth_drops]}) * 9 / 10 )) ] \
 	&& ok "without XDP the SYNs reach TCP (${R[noxdp_flood.tcp_in]} segments in, ${R[noxdp_flood.syncookies]} SYN cookies)" \
 	|| not_ok "without XDP the SYNs reach TCP" "${R[noxdp_flood.tcp_in]} of ${R[noxdp_flood.sent]}"
 
