@@ -1,10 +1,11 @@
 /*
  * bpf_loader — the daemon's BPF side: loads bpf/smtp_flow.bpf.c and
  * bpf/steer.bpf.c through their skeletons, pins flows/stats/blocklist/
- * blocklist_gen under bpf.pin_dir (stale pins with another layout are replaced, never
- * reused), attaches XDP (native, else generic with a log line), attaches
- * the SK_REUSEPORT program over the workers' listeners, feeds drop
- * verdicts back into the blocklist, and detaches cleanly on shutdown.
+ * blocklist_gen under bpf.pin_dir (stale pins with another layout are
+ * replaced, never reused), attaches XDP (native, else generic with a log
+ * line), attaches the SK_REUSEPORT program over the workers' listeners,
+ * feeds drop verdicts back into the blocklist, and detaches cleanly on
+ * shutdown.
  *
  * Everything degrades: no privileges, no bpffs, xdp.interface = none →
  * the daemon runs without XDP and says so once. One instance per process
