@@ -44,6 +44,7 @@ CONF_SRC := $(sort $(wildcard tests/conformance/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BPF_SRC := $(sort $(wildcard bpf/*.bpf.c))
+BENCH_BPF_SRC := $(sort $(wildcard bench/*.bpf.c))
 
 # $(call objs,VARIANT,SOURCES)
 objs = $(patsubst %.c,$(B)/$(1)/obj/%.o,$(2))
@@ -58,11 +59,13 @@ FUZZ_USER := $(call objs,fuzz,$(USER_SRC))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 CONF_BINS := $(patsubst tests/conformance/%.c,$(B)/asan/conformance/%,$(CONF_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
-BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(B)/bench/loadgen
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(B)/bench/loadgen $(B)/bench/synflood
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
+BENCH_BPF_SKELS := $(patsubst bench/%.bpf.c,$(B)/bpf/%.skel.h,$(BENCH_BPF_SRC))
 
-.PHONY: all test test-bins run fuzz fuzz-smoke bench bench-quick deps clean unit-bins corpus
+.PHONY: all test test-bins run fuzz fuzz-smoke bench bench-quick bench-xdp-compare deps clean \
+	unit-bins corpus
 
 all: $(B)/authgate $(BPF_OBJS)
 
@@ -131,6 +134,12 @@ $(B)/bench/loadgen: $(B)/rel/obj/bench/loadgen.o $(B)/rel/obj/userspace/hist.o
 	@mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $^ -luring -lm
 
+# The SYN flooder (AF_PACKET) stands alone too.
+$(B)/bench/synflood: $(B)/rel/obj/bench/synflood.o
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^
+
 $(B)/bench/bench_%: $(B)/rel/obj/bench/bench_%.o $(B)/rel/libuser.a $(B)/rel/libverify.a
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
@@ -145,6 +154,7 @@ $(B)/bench/bench_dkim: BENCH_LIBS := -lopendkim
 # VMLINUX_FALLBACK=1) the UAPI-based bpf/vmlinux_fallback.h stands in.
 VMLINUX_BTF := $(if $(VMLINUX_FALLBACK),,$(wildcard /sys/kernel/btf/vmlinux))
 BPF_ARCH_INC := -idirafter /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(BPF_ARCH_INC)
 
 $(B)/bpf/vmlinux.h:
 	$(call msg,GEN,$@)
@@ -157,7 +167,12 @@ endif
 
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(B)/bpf/vmlinux.h $(wildcard bpf/*.h)
 	$(call msg,BPF,$<)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(B)/bpf -Ibpf $(BPF_ARCH_INC) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) -I$(B)/bpf -Ibpf -c $< -o $@
+
+# Bench-only programs built around bpf/ sources (bench/xdp_bench.bpf.c).
+$(B)/bpf/%.bpf.o: bench/%.bpf.c $(B)/bpf/vmlinux.h $(wildcard bpf/*.h bpf/*.bpf.c)
+	$(call msg,BPF,$<)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -I$(B)/bpf -Ibpf -c $< -o $@
 
 # The userspace loader embeds each object through a generated skeleton.
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
@@ -166,6 +181,7 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 
 # Everything that includes a skeleton (or the shared header) waits for them.
 $(filter %/bpf_loader.o %/cmd_stats.o %/test_bpf_flow.o %/bench_xdp.o,$(call objs,rel,$(USER_SRC) $(UNIT_SRC) $(BENCH_SRC)) $(call objs,asan,$(USER_SRC) $(UNIT_SRC)) $(call objs,fuzz,$(USER_SRC))): $(BPF_SKELS)
+$(B)/rel/obj/bench/bench_xdp.o: $(BENCH_BPF_SKELS)
 
 # ----------------------------------------------------------------- tests
 
@@ -195,6 +211,11 @@ bench: $(B)/authgate $(BENCH_BINS)
 
 bench-quick: $(B)/authgate $(BENCH_BINS)
 	$(Q)BUILD=$(B) QUICK=1 bash bench/run.sh
+
+# bench_xdp on this tree's XDP program and on XDP_REV's, interleaved in one run.
+XDP_REV ?= main
+bench-xdp-compare: $(B)/bench/bench_xdp
+	$(Q)BUILD=$(B) CLANG=$(CLANG) BPF_CFLAGS='$(BPF_CFLAGS)' bash bench/xdp_compare.sh $(XDP_REV)
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all

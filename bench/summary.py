@@ -30,8 +30,20 @@ def rows(results):
                     if ceil:
                         yield ("DKIM %s of the OpenSSL ceiling" % case, 100 * ceil, "%", "")
         elif b == "xdp":
-            for path in ("pass", "drop", "new_flow"):
-                yield ("XDP %s path" % path.replace("_", " "), r["%s_ns_per_pkt" % path], "ns", "per packet")
+            for path in ("pass", "drop", "new_flow", "pass_bl", "drop_bl"):
+                if ("%s_ns_per_pkt" % path) in r:
+                    yield ("XDP %s path" % path.replace("_bl", " (4096 blocked)").replace("_", " "),
+                           r["%s_ns_per_pkt" % path], "ns",
+                           "per packet, test-run floor %.0f ns" % r.get("floor_ns_per_pkt", 0))
+        elif b == "xdp_synflood":
+            sent = max(r["xdp_flood_sent"], 1)
+            yield ("SYN flood kernel cost, XDP off vs on",
+                   (r["noxdp_flood_receive_ms"] / max(r["noxdp_flood_sent"], 1)) /
+                   max(r["xdp_flood_receive_ms"] / sent, 1e-9), "x",
+                   "%.2f vs %.2f us per SYN" % (1000.0 * r["noxdp_flood_receive_ms"] / max(r["noxdp_flood_sent"], 1),
+                                                1000.0 * r["xdp_flood_receive_ms"] / sent))
+            yield ("daemon CPU under SYN flood with XDP", r["xdp_flood_daemon_ms"], " ms",
+                   "idle %d ms, %d s at %d/s" % (r["xdp_idle_daemon_ms"], r["seconds"], r["rate"]))
         elif b == "daemon":
             yield ("daemon messages/s (%d sessions)" % r["sessions"], r["messages_per_s"], "/s",
                    "p50 %.1f ms, p99 %.1f ms, CPU %.2f ms/msg" % (r["p50_ms"], r["p99_ms"], r["cpu_ms_per_message"]))

@@ -10,13 +10,18 @@
  * Conventions so `bpftool map dump` reads well: ports in host order,
  * addresses as byte arrays in network order (IPv4 in the first 4 bytes of
  * a flow address; IPv4-mapped ::ffff:a.b.c.d in the blocklist), times in
- * CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns()).
+ * CLOCK_MONOTONIC nanoseconds. XDP reads them with bpf_ktime_get_coarse_ns()
+ * (the same clock as of the last tick: up to one tick, 4 ms at HZ=250,
+ * behind); userspace writes expiries with clock_gettime(CLOCK_MONOTONIC).
  *
  * Maps (key → value, writer):
  *   flows      LRU hash   ag_flow_key → ag_flow_stats    XDP (userspace reads)
  *   stats      per-CPU array, 1 slot: 0 → ag_stats         XDP (userspace sums CPUs)
  *   blocklist  LPM trie   ag_block_key → ag_block          userspace adds/deletes/
  *                                                          sweeps; XDP bumps hits
+ *   blocklist_gen array, 1 slot: 0 → __u64                every blocklist writer,
+ *              after an add: a fresh random value; the daemon once a second.
+ *              XDP skips the trie for a flow checked against the current value
  *   ports      array      port (host order) → __u8 1=SMTP  userspace at start
  *   steer_socks  reuseport sockarray  group*AG_MAX_WORKERS+worker → listener  userspace
  *   steer_groups hash     listen port → group index        userspace
@@ -52,6 +57,7 @@ struct ag_flow_stats {
 	__u64 fin_rst;    /* FIN or RST */
 	__u64 first_seen_ns;
 	__u64 last_seen_ns;
+	__u64 block_gen;  /* blocklist_gen when the source was last checked */
 };
 
 /* stats: global counters, one copy per CPU. */

@@ -121,8 +121,9 @@ static int reuse_or_replace(struct bpf_map *map, const char *dir)
 
 static int pin_maps(const char *dir)
 {
-	struct bpf_map *maps[] = {g.flow->maps.flows, g.flow->maps.stats, g.flow->maps.blocklist};
-	for (size_t i = 0; i < 3; i++) {
+	struct bpf_map *maps[] = {g.flow->maps.flows, g.flow->maps.stats, g.flow->maps.blocklist,
+				  g.flow->maps.blocklist_gen};
+	for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
 		char path[CONFIG_PATH_MAX + 32];
 		snprintf(path, sizeof path, "%s/%s", dir, bpf_map__name(maps[i]));
 		if (bpf_map__is_pinned(maps[i]))
@@ -236,7 +237,8 @@ int bpf_xdp_start(const struct config *cfg)
 	step = "pinned maps";
 	if (reuse_or_replace(g.flow->maps.flows, cfg->bpf_pin_dir) < 0 ||
 	    reuse_or_replace(g.flow->maps.stats, cfg->bpf_pin_dir) < 0 ||
-	    reuse_or_replace(g.flow->maps.blocklist, cfg->bpf_pin_dir) < 0)
+	    reuse_or_replace(g.flow->maps.blocklist, cfg->bpf_pin_dir) < 0 ||
+	    reuse_or_replace(g.flow->maps.blocklist_gen, cfg->bpf_pin_dir) < 0)
 		goto fail;
 	step = "load";
 	if (smtp_flow__load(g.flow) < 0)
@@ -377,7 +379,8 @@ void bpf_verdict_drop(const struct sockaddr_storage *peer)
 		return;
 	char text[64];
 	ag_prefix_format(&k, text, sizeof text);
-	if (ag_block_add(bpf_map__fd(g.flow->maps.blocklist), &k, cfg->xdp_block_ttl,
+	if (ag_block_add(bpf_map__fd(g.flow->maps.blocklist),
+			 bpf_map__fd(g.flow->maps.blocklist_gen), &k, cfg->xdp_block_ttl,
 			 AG_BLOCK_VERDICTS) == 0)
 		log_notice("xdp: blocked %s for %us after %u drop verdicts within %us", text,
 			   cfg->xdp_block_ttl, cfg->xdp_block_after, cfg->xdp_block_window);
@@ -387,8 +390,11 @@ void bpf_verdict_drop(const struct sockaddr_storage *peer)
 
 void bpf_sweep(void)
 {
-	if (g.xdp_on)
-		ag_block_sweep(bpf_map__fd(g.flow->maps.blocklist), ag_now_ns());
+	if (!g.xdp_on)
+		return;
+	ag_block_sweep(bpf_map__fd(g.flow->maps.blocklist), ag_now_ns());
+	/* entries added with bpftool directly reach known flows within a second */
+	ag_block_gen_bump(bpf_map__fd(g.flow->maps.blocklist_gen));
 }
 
 void bpf_stop(void)
@@ -410,6 +416,7 @@ void bpf_stop(void)
 							  XDP_FLAGS_REPLACE, &o);
 			unpin("flows");
 			unpin("stats");
+			unpin("blocklist_gen");
 			if (!g.cfg->bpf_keep_blocklist)
 				unpin("blocklist");
 			else

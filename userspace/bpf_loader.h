@@ -1,10 +1,11 @@
 /*
  * bpf_loader — the daemon's BPF side: loads bpf/smtp_flow.bpf.c and
- * bpf/steer.bpf.c through their skeletons, pins flows/stats/blocklist
- * under bpf.pin_dir (stale pins with another layout are replaced, never
- * reused), attaches XDP (native, else generic with a log line), attaches
- * the SK_REUSEPORT program over the workers' listeners, feeds drop
- * verdicts back into the blocklist, and detaches cleanly on shutdown.
+ * bpf/steer.bpf.c through their skeletons, pins flows/stats/blocklist/
+ * blocklist_gen under bpf.pin_dir (stale pins with another layout are
+ * replaced, never reused), attaches XDP (native, else generic with a log
+ * line), attaches the SK_REUSEPORT program over the workers' listeners,
+ * feeds drop verdicts back into the blocklist, and detaches cleanly on
+ * shutdown.
  *
  * Everything degrades: no privileges, no bpffs, xdp.interface = none →
  * the daemon runs without XDP and says so once. One instance per process
@@ -35,11 +36,12 @@ void bpf_steer_load(unsigned worker, int delta);
  * xdp.block_after within xdp.block_window. */
 void bpf_verdict_drop(const struct sockaddr_storage *peer);
 
-/* Delete expired blocklist entries (the daemon calls this once a second). */
+/* Delete expired blocklist entries and store a new blocklist generation
+ * (the daemon calls this once a second). */
 void bpf_sweep(void);
 
-/* Detach XDP and the steer program, unpin flows and stats (and the
- * blocklist unless bpf.keep_blocklist). */
+/* Detach XDP and the steer program, unpin flows, stats and blocklist_gen
+ * (and the blocklist unless bpf.keep_blocklist). */
 void bpf_stop(void);
 
 bool bpf_xdp_active(void);

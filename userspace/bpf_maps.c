@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t ag_now_ns(void)
 {
@@ -126,12 +128,28 @@ int ag_stats_read(int fd, struct ag_stats *out)
 	return rc < 0 ? -1 : 0;
 }
 
-int ag_block_add(int fd, const struct ag_block_key *k, uint64_t ttl_s, uint32_t reason)
+int ag_block_gen_bump(int gen_fd)
+{
+	/* Random, not an increment: writers in several processes (CLI, daemon)
+	 * cannot increment atomically, and a lost or reordered increment could
+	 * bring back a value some flow cached before the newest entry. A value
+	 * never stored before cannot match any flow's cache. */
+	uint64_t v;
+	if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+		v = (ag_now_ns() * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)getpid() << 32);
+	__u32 zero = 0;
+	return bpf_map_update_elem(gen_fd, &zero, &v, BPF_ANY);
+}
+
+int ag_block_add(int fd, int gen_fd, const struct ag_block_key *k, uint64_t ttl_s,
+		 uint32_t reason)
 {
 	struct ag_block v = {.reason = reason};
 	if (ttl_s)
 		v.expires_ns = ag_now_ns() + ttl_s * 1000000000ull;
-	return bpf_map_update_elem(fd, k, &v, BPF_ANY);
+	if (bpf_map_update_elem(fd, k, &v, BPF_ANY) < 0)
+		return -1;
+	return gen_fd < 0 ? 0 : ag_block_gen_bump(gen_fd);
 }
 
 int ag_block_del(int fd, const struct ag_block_key *k)

@@ -4,8 +4,13 @@
  * and printing, per-CPU sums, blocklist add/delete/list/sweep. Works on
  * map fds, so it needs no skeleton and no daemon.
  *
- * Pins live in <pin_dir>/flows, /stats, /blocklist (bpf.pin_dir, default
- * /sys/fs/bpf/authgate). Layouts: bpf/authgate_maps.h.
+ * Pins live in <pin_dir>/flows, /stats, /blocklist, /blocklist_gen
+ * (bpf.pin_dir, default /sys/fs/bpf/authgate). Layouts: bpf/authgate_maps.h.
+ *
+ * blocklist_gen: XDP skips the blocklist for a known flow already checked
+ * against the generation value now in that map, so every add must store a
+ * fresh value after the entry is in (ag_block_add does). A delete, an
+ * expiry or a sweep only unblocks and needs none.
  */
 #ifndef AUTHGATE_BPF_MAPS_H_USER
 #define AUTHGATE_BPF_MAPS_H_USER
@@ -39,8 +44,13 @@ void ag_flow_addr_format(const struct ag_flow_key *k, bool src, char *buf, size_
 /* Sum the per-CPU stats copies; -1 with errno set. */
 int ag_stats_read(int stats_fd, struct ag_stats *out);
 
-/* ttl_s 0 = permanent. */
-int ag_block_add(int fd, const struct ag_block_key *k, uint64_t ttl_s, uint32_t reason);
+/* ttl_s 0 = permanent. Then a new blocklist generation in gen_fd (the
+ * blocklist_gen map; -1: none, as for a pin dir without one). */
+int ag_block_add(int fd, int gen_fd, const struct ag_block_key *k, uint64_t ttl_s,
+		 uint32_t reason);
+/* Store a fresh, random blocklist generation: every known flow re-checks
+ * the blocklist on its next packet. */
+int ag_block_gen_bump(int gen_fd);
 int ag_block_del(int fd, const struct ag_block_key *k);
 /* Delete entries whose expiry passed; returns how many. */
 int ag_block_sweep(int fd, uint64_t now_ns);

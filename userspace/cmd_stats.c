@@ -262,12 +262,16 @@ int cmd_block(int argc, char **argv)
 		rc = block_list(fd, json);
 	} else if (add) {
 		ag_prefix_format(&k, text, sizeof text);
-		if (ag_block_add(fd, &k, (uint64_t)ttl, AG_BLOCK_MANUAL) < 0)
+		/* no blocklist_gen pin (a daemon of an older layout): nothing to bump */
+		int gen_fd = ag_pin_open(dir, "blocklist_gen");
+		if (ag_block_add(fd, gen_fd, &k, (uint64_t)ttl, AG_BLOCK_MANUAL) < 0)
 			fprintf(stderr, "authgate block: add %s: %s\n", text, strerror(errno)), rc = 1;
 		else if (ttl)
 			printf("blocked %s for %lds\n", text, ttl);
 		else
 			printf("blocked %s\n", text);
+		if (gen_fd >= 0)
+			close(gen_fd);
 	} else {
 		ag_prefix_format(&k, text, sizeof text);
 		if (ag_block_del(fd, &k) < 0)

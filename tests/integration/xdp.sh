@@ -4,7 +4,7 @@
 # added to the root namespace). For native and generic XDP mode:
 #   - the XDP counters match what the client's veth sent (swaks traffic);
 #   - `authgate block add` makes the client's connect time out and counts
-#     drops; `block del` restores service;
+#     drops, and cuts a session already open; `block del` restores service;
 #   - xdp.block_after drop verdicts block a source by themselves, and
 #     tempfails never count;
 #   - SK_REUSEPORT spreads 100 connections over 4 workers;
@@ -234,6 +234,37 @@ print(d['xdp_packets'], d['xdp_smtp_packets'], d['xdp_smtp_bytes'], sum(f['packe
 	in_srv "$AUTHGATE" block del 10.77.0.0/24 --pin-dir "$pins" >/dev/null
 	expect_eq "$mode: block del restores service" ok "$(probe)"
 
+	# A session already open when its source is blocked: block add stores a
+	# new blocklist_gen, so the flow's next segment is checked (and dropped);
+	# after block del the retransmission gets through.
+	out=$(in_cli $PY - "$AUTHGATE" "/run/netns/$srv" "$pins" <<'P'
+import socket, subprocess, sys
+authgate, ns, pins = sys.argv[1:4]
+def block(*args):
+    subprocess.run(["nsenter", "--net=" + ns, authgate, "block", *args, "--pin-dir", pins],
+                   check=True, stdout=subprocess.DEVNULL)
+s = socket.create_connection(("10.77.0.2", 25), 3)
+s.settimeout(2)
+s.recv(100)
+s.sendall(b"NOOP\r\n"); first = s.recv(100)[:3].decode()
+block("add", "10.77.0.1")
+s.sendall(b"NOOP\r\n")
+try:
+    blocked = "answered " + s.recv(100)[:3].decode()
+except socket.timeout:
+    blocked = "timeout"
+block("del", "10.77.0.1")
+s.settimeout(10)
+try:
+    after = s.recv(100)[:3].decode()
+except socket.timeout:
+    after = "timeout"
+s.close()
+print(first, blocked, after)
+P
+)
+	expect_eq "$mode: an open session is cut by block add and resumes after block del" "250 timeout 250" "$out"
+
 	# Verdict feedback: tempfails never count; 3 drops within the window block.
 	for _ in 1 2 3; do send s@slow.example >/dev/null; done
 	expect_eq "$mode: 3 tempfails do not block" "" "$(in_srv "$AUTHGATE" block list --pin-dir "$pins")"
@@ -253,7 +284,7 @@ c = [int(x) for x in sys.argv[1].split()]
 sys.exit(0 if len(c) == 4 and min(c) >= 8 and sum(c) >= 100 else 1)" "$counts" \
 		&& ok "$mode: SK_REUSEPORT spread the connections over 4 workers ($counts)" \
 		|| not_ok "$mode: reuseport spread" "$counts"
-	[ ! -e "$pins/flows" ] && [ ! -e "$pins/stats" ] && [ ! -e "$pins/blocklist" ] \
+	[ ! -e "$pins/flows" ] && [ ! -e "$pins/stats" ] && [ ! -e "$pins/blocklist" ] && [ ! -e "$pins/blocklist_gen" ] \
 		&& ok "$mode: pins removed on shutdown" || not_ok "$mode: pins" "$(ls "$pins")"
 	in_srv ip link show "$vs" | grep -q 'prog/xdp\|xdpgeneric\|xdp ' \
 		&& not_ok "$mode: XDP detached" "$(in_srv ip link show "$vs")" || ok "$mode: XDP detached on shutdown"
@@ -280,7 +311,7 @@ if command -v bpftool >/dev/null; then
 				&& ok "the pinned blocklist is reused across restarts" || not_ok "blocklist reuse"
 			stop
 			expect_eq "clean exit with leak checks on (load, pin, steer, detach)" 0 "$stopped"
-			[ -e "$pins/blocklist" ] && [ ! -e "$pins/flows" ] && [ ! -e "$pins/stats" ] \
+			[ -e "$pins/blocklist" ] && [ ! -e "$pins/flows" ] && [ ! -e "$pins/stats" ] && [ ! -e "$pins/blocklist_gen" ] \
 				&& ok "bpf.keep_blocklist = yes: only the blocklist pin stays" || not_ok "keep_blocklist" "$(ls "$pins")"
 		else
 			not_ok "restart after kill -9" "$(tail -3 "$tmp/serve.log")"

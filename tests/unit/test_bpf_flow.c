@@ -1,8 +1,10 @@
 /* Unit tests: bpf/smtp_flow.bpf.c through BPF_PROG_TEST_RUN on packet
  * fixtures — IPv4, IPv6 with extension headers, 802.1Q, IPv4 options,
  * non-SMTP ports, non-TCP, truncated and malformed headers, blocked and
- * expired-block sources. Each test asserts the XDP verdict and the exact
- * map contents afterwards. Without root/BPF every test reports a skip. */
+ * expired-block sources, and the blocklist generation: a known flow skips
+ * the trie until blocklist_gen changes, a SYN never does. Each test asserts
+ * the XDP verdict and the exact map contents afterwards. Without root/BPF
+ * every test reports a skip. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,7 +144,23 @@ static int setup(void **state)
 	__u32 k = 0;
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.stats), &k, zero, BPF_ANY), 0);
 	free(zero);
+	__u64 gen0 = 0;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.blocklist_gen), &k, &gen0,
+					     BPF_ANY), 0);
 	return 0;
+}
+
+static uint64_t gen(void)
+{
+	__u32 k = 0;
+	__u64 v;
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.blocklist_gen), &k, &v), 0);
+	return v;
+}
+
+static int gen_fd(void)
+{
+	return bpf_map__fd(skel->maps.blocklist_gen);
 }
 
 static struct ag_stats stats(void)
@@ -243,8 +261,113 @@ static void ipv4_flow(void **state)
 	assert_int_equal(v.syns, 1);
 	assert_int_equal(v.fin_rst, 1);
 	assert_true(v.first_seen_ns > 0 && v.last_seen_ns >= v.first_seen_ns);
+	assert_int_equal(v.block_gen, 0);
 	assert_int_equal(nflows(), 1);
 	expect_stats(2, 2, syn.len + fin.len, 1, 0, 0);
+}
+
+/* A new flow is inserted already counted, with the generation it was
+ * checked against, and stamped with CLOCK_MONOTONIC (coarse: at most a
+ * tick behind). */
+static void new_flow_entry(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	assert_int_equal(ag_block_gen_bump(gen_fd()), 0);
+	uint64_t g = gen();
+	struct pkt syn = v4_tcp("192.0.2.3", 40003, 25, F_SYN);
+	uint64_t before = ag_now_ns();
+	assert_int_equal(run(&syn), XDP_PASS_);
+	uint64_t after = ag_now_ns();
+	struct ag_flow_key k = fkey(AG_FAMILY_V4, "192.0.2.3", "198.51.100.1", 40003, 25);
+	struct ag_flow_stats v = flow(&k);
+	assert_int_equal(v.packets, 1);
+	assert_int_equal(v.bytes, syn.len);
+	assert_int_equal(v.syns, 1);
+	assert_int_equal(v.fin_rst, 0);
+	assert_int_equal(v.block_gen, g);
+	assert_int_equal(v.first_seen_ns, v.last_seen_ns);
+	assert_true(v.first_seen_ns <= after);
+	assert_true(v.first_seen_ns + 100000000ull >= before); /* a tick: 1-10 ms */
+	/* an ACK of a flow never seen (mid-connection after a restart) too */
+	struct pkt ack = v4_tcp("192.0.2.4", 40004, 25, F_ACK);
+	assert_int_equal(run(&ack), XDP_PASS_);
+	struct ag_flow_key k2 = fkey(AG_FAMILY_V4, "192.0.2.4", "198.51.100.1", 40004, 25);
+	v = flow(&k2);
+	assert_int_equal(v.packets, 1);
+	assert_int_equal(v.syns, 0);
+	assert_int_equal(v.block_gen, g);
+	assert_int_equal(nflows(), 2);
+	expect_stats(2, 2, syn.len + ack.len, 2, 0, 0);
+}
+
+/* A known flow skips the blocklist while blocklist_gen is the value it was
+ * checked against; a SYN always checks; a new generation makes every known
+ * flow check again on its next packet. */
+static void blocklist_generation(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	struct pkt ack = v4_tcp("192.0.2.5", 40000, 25, F_ACK);
+	struct pkt syn_new = v4_tcp("192.0.2.5", 40001, 25, F_SYN);
+	struct pkt syn_known = v4_tcp("192.0.2.5", 40000, 25, F_SYN);
+	struct ag_flow_key k = fkey(AG_FAMILY_V4, "192.0.2.5", "198.51.100.1", 40000, 25);
+	assert_int_equal(run(&ack), XDP_PASS_);
+	assert_int_equal(flow(&k).block_gen, 0);
+	/* in the trie, but no new generation: the known flow is not re-checked */
+	block("192.0.2.0/24", 0);
+	assert_int_equal(run(&ack), XDP_PASS_);
+	assert_int_equal(block_hits("192.0.2.0/24"), 0);
+	assert_int_equal(flow(&k).packets, 2);
+	/* SYNs check the trie first, new flow or not */
+	assert_int_equal(run(&syn_new), XDP_DROP_);
+	assert_int_equal(run(&syn_known), XDP_DROP_);
+	assert_int_equal(block_hits("192.0.2.0/24"), 2);
+	/* a new generation: the known flow checks, is dropped, and stays
+	 * unchecked (so it checks again) */
+	assert_int_equal(ag_block_gen_bump(gen_fd()), 0);
+	uint64_t g = gen();
+	assert_int_equal(run(&ack), XDP_DROP_);
+	assert_int_equal(run(&ack), XDP_DROP_);
+	assert_int_equal(block_hits("192.0.2.0/24"), 4);
+	struct ag_flow_stats v = flow(&k);
+	assert_int_equal(v.packets, 2);
+	assert_int_equal(v.block_gen, 0);
+	/* unblocked (a delete needs no new generation): checked, passes, and
+	 * remembers the generation */
+	struct ag_block_key bk;
+	assert_int_equal(ag_prefix_parse("192.0.2.0/24", &bk), 0);
+	assert_int_equal(ag_block_del(bpf_map__fd(skel->maps.blocklist), &bk), 0);
+	assert_int_equal(run(&ack), XDP_PASS_);
+	v = flow(&k);
+	assert_int_equal(v.packets, 3);
+	assert_int_equal(v.block_gen, g);
+	assert_int_equal(nflows(), 1);
+	expect_stats(7, 7, 7 * ack.len, 1, 4, 0);
+}
+
+/* ag_block_add stores a new generation after the entry (gen_fd -1: none),
+ * so a known flow from the source is dropped on its next packet. */
+static void block_add_bumps_generation(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	int fd = bpf_map__fd(skel->maps.blocklist);
+	struct pkt ack = v4_tcp("192.0.2.6", 40000, 25, F_ACK);
+	assert_int_equal(run(&ack), XDP_PASS_);
+	struct ag_block_key bk;
+	assert_int_equal(ag_prefix_parse("192.0.2.6", &bk), 0);
+	assert_int_equal(ag_block_add(fd, -1, &bk, 0, AG_BLOCK_MANUAL), 0);
+	assert_int_equal(gen(), 0);
+	assert_int_equal(run(&ack), XDP_PASS_); /* no generation: not re-checked */
+	assert_int_equal(ag_block_add(fd, gen_fd(), &bk, 60, AG_BLOCK_MANUAL), 0);
+	uint64_t g1 = gen();
+	assert_true(g1 != 0);
+	assert_int_equal(run(&ack), XDP_DROP_);
+	assert_int_equal(block_hits("192.0.2.6"), 1);
+	assert_int_equal(ag_block_add(fd, gen_fd(), &bk, 0, AG_BLOCK_MANUAL), 0);
+	assert_true(gen() != g1 && gen() != 0);
+	expect_stats(3, 3, 3 * ack.len, 1, 1, 0);
 }
 
 static void ipv6_ext_headers(void **state)
@@ -478,6 +601,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(prefixes),
 		cmocka_unit_test_setup(ipv4_flow, setup),
+		cmocka_unit_test_setup(new_flow_entry, setup),
+		cmocka_unit_test_setup(blocklist_generation, setup),
+		cmocka_unit_test_setup(block_add_bumps_generation, setup),
 		cmocka_unit_test_setup(ipv6_ext_headers, setup),
 		cmocka_unit_test_setup(vlan_tagged, setup),
 		cmocka_unit_test_setup(ipv4_options, setup),
