@@ -84,7 +84,8 @@ enum ag_block_reason {
 
 struct ag_block {
 	__u64 expires_ns; /* CLOCK_MONOTONIC; 0 = permanent */
-	__u64 hits;       /* packets dropped by this entry */
+	__u64 hits;       /* packets dropped by this entry (may undercount when
+			   * several CPUs drop for it at once; see smtp_flow.bpf.c) */
 	__u32 reason;     /* enum ag_block_reason */
 	__u32 pad;
 };

@@ -232,7 +232,11 @@ static __always_inline void block_key(const struct ag_flow_key *k, struct ag_blo
 }
 
 /* Is the source covered by an unexpired blocklist entry? Then that entry's
- * hits count the packet. The clock is read only for an entry that expires. */
+ * hits count the packet. The clock is read only for an entry that expires.
+ * hits is a plain add, not an atomic one: it is a statistic for operators,
+ * and the atomic was a quarter of the drop path (21 vs 16 ns). Two CPUs
+ * dropping for one entry at the same instant may lose an increment; the
+ * exact count is xdp_dropped_blocklist (per-CPU). */
 static __always_inline int blocked(const struct ag_flow_key *k)
 {
 	struct ag_block_key bk;
@@ -240,7 +244,7 @@ static __always_inline int blocked(const struct ag_flow_key *k)
 	struct ag_block *b = bpf_map_lookup_elem(&blocklist, &bk);
 	if (!b || (b->expires_ns && bpf_ktime_get_coarse_ns() >= b->expires_ns))
 		return 0;
-	__sync_fetch_and_add(&b->hits, 1);
+	b->hits++;
 	return 1;
 }
 

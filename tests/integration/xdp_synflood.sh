@@ -206,7 +206,12 @@ expect_eq "xdp_dropped_blocklist grew by the SYNs delivered" "$((sent - vdrops))
 hits=$(in_srv "$AUTHGATE" block list --pin-dir "$pins" --json | $PY -c "
 import json, sys
 print(sum(json.loads(l)['hits'] for l in sys.stdin if json.loads(l)['prefix'] == '10.78.1.0/24'))")
-expect_eq "the /24's hits count them too" "$((sent - vdrops))" "$hits"
+# hits is a plain (non-atomic) add: equal to the SYNs delivered when one
+# CPU saw them all, never more, and at most a few lost when CPUs raced.
+delivered=$((sent - vdrops))
+[ "$hits" -le "$delivered" ] && [ "$hits" -ge $((delivered * 99 / 100)) ] \
+	&& ok "the /24's hits count them too ($hits of $delivered)" \
+	|| not_ok "the /24's hits" "$hits of $delivered delivered"
 [ "${R[xdp_flood.tcp_in]}" -le 10 ] && ok "no SYN reached TCP (${R[xdp_flood.tcp_in]} segments in)" \
 	|| not_ok "SYNs reached TCP" "${R[xdp_flood.tcp_in]} segments in"
 extra=$(( ${R[xdp_flood.daemon_ms]} - ${R[xdp_idle.daemon_ms]} ))
