@@ -141,7 +141,9 @@ stop
 expect_eq "SIGTERM drains and exits 0" 0 "$stopped"
 copied=$(sed -n 's/.*transactions, \([0-9]*\) message bytes copied in userspace.*/\1/p' "$tmp/serve.log" | tail -1)
 expect_eq "no userspace copy of message bytes (debug counter)" 0 "$copied"
-pooled=$(grep -o '[0-9]* command reads from the shared pool' "$tmp/serve.log" | awk '{s += $1} END {print s + 0}')
+# The sum over the workers' exit lines of the number before/after a phrase.
+sum_of() { grep -o "$1" | awk -v f="$2" '{s += $f} END {print s + 0}'; }
+pooled=$(sum_of '[0-9]* command reads from the shared pool' 1 <"$tmp/serve.log")
 [ "$pooled" -gt 0 ] && ok "commands were read through the provided-buffer ring ($pooled reads)" \
 	|| not_ok "provided-buffer reads" "$(grep 'connections accepted' "$tmp/serve.log")"
 direct=$(grep -o '[0-9]* log lines written at once, [0-9]* log bytes lost' "$tmp/serve.log" | awk '{d += $1; l += $7} END {print d + 0, l + 0, NR}')
@@ -177,23 +179,26 @@ for name in added:
 print("ok")
 PYEOF
 }
-# serve.log grows across runs: count only what the run since $mark logged.
-since_mark() { tail -n "+$((mark + 1))" "$tmp/serve.log"; }
-write_conf "limits.command_buffers = 1"
-mark=$(wc -l <"$tmp/serve.log")
-start
-expect_eq "pool of one buffer: a 6 KB pipelined burst of two BDAT transactions, nothing lost" ok "$(burst 2>&1 | tail -1)"
-stop
-dry=$(since_mark | grep -o 'pool dry [0-9]* times' | awk '{s += $3} END {print s + 0}')
+# One daemon run with CONFIG_LINE: $burst_result, and the run's own log
+# lines in $tmp/run.log (serve.log grows across runs).
+burst_with() {
+	write_conf "$1"
+	local mark
+	mark=$(wc -l <"$tmp/serve.log")
+	start
+	burst_result=$(burst 2>&1 | tail -1)
+	stop
+	tail -n "+$((mark + 1))" "$tmp/serve.log" >"$tmp/run.log"
+}
+burst_with "limits.command_buffers = 1"
+expect_eq "pool of one buffer: a 6 KB pipelined burst of two BDAT transactions, nothing lost" ok "$burst_result"
+dry=$(sum_of 'pool dry [0-9]* times' 3 <"$tmp/run.log")
 [ "$dry" -gt 0 ] && ok "the pool ran dry ($dry times) and the sessions read into buffers of their own" \
-	|| not_ok "pool dry fallback was not exercised" "$(grep 'connections accepted' "$tmp/serve.log")"
-write_conf "limits.command_buffers = 0"
-mark=$(wc -l <"$tmp/serve.log")
-start
-expect_eq "limits.command_buffers = 0: every session reads into its own buffer" ok "$(burst 2>&1 | tail -1)"
-stop
-pooled=$(since_mark | grep -o '[0-9]* command reads from the shared pool' | awk '{s += $1} END {print s + 0}')
-expect_eq "limits.command_buffers = 0: no pooled reads" 0 "$pooled"
+	|| not_ok "pool dry fallback was not exercised" "$(grep 'connections accepted' "$tmp/run.log")"
+burst_with "limits.command_buffers = 0"
+expect_eq "limits.command_buffers = 0: every session reads into its own buffer" ok "$burst_result"
+expect_eq "limits.command_buffers = 0: no pooled reads" 0 \
+	"$(sum_of '[0-9]* command reads from the shared pool' 1 <"$tmp/run.log")"
 
 # Drop actions: discard answers 250 and keeps nothing; quarantine keeps it aside.
 write_conf "policy.drop_action = discard"

@@ -13,6 +13,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
+. "$top/tests/lib/veth.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 
@@ -47,31 +48,16 @@ for tool in ip swaks nsenter; do
 done
 
 tmp=$(mktemp -d /tmp/authgate-xdp.XXXXXX)
-id=$$
-cli=agx-c$id srv=agx-s$id vc=agc$id vs=ags$id
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	ip netns del "$cli" 2>/dev/null
-	ip netns del "$srv" 2>/dev/null
+	veth_teardown
 	umount "$tmp/bpffs" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-in_cli() { ip netns exec "$cli" "$@"; }
-in_srv() { nsenter --net="/run/netns/$srv" "$@"; }
 
-# Both ends of the link live in namespaces created here.
-ip netns add "$cli" && ip netns add "$srv" || skip_all "cannot create network namespaces"
-ip link add "$vc" netns "$cli" type veth peer name "$vs" netns "$srv" || skip_all "cannot create a veth pair"
-for ns in "$cli" "$srv"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	ip -n "$ns" link set lo up
-done
-ip -n "$cli" addr add 10.77.0.1/24 dev "$vc"
-ip -n "$srv" addr add 10.77.0.2/24 dev "$vs"
-ip -n "$cli" link set "$vc" up
-ip -n "$srv" link set "$vs" up
+veth_setup agx 10.77.0 # distinct names and subnet per test script
 mkdir -p "$tmp/bpffs" && mount -t bpf bpf "$tmp/bpffs" || skip_all "cannot mount bpffs"
 pins=$tmp/bpffs/authgate
 leaks=0

@@ -26,6 +26,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
+. "$top/tests/lib/veth.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
@@ -43,32 +44,17 @@ done
 [ -x "$FLOOD" ] || skip_all "$FLOOD is not built (make test-bins)"
 
 tmp=$(mktemp -d /tmp/authgate-synflood.XXXXXX)
-id=$$
-# distinct from xdp.sh's agx-*/agc*/ags* names
-cli=agf-c$id srv=agf-s$id vc=agfc$id vs=agfs$id
 pid='' fpid=''
 cleanup() {
 	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	ip netns del "$cli" 2>/dev/null
-	ip netns del "$srv" 2>/dev/null
+	veth_teardown
 	umount "$tmp/bpffs" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-in_cli() { ip netns exec "$cli" "$@"; }
-in_srv() { nsenter --net="/run/netns/$srv" "$@"; }
 
-ip netns add "$cli" && ip netns add "$srv" || skip_all "cannot create network namespaces"
-ip link add "$vc" netns "$cli" type veth peer name "$vs" netns "$srv" || skip_all "cannot create a veth pair"
-for ns in "$cli" "$srv"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	ip -n "$ns" link set lo up
-done
-ip -n "$cli" addr add 10.78.0.1/24 dev "$vc"
-ip -n "$srv" addr add 10.78.0.2/24 dev "$vs"
-ip -n "$cli" link set "$vc" up
-ip -n "$srv" link set "$vs" up
+veth_setup agf 10.78.0 # distinct names and subnet per test script
 # The flood's sources (10.78.1.0/24) are spoofed; the server's SYN-ACKs go
 # back over the veth to the flooder's namespace, which drops them.
 ip -n "$srv" route add 10.78.1.0/24 via 10.78.0.1
