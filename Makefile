@@ -128,11 +128,16 @@ $(B)/bench/bench_spf: $(B)/rel/obj/bench/bench_spf.o $(B)/rel/libuser.a $(B)/rel
 	@mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $^ $(LIBS) -lspf2
 
-# The load generator stands alone (io_uring, no authgate code).
-$(B)/bench/loadgen: $(B)/rel/obj/bench/loadgen.o $(B)/rel/obj/userspace/hist.o
+# The load generator stands apart from the daemon: io_uring, its message
+# set, and of authgate only the histogram and the TLS endpoint (client side).
+LOADGEN_OBJS := bench/loadgen.o bench/loadgen_msgs.o userspace/hist.o userspace/tls.o
+$(B)/bench/loadgen: $(addprefix $(B)/rel/obj/,$(LOADGEN_OBJS))
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) -o $@ $^ -luring -lm
+	$(Q)$(CC) -o $@ $^ -luring -lssl -lcrypto -lm
+
+# The unit test of loadgen's message set links that module too.
+$(B)/asan/tests/test_loadgen_msgs: $(B)/asan/obj/bench/loadgen_msgs.o
 
 # The SYN flooder (AF_PACKET) stands alone too.
 $(B)/bench/synflood: $(B)/rel/obj/bench/synflood.o
