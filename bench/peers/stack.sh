@@ -4,14 +4,16 @@
 # postfix-policyd-spf-python as its policy service, beside a local unbound
 # that serves a zone file's records and is the only DNS any of them sees.
 #
-# Everything runs inside a network and mount namespace of its own
+# Everything runs inside network, mount and PID namespaces of its own
 # (stack_enter_namespace): its lo is the only interface, unbound answers on
 # its 127.0.0.1:53, and /etc/resolv.conf is bind-mounted there to point at
 # it (policyd-spf's resolver only reads resolv.conf). Nothing is added to
-# the root namespace and nothing can leave the machine; the namespace dies
-# with its last process. All files live in a scratch directory:
-#   stack_enter_namespace SCRIPT ARGS...  re-exec SCRIPT inside a new net+mount
-#                              namespace (returns 1 when that is impossible)
+# the root namespace and nothing can leave the machine. The script is PID 1
+# of its namespace: it reaps what Postfix's master leaves behind, and when
+# it ends, however it ends, the kernel kills every process left in there.
+# All files live in a scratch directory:
+#   stack_enter_namespace SCRIPT ARGS...  re-exec SCRIPT inside new namespaces
+#                              (returns 1 when that is impossible)
 #   stack_unbound DIR ZONE     unbound on 127.0.0.1:53 with ZONE's records
 #   stack_postfix DIR PORT     OpenDKIM + policyd-spf + Postfix on 127.0.0.1:PORT
 #   stack_ticks                CPU ticks the Postfix stack has used so far
@@ -27,8 +29,9 @@ stack_enter_namespace() {
 	[ -n "${AUTHGATE_STACK_NS:-}" ] && return 0
 	[ "$(id -u)" = 0 ] || return 1
 	command -v unshare >/dev/null || return 1
-	unshare --net --mount --propagation private true 2>/dev/null || return 1
-	exec unshare --net --mount --propagation private env AUTHGATE_STACK_NS=1 bash "$script" "$@"
+	local ns=(unshare --net --mount --propagation private --pid --fork --kill-child --mount-proc)
+	"${ns[@]}" true 2>/dev/null || return 1
+	exec "${ns[@]}" env AUTHGATE_STACK_NS=1 bash "$script" "$@"
 }
 
 # Inside the namespace: bring lo up and make resolv.conf name our unbound.
@@ -259,12 +262,12 @@ stack_cert() { # DIR
 		-out "$1/cert.pem" -days 2 -subj /CN=mx.corpus.test >/dev/null 2>&1
 }
 
-# SIGTERM, and SIGKILL after a second: opendkim takes seconds to notice
+# SIGTERM, and SIGKILL after two seconds: opendkim takes seconds to notice
 # SIGTERM, and nothing of this stack needs saving.
 stack_kill() { # PID...
 	local p i
 	kill -TERM "$@" 2>/dev/null
-	for i in $(seq 10); do
+	for i in $(seq 20); do
 		for p in "$@"; do kill -0 "$p" 2>/dev/null && break; p=; done
 		[ -z "$p" ] && break
 		sleep 0.1
