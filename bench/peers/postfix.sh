@@ -23,13 +23,17 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
 export BUILD
-stack_enter_namespace "$0" "$@" || { echo "postfix peer: needs root and unshare (network namespace)" >&2; exit 1; }
+skipped() { echo "{\"bench\":\"postfix_peer\",\"skipped\":\"$1\"}"; exit 0; }
+for tool in postfix opendkim policyd-spf unbound; do
+	command -v $tool >/dev/null || skipped "$tool is not installed (make deps)"
+done
+stack_enter_namespace "$0" "$@" || skipped "needs root and unshare (network namespace)"
 
 sessions=50 messages=48 warm=2 modes="plain starttls"
 for a in "$@"; do
 	case $a in
 	--quick) sessions=20 messages=24 modes=plain ;;
-	--smoke) sessions=4 messages=6 warm=1 modes=plain ;;
+	--smoke) sessions=2 messages=12 warm=1 modes=plain ;;
 	--starttls) modes=starttls ;;
 	esac
 done

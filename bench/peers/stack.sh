@@ -262,8 +262,7 @@ stack_cert() { # DIR
 		-out "$1/cert.pem" -days 2 -subj /CN=mx.corpus.test >/dev/null 2>&1
 }
 
-# SIGTERM, and SIGKILL after two seconds: opendkim takes seconds to notice
-# SIGTERM, and nothing of this stack needs saving.
+# SIGTERM, and SIGKILL after two seconds: nothing of this stack needs saving.
 stack_kill() { # PID...
 	local p i
 	kill -TERM "$@" 2>/dev/null
@@ -277,7 +276,10 @@ stack_kill() { # PID...
 	return 0
 }
 
+# OpenDKIM holds nothing worth a clean exit and takes seconds to act on
+# SIGTERM: it gets SIGKILL at once.
 stack_stop() {
+	[ -n "$stack_opendkim_pid" ] && kill -KILL "$stack_opendkim_pid" 2>/dev/null
 	[ -n "$stack_master_pid$stack_opendkim_pid$stack_unbound_pid" ] &&
 		stack_kill $stack_master_pid $stack_opendkim_pid $stack_unbound_pid
 	stack_master_pid= stack_opendkim_pid= stack_unbound_pid=
