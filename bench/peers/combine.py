@@ -3,7 +3,7 @@
 result of bench/peers/postfix.sh: reads DIR/authgate-MODE.out and
 DIR/postfix-MODE.out (loadgen's JSON line, then a line of the harness's own
 figures: CPU seconds of the server and of unbound, seconds until the last
-accepted message was delivered), prints a table and one JSON line
+accepted message was delivered, warm-up rounds before it), prints a table and one JSON line
 {"bench":"postfix_peer", ...} with every figure prefixed by its side.
 """
 import json
@@ -22,6 +22,7 @@ def side(path, prefix):
     out[prefix + "_cpu_ms_per_message"] = round(own["cpu_s"] * 1000 / done, 3)
     out[prefix + "_dns_cpu_ms_per_message"] = round(own["dns_cpu_s"] * 1000 / done, 3)
     out[prefix + "_until_delivered_s"] = own["until_delivered_s"]
+    out[prefix + "_warmup_rounds"] = own["warmup_rounds"]
     return out
 
 

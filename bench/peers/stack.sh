@@ -278,9 +278,10 @@ stack_kill() { # PID...
 
 # OpenDKIM holds nothing worth a clean exit and takes seconds to act on
 # SIGTERM: it gets SIGKILL at once.
+# (bash reports a job that ends by a signal on stderr: not worth a line.)
 stack_stop() {
-	[ -n "$stack_opendkim_pid" ] && kill -KILL "$stack_opendkim_pid" 2>/dev/null
+	[ -n "$stack_opendkim_pid" ] && kill -KILL "$stack_opendkim_pid"
 	[ -n "$stack_master_pid$stack_opendkim_pid$stack_unbound_pid" ] &&
 		stack_kill $stack_master_pid $stack_opendkim_pid $stack_unbound_pid
 	stack_master_pid= stack_opendkim_pid= stack_unbound_pid=
-}
+} 2>/dev/null
