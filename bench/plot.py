@@ -102,9 +102,11 @@ def plot_latency(series, out, tmp, term):
     plots = ["'%s' using %d%s title '%s' lc rgb '%s'" % (
         dat if i == 0 else "", i + 2, ":xtic(1)" if i == 0 else "", t, colours[i % 4])
         for i, (t, _) in enumerate(series)]
+    low = min(max(v, 0.001) for _, vs in series for v in vs)
     return COMMON.format(term=term, out=out, ylabel="ms from end of data to the reply (log scale)",
                          title="Latency under the same load: end of data to final reply") + \
-        "set yrange [0.1:*]\nplot " + ", \\\n     ".join(plots) + "\n"
+        "set yrange [%g:*]\nset key below horizontal\nplot " % (low / 4) + \
+        ", \\\n     ".join(plots) + "\n"
 
 
 def main(argv):
