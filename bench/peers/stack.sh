@@ -16,9 +16,12 @@
 #                              (returns 1 when that is impossible)
 #   stack_unbound DIR ZONE     unbound on 127.0.0.1:53 with ZONE's records
 #   stack_postfix DIR PORT     OpenDKIM + policyd-spf + Postfix on 127.0.0.1:PORT
+#   stack_cert DIR             a throwaway certificate, DIR/cert.pem + key.pem
 #   stack_ticks                CPU ticks the Postfix stack has used so far
+#   stack_tree_ticks PID...    the same for any processes and their children
 #   stack_wait_drained N SECS  wait until N messages are in the Maildir and
 #                              the queue is empty
+#   stack_kill PID...          TERM, then KILL, and reap
 #   stack_stop                 stop whatever of it runs (safe to call twice)
 # Paths: $stack_dir/mail/new (the Maildir), $stack_dir/maillog.
 
