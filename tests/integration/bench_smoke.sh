@@ -57,45 +57,49 @@ import copy, json, sys
 doc = json.load(open(sys.argv[1]))
 def first(bench):
     return next((i for i, r in enumerate(doc["results"]) if r.get("bench") == bench and "skipped" not in r), None)
-def variant(name, change):
+def variant(name, change, complaint):
     d = copy.deepcopy(doc)
     change(d)
     path = "%s/broken-%d.json" % (sys.argv[2], variant.n)
     variant.n += 1
     json.dump(d, open(path, "w"))
-    print("%s\t%s" % (path, name))
+    print("%s\t%s\t%s" % (path, name, complaint))
 variant.n = 0
-variant("no results array", lambda d: d.pop("results"))
-variant("a malformed date", lambda d: d.update(date="27 Nov 2026"))
-variant("an unknown benchmark", lambda d: d["results"].append({"bench": "nonsense", "x_per_s": 1}))
-variant("a skipped result that still has figures", lambda d: d["results"].append({"bench": "dns", "skipped": "x", "resolver_cached_per_s": 5}))
-variant("a result that is not an object", lambda d: d["results"].append(["dns"]))
+variant("no results array", lambda d: d.pop("results"), "'results' is a required property")
+variant("a malformed date", lambda d: d.update(date="27 Nov 2026"), "date: ")
+variant("an unknown benchmark", lambda d: d["results"].append({"bench": "nonsense", "x_per_s": 1}), "'nonsense' is not one of")
+variant("a skipped result that still has figures", lambda d: d["results"].append({"bench": "dns", "skipped": "x", "resolver_cached_per_s": 5}), "too many properties")
+variant("a result that is not an object", lambda d: d["results"].append(["dns"]), "is not of type 'object'")
 i = first("dns")
 if i is not None:
-    variant("dns: a rate of zero", lambda d: d["results"][i].update(resolver_cached_per_s=0))
-    variant("dns: a rate as a string", lambda d: d["results"][i].update(cache_probe_per_s="45000000"))
-    variant("dns: a required rate missing", lambda d: d["results"][i].pop("zone_uncached_per_s"))
+    variant("dns: a rate of zero", lambda d: d["results"][i].update(resolver_cached_per_s=0), "resolver_cached_per_s: 0 is less than")
+    variant("dns: a rate as a string", lambda d: d["results"][i].update(cache_probe_per_s="45000000"), "cache_probe_per_s: '45000000' is not of type")
+    variant("dns: a required rate missing", lambda d: d["results"][i].pop("zone_uncached_per_s"), "'zone_uncached_per_s' is a required property")
 i = first("daemon")
 if i is not None:
-    variant("daemon: p99 missing", lambda d: d["results"][i].pop("p99_ms"))
-    variant("daemon: replies do not add up to the transactions sent", lambda d: d["results"][i].update(accepted=d["results"][i]["accepted"] + 1))
-    variant("daemon: p99 below p50", lambda d: d["results"][i].update(p99_ms=d["results"][i]["p50_ms"] / 2 - 0.001, p50_ms=d["results"][i]["p50_ms"] + 1))
-    variant("daemon: negative CPU", lambda d: d["results"][i].update(cpu_ms_per_message=-1))
-    variant("daemon: transport errors", lambda d: d["results"][i].update(errors=3))
+    variant("daemon: p99 missing", lambda d: d["results"][i].pop("p99_ms"), "'p99_ms' is a required property")
+    variant("daemon: replies do not add up to the transactions sent", lambda d: d["results"][i].update(accepted=d["results"][i]["accepted"] + 1), "were sent")
+    variant("daemon: p99 below p50", lambda d: d["results"][i].update(p99_ms=d["results"][i]["p50_ms"] / 2 - 0.001, p50_ms=d["results"][i]["p50_ms"] + 1), "percentiles decrease")
+    variant("daemon: negative CPU", lambda d: d["results"][i].update(cpu_ms_per_message=-1), "cpu_ms_per_message: -1 is less than")
+    variant("daemon: transport errors", lambda d: d["results"][i].update(errors=3), "errors: 0 was expected")
 i = first("postfix_peer")
 if i is not None:
-    variant("postfix_peer: a side missing", lambda d: [d["results"][i].pop(k) for k in list(d["results"][i]) if k.startswith("postfix_")])
-    variant("postfix_peer: a ratio that is not the rates' ratio", lambda d: d["results"][i].update(authgate_vs_postfix=d["results"][i]["authgate_vs_postfix"] * 2 + 1))
-    variant("postfix_peer: counts as floats", lambda d: d["results"][i].update(postfix_rejected=0.5))
+    variant("postfix_peer: a side missing", lambda d: [d["results"][i].pop(k) for k in list(d["results"][i]) if k.startswith("postfix_")], "'postfix_messages_per_s' is a required property")
+    variant("postfix_peer: a ratio that is not the rates' ratio", lambda d: d["results"][i].update(authgate_vs_postfix=d["results"][i]["authgate_vs_postfix"] * 2 + 1), "authgate_vs_postfix")
+    variant("postfix_peer: counts as floats", lambda d: d["results"][i].update(postfix_rejected=0.5), "postfix_rejected: 0.5 is not of type 'integer'")
 i = first("dkim")
 if i is not None:
-    variant("dkim: an unknown field", lambda d: d["results"][i].update(rsa_1024_per_s=5))
+    variant("dkim: an unknown field", lambda d: d["results"][i].update(rsa_1024_per_s=5), "'rsa_1024_per_s' does not match")
 PY
-# One checker run for all of them; each must have drawn a complaint.
+# One checker run for all of them; each must have drawn the complaint its
+# breakage calls for (not just any: the real document might have one too).
 cut -f1 "$tmp/variants" | xargs /usr/bin/python3 "$top/bench/check_results.py" 2>"$tmp/why" >/dev/null
-while IFS=$'\t' read -r path what; do
-	why=$(grep -m1 -F "$path: " "$tmp/why" | sed "s|^$path: ||" | cut -c1-70)
-	if [ -n "$why" ]; then ok "the checker refuses $what ($why)"; else not_ok "the checker refuses $what"; fi
+while IFS=$'\t' read -r path what complaint; do
+	if grep -F "$path: " "$tmp/why" | grep -q -F -- "$complaint"; then
+		ok "the checker refuses $what"
+	else
+		not_ok "the checker refuses $what" "wanted \"$complaint\", got: $(grep -F "$path: " "$tmp/why")"
+	fi
 done <"$tmp/variants"
 
 if command -v gnuplot >/dev/null; then
