@@ -1,23 +1,33 @@
 /*
  * loadgen — an SMTP load generator on io_uring: N concurrent sessions, M
- * transactions each, optional PIPELINING, one message file. Measures the
- * replies (accepted 2xx, rejected 5xx, tempfailed 4xx), messages per
- * second, and the latency from the end of data (our last byte sent) to the
- * final reply, in a log-bucketed histogram (p50/p90/p99/p99.9). Prints a
- * table and, with --json, one JSON line. Loopback only by design: it
- * refuses any server that is not 127.0.0.0/8 or ::1.
+ * transactions each, optional PIPELINING and STARTTLS, messages from one
+ * file or round-robin from a corpus directory. Measures the replies
+ * (accepted 2xx, rejected 5xx, tempfailed 4xx), messages per second, and
+ * the latency from the end of data (our last byte sent) to the final
+ * reply, in a log-bucketed histogram (p50/p90/p99/p99.9). Prints a table
+ * and, with --json, one JSON line. Loopback only by design: it refuses any
+ * server that is not 127.0.0.0/8 or ::1.
  *
- * usage: loadgen --server 127.0.0.1:PORT --message FILE [--sessions N]
- *                [--messages M] [--pipelining] [--from A] [--to A]
- *                [--helo NAME] [--json]
+ * Transaction i of the run (counted over all sessions) sends corpus file
+ * i mod n, so a run of n x k transactions sends every file k times and its
+ * counts are predictable from the corpus MANIFEST. --replies FILE writes
+ * the outcome per file ("NAME ACCEPTED REJECTED TEMPFAILED").
+ *
+ * STARTTLS runs OpenSSL over memory BIOs (userspace/tls.c, client side):
+ * ciphertext moves through the same ring sends and receives as plaintext.
+ *
+ * usage: loadgen --server 127.0.0.1:PORT (--message FILE | --corpus DIR)
+ *                [--sessions N] [--messages M] [--pipelining] [--starttls]
+ *                [--from A] [--to A] [--helo NAME] [--replies FILE] [--json]
  */
+#include "bench/loadgen_msgs.h"
 #include "userspace/hist.h"
+#include "userspace/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <liburing.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -29,40 +39,55 @@
 #include <time.h>
 #include <unistd.h>
 
+enum step {
+	S_CONNECT, S_GREETING, S_EHLO, S_STARTTLS, S_HANDSHAKE, S_RSET, S_ENVELOPE, S_FINAL,
+	S_QUIT, S_DONE
+};
 
-enum step { S_CONNECT, S_GREETING, S_EHLO, S_RSET, S_ENVELOPE, S_FINAL, S_QUIT, S_DONE };
+#define CIPHER_IN 32768
 
 struct conn {
 	int fd;
 	enum step step;
 	unsigned sent_msgs;
 	unsigned replies_wanted; /* in the current step */
+	unsigned env_stage;      /* without pipelining: 0 MAIL, 1 RCPT, 2 DATA sent */
+	int first_refusal;       /* the first 4xx/5xx among pipelined envelope replies */
 	bool need_rset;          /* the last transaction was refused before DATA */
-	char in[8192];
+	size_t msg;              /* index of this transaction's message */
+	char in[8192];           /* plaintext replies */
 	size_t inlen;
-	const char *out;
-	size_t outlen;
-	bool sending, receiving;
+	const char *wire;        /* bytes in flight on the socket */
+	size_t wirelen;
+	bool sending, receiving; /* a send (receive) is in the ring */
 	uint64_t t_eod;
+	struct tls_conn *tls;    /* after STARTTLS */
+	char *cin;               /* ciphertext received (CIPHER_IN bytes) */
+	char *cout;              /* ciphertext being sent, our copy */
+	size_t coutcap;
 };
 
-struct stats {
-	unsigned long accepted, rejected, tempfailed, errors;
-	struct hist lat;
+struct outcome {
+	unsigned long accepted, rejected, tempfailed;
 };
 
 static struct {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	unsigned sessions, messages;
-	bool pipelining, json;
-	char envelope[1200]; /* MAIL + RCPT + DATA, each CRLF */
-	char *body;          /* dot-stuffed message + ".\r\n" */
-	size_t bodylen;
+	bool pipelining, starttls, json;
 	char ehlo[300];
+	struct lg_msgset set;
+	SSL_CTX *tls_ctx;
 } opt = {.sessions = 10, .messages = 10};
 
-static struct stats st;
+static struct {
+	struct outcome total;
+	struct outcome *per_msg;
+	unsigned long errors, handshakes;
+	size_t next_msg;
+	struct hist lat;
+} st;
 
 static uint64_t now_ns(void)
 {
@@ -71,11 +96,21 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void submit_send(struct io_uring *ring, struct conn *c, const char *buf, size_t len)
+static struct io_uring_sqe *get_sqe(struct io_uring *ring)
 {
-	c->out = buf;
-	c->outlen = len;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	if (!sqe) {
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	return sqe;
+}
+
+static void submit_wire(struct io_uring *ring, struct conn *c, const char *buf, size_t len)
+{
+	c->wire = buf;
+	c->wirelen = len;
+	struct io_uring_sqe *sqe = get_sqe(ring);
 	io_uring_prep_send(sqe, c->fd, buf, len, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c << 1);
 	c->sending = true;
@@ -83,10 +118,55 @@ static void submit_send(struct io_uring *ring, struct conn *c, const char *buf, 
 
 static void submit_recv(struct io_uring *ring, struct conn *c)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	io_uring_prep_recv(sqe, c->fd, c->in + c->inlen, sizeof c->in - c->inlen, 0);
+	struct io_uring_sqe *sqe = get_sqe(ring);
+	if (c->tls)
+		io_uring_prep_recv(sqe, c->fd, c->cin, CIPHER_IN, 0);
+	else
+		io_uring_prep_recv(sqe, c->fd, c->in + c->inlen, sizeof c->in - c->inlen, 0);
 	io_uring_sqe_set_data64(sqe, ((uint64_t)(uintptr_t)c << 1) | 1);
 	c->receiving = true;
+}
+
+/* Send the ciphertext TLS has queued, unless a send is already in flight
+ * (its completion calls this again). It is copied out first: the TLS
+ * module may grow (move) its buffer while the ring still reads ours. */
+static int flush_tls(struct io_uring *ring, struct conn *c)
+{
+	size_t n;
+	const char *p = tls_conn_output(c->tls, &n);
+	if (c->sending || n == 0)
+		return 0;
+	if (n > c->coutcap) {
+		char *b = realloc(c->cout, n);
+		if (!b)
+			return -1;
+		c->cout = b;
+		c->coutcap = n;
+	}
+	memcpy(c->cout, p, n);
+	tls_conn_output_done(c->tls, n);
+	submit_wire(ring, c, c->cout, n);
+	return 0;
+}
+
+/* Give up on the session. shutdown() ends the receive still in the ring;
+ * on_cqe() closes the socket once nothing is in flight. */
+static void fail_conn(struct conn *c)
+{
+	st.errors++;
+	c->step = S_DONE;
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+/* Send a command or the message, encrypted once STARTTLS is done. */
+static void send_plain(struct io_uring *ring, struct conn *c, const char *buf, size_t len)
+{
+	if (!c->tls) {
+		submit_wire(ring, c, buf, len);
+		return;
+	}
+	if (tls_conn_write(c->tls, buf, len) != (ssize_t)len || flush_tls(ring, c) < 0)
+		fail_conn(c);
 }
 
 /* Take one complete reply (possibly multi-line) off the input: its code,
@@ -110,38 +190,93 @@ static int take_reply(struct conn *c)
 	}
 }
 
+static void count_final(struct conn *c, int code)
+{
+	struct outcome *per = &st.per_msg[c->msg];
+	if (code >= 200 && code < 300) {
+		st.total.accepted++;
+		per->accepted++;
+	} else if (code >= 400 && code < 500) {
+		st.total.tempfailed++;
+		per->tempfailed++;
+	} else if (code >= 500 && code < 600) {
+		st.total.rejected++;
+		per->rejected++;
+	} else {
+		st.errors++;
+	}
+}
+
 static void next_transaction(struct io_uring *ring, struct conn *c)
 {
 	if (c->sent_msgs == opt.messages) {
 		c->step = S_QUIT;
-		c->replies_wanted = 1;
-		submit_send(ring, c, "QUIT\r\n", 6);
+		send_plain(ring, c, "QUIT\r\n", 6);
 		return;
 	}
 	if (c->need_rset) {
 		c->need_rset = false;
 		c->step = S_RSET;
-		submit_send(ring, c, "RSET\r\n", 6);
+		send_plain(ring, c, "RSET\r\n", 6);
 		return;
 	}
+	c->msg = st.next_msg++ % opt.set.n;
+	const struct lg_msg *m = &opt.set.v[c->msg];
 	c->step = S_ENVELOPE;
-	c->replies_wanted = opt.pipelining ? 3 : 1; /* MAIL, RCPT, DATA(354) */
+	c->first_refusal = 0;
 	if (opt.pipelining) {
-		submit_send(ring, c, opt.envelope, strlen(opt.envelope));
+		c->replies_wanted = 3; /* MAIL, RCPT, DATA (354) */
+		send_plain(ring, c, m->envelope, strlen(m->envelope));
 	} else {
-		const char *mail = opt.envelope, *rcpt = strchr(mail, '\n') + 1;
-		submit_send(ring, c, mail, (size_t)(rcpt - mail));
+		c->replies_wanted = 1;
+		c->env_stage = 0;
+		send_plain(ring, c, m->envelope, m->mail_len);
 	}
 }
 
-static void count_final(int code)
+/* The transaction ends without DATA: count the refusal, RSET, go on. */
+static void refused(struct io_uring *ring, struct conn *c, int code)
 {
-	if (code >= 200 && code < 300)
-		st.accepted++;
-	else if (code >= 400 && code < 500)
-		st.tempfailed++;
+	count_final(c, code);
+	c->sent_msgs++;
+	c->need_rset = true;
+	next_transaction(ring, c);
+}
+
+static void on_envelope_reply(struct io_uring *ring, struct conn *c, int code)
+{
+	const struct lg_msg *m = &opt.set.v[c->msg];
+	if (opt.pipelining) {
+		if (code >= 400 && !c->first_refusal)
+			c->first_refusal = code;
+		if (--c->replies_wanted > 0)
+			return;
+	}
+	if (code == 354) {
+		c->step = S_FINAL;
+		c->sent_msgs++;
+		c->t_eod = 0;
+		send_plain(ring, c, m->data, m->data_len);
+		return;
+	}
+	if (code >= 400) {
+		refused(ring, c, c->first_refusal ? c->first_refusal : code);
+		return;
+	}
+	/* without pipelining: after MAIL send RCPT, after RCPT send DATA */
+	if (++c->env_stage == 1)
+		send_plain(ring, c, m->envelope + m->mail_len, m->rcpt_len);
 	else
-		st.rejected++;
+		send_plain(ring, c, m->envelope + m->mail_len + m->rcpt_len, 6);
+}
+
+static void start_tls(struct io_uring *ring, struct conn *c)
+{
+	c->cin = malloc(CIPHER_IN);
+	c->tls = c->cin ? tls_conn_new_client(opt.tls_ctx) : NULL;
+	c->step = S_HANDSHAKE;
+	if (!c->tls || tls_conn_handshake(c->tls) < 0 || flush_tls(ring, c) < 0)
+		fail_conn(c);
 }
 
 /* A reply arrived: advance the session. */
@@ -150,140 +285,138 @@ static void on_reply(struct io_uring *ring, struct conn *c, int code)
 	switch (c->step) {
 	case S_GREETING:
 		c->step = S_EHLO;
-		submit_send(ring, c, opt.ehlo, strlen(opt.ehlo));
+		send_plain(ring, c, opt.ehlo, strlen(opt.ehlo));
 		return;
 	case S_EHLO:
-		next_transaction(ring, c);
+		if (code != 250) {
+			fail_conn(c);
+		} else if (opt.starttls && !c->tls) {
+			c->step = S_STARTTLS;
+			send_plain(ring, c, "STARTTLS\r\n", 10);
+		} else {
+			next_transaction(ring, c);
+		}
+		return;
+	case S_STARTTLS:
+		if (code != 220)
+			fail_conn(c);
+		else
+			start_tls(ring, c);
 		return;
 	case S_RSET:
 		next_transaction(ring, c);
 		return;
-	case S_ENVELOPE: {
-		if (--c->replies_wanted > 0 && opt.pipelining)
-			return;
-		if (code == 354) {
-			c->step = S_FINAL;
-			c->sent_msgs++;
-			submit_send(ring, c, opt.body, opt.bodylen);
-			return;
-		}
-		if (code >= 400) { /* refused before DATA */
-			if (opt.pipelining && c->replies_wanted)
-				return;
-			count_final(code);
-			c->sent_msgs++;
-			c->need_rset = true;
-			next_transaction(ring, c);
-			return;
-		}
-		/* non-pipelined: after MAIL send RCPT, after RCPT send DATA */
-		const char *mail = opt.envelope, *rcpt = strchr(mail, '\n') + 1,
-			   *data = strchr(rcpt, '\n') + 1;
-		if (c->out == mail)
-			submit_send(ring, c, rcpt, (size_t)(data - rcpt));
-		else
-			submit_send(ring, c, data, strlen(data));
-		c->replies_wanted = 1;
+	case S_ENVELOPE:
+		on_envelope_reply(ring, c, code);
 		return;
-	}
 	case S_FINAL: {
-		uint64_t dt = now_ns() - c->t_eod;
-		hist_add(&st.lat, dt);
-		count_final(code);
+		uint64_t t = now_ns();
+		hist_add(&st.lat, t - (c->t_eod ? c->t_eod : t));
+		count_final(c, code);
 		next_transaction(ring, c);
 		return;
 	}
 	case S_QUIT:
 		c->step = S_DONE;
-		close(c->fd);
 		return;
 	default:
 		return;
 	}
 }
 
+static void on_send_done(struct io_uring *ring, struct conn *c, int res)
+{
+	if (res < 0) {
+		fail_conn(c);
+		return;
+	}
+	if ((size_t)res < c->wirelen) {
+		submit_wire(ring, c, c->wire + res, c->wirelen - (size_t)res);
+		return;
+	}
+	if (c->tls && flush_tls(ring, c) < 0) {
+		fail_conn(c);
+		return;
+	}
+	if (c->step == S_FINAL && !c->sending)
+		c->t_eod = now_ns(); /* our last byte of data is out */
+}
+
+/* Ciphertext arrived: finish the handshake, or decrypt into c->in. */
+static int on_cipher(struct io_uring *ring, struct conn *c, size_t n)
+{
+	if (tls_conn_feed(c->tls, c->cin, n) < 0)
+		return -1;
+	if (c->step == S_HANDSHAKE) {
+		int r = tls_conn_handshake(c->tls);
+		if (r < 0 || flush_tls(ring, c) < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		st.handshakes++;
+		c->step = S_EHLO; /* RFC 3207: the session starts over */
+		send_plain(ring, c, opt.ehlo, strlen(opt.ehlo));
+	}
+	ssize_t got;
+	while (c->inlen < sizeof c->in &&
+	       (got = tls_conn_read(c->tls, c->in + c->inlen, sizeof c->in - c->inlen)) > 0)
+		c->inlen += (size_t)got;
+	return flush_tls(ring, c);
+}
+
+static void on_recv_done(struct io_uring *ring, struct conn *c, int res)
+{
+	if (c->step == S_DONE)
+		return;
+	if (res <= 0) { /* closed: expected only after QUIT */
+		if (c->step != S_QUIT)
+			st.errors++;
+		c->step = S_DONE;
+		return;
+	}
+	if (c->tls) {
+		if (on_cipher(ring, c, (size_t)res) < 0) {
+			fail_conn(c);
+			return;
+		}
+	} else {
+		c->inlen += (size_t)res;
+	}
+	int code;
+	while (c->step != S_DONE && c->step != S_HANDSHAKE && (code = take_reply(c)))
+		on_reply(ring, c, code);
+	if (c->step != S_DONE && c->inlen == sizeof c->in)
+		fail_conn(c); /* a reply longer than our buffer */
+	if (c->step != S_DONE)
+		submit_recv(ring, c);
+}
+
+/* One completion. A session ends (socket closed, no longer live) once it
+ * is done and nothing of it is left in the ring. */
 static void on_cqe(struct io_uring *ring, struct io_uring_cqe *cqe, unsigned *live)
 {
 	uint64_t d = io_uring_cqe_get_data64(cqe);
 	struct conn *c = (struct conn *)(uintptr_t)(d >> 1);
-	bool is_recv = d & 1;
 	if (c->step == S_CONNECT) {
 		if (cqe->res < 0) {
-			st.errors++;
-			c->step = S_DONE;
-			(*live)--;
-			return;
+			fail_conn(c);
+		} else {
+			c->step = S_GREETING;
+			submit_recv(ring, c);
 		}
-		c->step = S_GREETING;
-		submit_recv(ring, c);
-		return;
-	}
-	if (!is_recv) {
+	} else if (d & 1) {
+		c->receiving = false;
+		on_recv_done(ring, c, cqe->res);
+	} else {
 		c->sending = false;
-		if (cqe->res < 0) {
-			st.errors++;
-			c->step = S_DONE;
-			(*live)--;
-			return;
-		}
-		if ((size_t)cqe->res < c->outlen) {
-			submit_send(ring, c, c->out + cqe->res, c->outlen - (size_t)cqe->res);
-			return;
-		}
-		if (c->step == S_FINAL)
-			c->t_eod = now_ns(); /* our last byte of data is out */
-		return;
-	}
-	c->receiving = false;
-	if (cqe->res <= 0) {
 		if (c->step != S_DONE)
-			st.errors += c->step != S_QUIT;
-		c->step = S_DONE;
+			on_send_done(ring, c, cqe->res);
+	}
+	if (c->step == S_DONE && !c->receiving && !c->sending && c->fd >= 0) {
 		close(c->fd);
+		c->fd = -1;
 		(*live)--;
-		return;
 	}
-	c->inlen += (size_t)cqe->res;
-	int code;
-	while (c->step != S_DONE && (code = take_reply(c)))
-		on_reply(ring, c, code);
-	if (c->step == S_DONE)
-		(*live)--;
-	else
-		submit_recv(ring, c);
-}
-
-static int load_message(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	rewind(f);
-	char *raw = malloc((size_t)n + 1);
-	if (!raw || fread(raw, 1, (size_t)n, f) != (size_t)n) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	opt.body = malloc((size_t)n * 2 + 8);
-	size_t k = 0;
-	bool bol = true;
-	for (long i = 0; i < n; i++) {
-		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
-			opt.body[k++] = '\r';
-		if (bol && raw[i] == '.')
-			opt.body[k++] = '.'; /* dot-stuffing */
-		opt.body[k++] = raw[i];
-		bol = raw[i] == '\n';
-	}
-	if (k < 2 || opt.body[k - 1] != '\n')
-		k += (size_t)sprintf(opt.body + k, "\r\n");
-	k += (size_t)sprintf(opt.body + k, ".\r\n");
-	opt.bodylen = k;
-	free(raw);
-	return 0;
 }
 
 static int parse_server(const char *s)
@@ -314,83 +447,131 @@ static int parse_server(const char *s)
 	return -1;
 }
 
+static void report(double secs, const char *replies_path)
+{
+	const struct outcome *t = &st.total;
+	unsigned long done = t->accepted + t->rejected + t->tempfailed;
+	double p50 = hist_percentile(&st.lat, 0.5) / 1e6, p90 = hist_percentile(&st.lat, 0.9) / 1e6,
+	       p99 = hist_percentile(&st.lat, 0.99) / 1e6, p999 = hist_percentile(&st.lat, 0.999) / 1e6;
+	printf("sessions %u x messages %u%s%s, %zu message file(s): %lu done in %.2f s = %.0f messages/s\n",
+	       opt.sessions, opt.messages, opt.pipelining ? " (pipelining)" : "",
+	       opt.starttls ? " (STARTTLS)" : "", opt.set.n, done, secs, (double)done / secs);
+	printf("accepted %lu, rejected %lu, tempfailed %lu, errors %lu\n", t->accepted, t->rejected,
+	       t->tempfailed, st.errors);
+	printf("end of data to reply (ms, bucket upper edges): p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f\n",
+	       p50, p90, p99, p999);
+	if (opt.json)
+		printf("{\"bench\":\"loadgen\",\"sessions\":%u,\"messages\":%u,\"pipelining\":%s,"
+		       "\"starttls\":%s,\"message_files\":%zu,\"tls_handshakes\":%lu,"
+		       "\"accepted\":%lu,\"rejected\":%lu,\"tempfailed\":%lu,\"errors\":%lu,"
+		       "\"seconds\":%.3f,\"messages_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
+		       "\"p99_ms\":%.3f,\"p999_ms\":%.3f}\n",
+		       opt.sessions, opt.messages, opt.pipelining ? "true" : "false",
+		       opt.starttls ? "true" : "false", opt.set.n, st.handshakes, t->accepted,
+		       t->rejected, t->tempfailed, st.errors, secs, (double)done / secs, p50, p90, p99,
+		       p999);
+	FILE *f = replies_path ? fopen(replies_path, "w") : NULL;
+	for (size_t i = 0; f && i < opt.set.n; i++)
+		fprintf(f, "%s %lu %lu %lu\n", opt.set.v[i].name, st.per_msg[i].accepted,
+			st.per_msg[i].rejected, st.per_msg[i].tempfailed);
+	if (f)
+		fclose(f);
+}
+
+static void run(struct io_uring *ring, struct conn *conns)
+{
+	unsigned live = opt.sessions;
+	for (unsigned i = 0; i < opt.sessions; i++) {
+		conns[i].fd = socket(opt.addr.ss_family, SOCK_STREAM, 0);
+		int one = 1;
+		setsockopt(conns[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		struct io_uring_sqe *sqe = get_sqe(ring);
+		io_uring_prep_connect(sqe, conns[i].fd, (struct sockaddr *)&opt.addr, opt.addrlen);
+		io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&conns[i] << 1);
+	}
+	while (live > 0) {
+		struct io_uring_cqe *cqe;
+		io_uring_submit_and_wait(ring, 1);
+		unsigned head, n = 0;
+		io_uring_for_each_cqe(ring, head, cqe) {
+			on_cqe(ring, cqe, &live);
+			n++;
+		}
+		io_uring_cq_advance(ring, n);
+	}
+}
+
+static const char usage[] =
+	"usage: loadgen --server 127.0.0.1:PORT (--message FILE | --corpus DIR) [--sessions N]\n"
+	"               [--messages M] [--pipelining] [--starttls] [--from A] [--to A]\n"
+	"               [--helo NAME] [--replies FILE] [--json]\n";
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, 0, 's'}, {"message", 1, 0, 'm'}, {"sessions", 1, 0, 'n'},
-		{"messages", 1, 0, 'k'}, {"pipelining", 0, 0, 'p'}, {"from", 1, 0, 'f'},
-		{"to", 1, 0, 't'}, {"helo", 1, 0, 'H'}, {"json", 0, 0, 'j'}, {0, 0, 0, 0}};
-	const char *from = "alice@example.org", *to = "bob@example.net", *helo = "mail.example.org";
-	const char *msg = NULL;
+		{"server", 1, 0, 's'}, {"message", 1, 0, 'm'}, {"corpus", 1, 0, 'c'},
+		{"sessions", 1, 0, 'n'}, {"messages", 1, 0, 'k'}, {"pipelining", 0, 0, 'p'},
+		{"starttls", 0, 0, 'T'}, {"from", 1, 0, 'f'}, {"to", 1, 0, 't'},
+		{"helo", 1, 0, 'H'}, {"replies", 1, 0, 'r'}, {"json", 0, 0, 'j'}, {0, 0, 0, 0}};
+	const char *def_from = "alice@example.org", *def_to = "bob@example.net";
+	const char *from = NULL, *to = NULL, *helo = "mail.example.org";
+	const char *msg = NULL, *corpus = NULL, *replies = NULL;
 	bool server = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': server = parse_server(optarg) == 0; if (!server) { fprintf(stderr, "loadgen: --server must be a loopback IP:PORT\n"); return 2; } break;
 		case 'm': msg = optarg; break;
+		case 'c': corpus = optarg; break;
 		case 'n': opt.sessions = (unsigned)atoi(optarg); break;
 		case 'k': opt.messages = (unsigned)atoi(optarg); break;
 		case 'p': opt.pipelining = true; break;
+		case 'T': opt.starttls = true; break;
 		case 'f': from = optarg; break;
 		case 't': to = optarg; break;
 		case 'H': helo = optarg; break;
+		case 'r': replies = optarg; break;
 		case 'j': opt.json = true; break;
-		default: fprintf(stderr, "usage: loadgen --server 127.0.0.1:PORT --message FILE [--sessions N] [--messages M] [--pipelining] [--json]\n"); return 2;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
-	if (!server || !msg || !opt.sessions || load_message(msg) < 0) {
-		fprintf(stderr, "loadgen: need --server (loopback) and a readable --message\n");
+	if (!server || !opt.sessions || !msg == !corpus) {
+		fputs(usage, stderr);
 		return 2;
 	}
-	snprintf(opt.envelope, sizeof opt.envelope, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, to);
-	snprintf(opt.ehlo, sizeof opt.ehlo, "EHLO %s\r\n", helo);
-	struct io_uring ring;
-	if (io_uring_queue_init(4096, &ring, 0) < 0) {
-		fprintf(stderr, "loadgen: io_uring unavailable\n");
+	/* One file keeps the fixed envelope it always had; a corpus file's
+	 * envelope comes from its headers unless --from/--to say otherwise. */
+	int rc = msg ? lg_msgset_add_file(&opt.set, msg, from ? from : def_from, to ? to : def_to, NULL, NULL)
+		     : lg_msgset_add_dir(&opt.set, corpus, from, to, def_from, def_to);
+	if (rc < 0) {
+		fprintf(stderr, "loadgen: %s: %s\n", msg ? msg : corpus, strerror(-rc));
+		return 2;
+	}
+	char err[256];
+	if (opt.starttls && !(opt.tls_ctx = tls_client_ctx(err, sizeof err))) {
+		fprintf(stderr, "loadgen: %s\n", err);
 		return 1;
 	}
+	snprintf(opt.ehlo, sizeof opt.ehlo, "EHLO %s\r\n", helo);
+	st.per_msg = calloc(opt.set.n, sizeof *st.per_msg);
 	struct conn *conns = calloc(opt.sessions, sizeof *conns);
-	unsigned live = opt.sessions;
+	struct io_uring ring;
+	if (!st.per_msg || !conns || io_uring_queue_init(4096, &ring, 0) < 0) {
+		fprintf(stderr, "loadgen: io_uring unavailable (or out of memory)\n");
+		return 1;
+	}
 	uint64_t t0 = now_ns();
-	for (unsigned i = 0; i < opt.sessions; i++) {
-		conns[i].fd = socket(opt.addr.ss_family, SOCK_STREAM, 0);
-		int one = 1;
-		setsockopt(conns[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-		if (!sqe) {
-			io_uring_submit(&ring);
-			sqe = io_uring_get_sqe(&ring);
-		}
-		io_uring_prep_connect(sqe, conns[i].fd, (struct sockaddr *)&opt.addr, opt.addrlen);
-		io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&conns[i] << 1);
-	}
-	while (live > 0) {
-		struct io_uring_cqe *cqe;
-		io_uring_submit_and_wait(&ring, 1);
-		unsigned head, n = 0;
-		io_uring_for_each_cqe(&ring, head, cqe) {
-			on_cqe(&ring, cqe, &live);
-			n++;
-		}
-		io_uring_cq_advance(&ring, n);
-	}
-	double secs = (double)(now_ns() - t0) / 1e9;
-	unsigned long done = st.accepted + st.rejected + st.tempfailed;
-	double p50 = hist_percentile(&st.lat, 0.5) / 1e6, p90 = hist_percentile(&st.lat, 0.9) / 1e6,
-	       p99 = hist_percentile(&st.lat, 0.99) / 1e6, p999 = hist_percentile(&st.lat, 0.999) / 1e6;
-	printf("sessions %u x messages %u%s: %lu done in %.2f s = %.0f messages/s\n", opt.sessions,
-	       opt.messages, opt.pipelining ? " (pipelining)" : "", done, secs, (double)done / secs);
-	printf("accepted %lu, rejected %lu, tempfailed %lu, errors %lu\n", st.accepted, st.rejected,
-	       st.tempfailed, st.errors);
-	printf("end of data to reply (ms, bucket upper edges): p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f\n",
-	       p50, p90, p99, p999);
-	if (opt.json)
-		printf("{\"bench\":\"loadgen\",\"sessions\":%u,\"messages\":%u,\"pipelining\":%s,"
-		       "\"accepted\":%lu,\"rejected\":%lu,\"tempfailed\":%lu,\"errors\":%lu,"
-		       "\"seconds\":%.3f,\"messages_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
-		       "\"p99_ms\":%.3f,\"p999_ms\":%.3f}\n",
-		       opt.sessions, opt.messages, opt.pipelining ? "true" : "false", st.accepted,
-		       st.rejected, st.tempfailed, st.errors, secs, (double)done / secs, p50, p90, p99, p999);
+	run(&ring, conns);
+	report((double)(now_ns() - t0) / 1e9, replies);
 	io_uring_queue_exit(&ring);
+	for (unsigned i = 0; i < opt.sessions; i++) {
+		tls_conn_free(conns[i].tls);
+		free(conns[i].cin);
+		free(conns[i].cout);
+	}
+	free(conns);
+	free(st.per_msg);
+	lg_msgset_free(&opt.set);
+	SSL_CTX_free(opt.tls_ctx);
 	return st.errors ? 1 : 0;
 }

@@ -11,6 +11,9 @@ import sys
 def rows(results):
     for r in results:
         b = r.get("bench")
+        if "skipped" in r:
+            yield ("%s: skipped (%s)" % (b, r["skipped"]), None, "", "")
+            continue
         if b == "dns":
             yield ("DNS cached lookup vs overlay without cache", r["resolver_vs_uncached"], "x",
                    "%.0f/s" % r["resolver_cached_per_s"])
@@ -49,6 +52,18 @@ def rows(results):
                    "p50 %.1f ms, p99 %.1f ms, CPU %.2f ms/msg" % (r["p50_ms"], r["p99_ms"], r["cpu_ms_per_message"]))
         elif b == "daemon_idle":
             yield ("daemon memory per idle session (%d)" % r["sessions"], r["bytes_per_idle_session"], " B", "")
+        elif b == "postfix_peer":
+            tls = ", STARTTLS" if r["starttls"] else ""
+            yield ("SMTP vs Postfix+OpenDKIM+policyd-spf%s" % tls, r["authgate_vs_postfix"], "x",
+                   "%.0f vs %.0f messages/s (%d sessions)" % (r["authgate_messages_per_s"],
+                                                               r["postfix_messages_per_s"], r["sessions"]))
+            if r["authgate_cpu_ms_per_message"]:
+                yield ("  CPU per message, Postfix stack / authgate", r["postfix_cpu_vs_authgate"], "x",
+                       "%.2f vs %.2f ms" % (r["postfix_cpu_ms_per_message"], r["authgate_cpu_ms_per_message"]))
+            for p in ("p50", "p99"):
+                a, q = r["authgate_%s_ms" % p], r["postfix_%s_ms" % p]
+                if a:
+                    yield ("  %s latency, Postfix stack / authgate" % p, q / a, "x", "%.1f vs %.1f ms" % (q, a))
         elif b == "spf_real_dns":
             yield ("SPF through unbound, %d in flight" % r["inflight"], r["authgate_per_s"], "/s", "")
 
@@ -57,7 +72,10 @@ def main():
     doc = json.load(open(sys.argv[1]))
     print("\n%-46s %12s  %s" % ("summary (%s)" % doc.get("machine", ""), "", ""))
     for name, value, unit, extra in rows(doc.get("results", [])):
-        print("%-46s %10.2f%-3s %s" % (name, value, unit, extra))
+        if value is None:
+            print(name)
+        else:
+            print("%-46s %10.2f%-3s %s" % (name, value, unit, extra))
 
 
 if __name__ == "__main__":

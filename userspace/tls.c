@@ -38,7 +38,21 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t err
 	return NULL;
 }
 
-struct tls_conn *tls_conn_new(SSL_CTX *ctx)
+SSL_CTX *tls_client_ctx(char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return ctx;
+	}
+	char ossl[200];
+	ERR_error_string_n(ERR_get_error(), ossl, sizeof ossl);
+	snprintf(err, errlen, "cannot create a TLS client context: %s", ossl);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static struct tls_conn *conn_new(SSL_CTX *ctx, bool server)
 {
 	struct tls_conn *t = calloc(1, sizeof *t);
 	if (!t || !(t->ssl = SSL_new(ctx)) || !(t->rbio = BIO_new(BIO_s_mem())) ||
@@ -52,8 +66,21 @@ struct tls_conn *tls_conn_new(SSL_CTX *ctx)
 	}
 	BIO_set_mem_eof_return(t->rbio, -1); /* empty means "wait", not EOF */
 	SSL_set_bio(t->ssl, t->rbio, t->wbio);
-	SSL_set_accept_state(t->ssl);
+	if (server)
+		SSL_set_accept_state(t->ssl);
+	else
+		SSL_set_connect_state(t->ssl);
 	return t;
+}
+
+struct tls_conn *tls_conn_new(SSL_CTX *ctx)
+{
+	return conn_new(ctx, true);
+}
+
+struct tls_conn *tls_conn_new_client(SSL_CTX *ctx)
+{
+	return conn_new(ctx, false);
 }
 
 void tls_conn_free(struct tls_conn *t)

@@ -1,11 +1,12 @@
 /*
- * tls — one server-side TLS endpoint over OpenSSL memory BIOs (the target
- * kernel has no kTLS): ciphertext comes in from the ring's recv and goes
- * out through its send; OpenSSL never touches the socket.
+ * tls — one TLS endpoint over OpenSSL memory BIOs (the target kernel has
+ * no kTLS): ciphertext comes in from the ring's recv and goes out through
+ * its send; OpenSSL never touches the socket. The daemon is the server
+ * side; bench/loadgen uses the client side to drive STARTTLS load.
  *
  * Owns: the SSL object and its two BIOs, the handshake, the ciphertext
- * waiting to be sent, and the server context (certificate chain + key,
- * TLS 1.2 or later).
+ * waiting to be sent, the server context (certificate chain + key, TLS 1.2
+ * or later) and the client context (TLS 1.2 or later, no verification).
  */
 #ifndef AUTHGATE_TLS_H
 #define AUTHGATE_TLS_H
@@ -20,7 +21,15 @@ struct tls_conn;
 /* NULL with a one-line reason in err. */
 SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen);
 
+/* A client context that does not verify the server: only for talking to
+ * a test or bench server on loopback with a throwaway certificate. */
+SSL_CTX *tls_client_ctx(char *err, size_t errlen);
+
+/* The server side of a connection (accept state) ... */
 struct tls_conn *tls_conn_new(SSL_CTX *ctx);
+/* ... and the client side (connect state; the first tls_conn_handshake()
+ * queues the ClientHello in the output). */
+struct tls_conn *tls_conn_new_client(SSL_CTX *ctx);
 void tls_conn_free(struct tls_conn *t);
 
 /* Ciphertext received. 0, or -1 when it cannot be taken. */

@@ -1,0 +1,156 @@
+/* Unit tests: tls — a client and a server endpoint talking through their
+ * memory BIOs only (the bytes are moved by hand, as the rings move them):
+ * handshake, application data both ways, and a handshake that must fail. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "userspace/tls.h"
+
+static char cert_path[] = "/tmp/test_tls_cert.XXXXXX";
+static char key_path[] = "/tmp/test_tls_key.XXXXXX";
+
+/* A throwaway P-256 key and a self-signed certificate, as PEM files. */
+static int make_cert(void **state)
+{
+	(void)state;
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	if (!k || !x)
+		return -1;
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, k);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+				   (const unsigned char *)"mx.test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_sign(x, k, EVP_sha256());
+	int cfd = mkstemp(cert_path), kfd = mkstemp(key_path);
+	FILE *cf = fdopen(cfd, "w"), *kf = fdopen(kfd, "w");
+	int ok = cf && kf && PEM_write_X509(cf, x) && PEM_write_PrivateKey(kf, k, NULL, NULL, 0, NULL, NULL);
+	fclose(cf);
+	fclose(kf);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return ok ? 0 : -1;
+}
+
+static int remove_cert(void **state)
+{
+	(void)state;
+	unlink(cert_path);
+	unlink(key_path);
+	return 0;
+}
+
+/* Move every ciphertext byte `from` has queued into `to`; how many. */
+static size_t pump(struct tls_conn *from, struct tls_conn *to)
+{
+	size_t n;
+	const char *p = tls_conn_output(from, &n);
+	if (n)
+		assert_int_equal(tls_conn_feed(to, p, n), 0);
+	tls_conn_output_done(from, n);
+	return n;
+}
+
+static void handshake_then_data_both_ways(void **state)
+{
+	(void)state;
+	char err[300];
+	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
+	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
+	assert_non_null(sctx);
+	assert_non_null(cctx);
+	struct tls_conn *s = tls_conn_new(sctx), *c = tls_conn_new_client(cctx);
+	assert_non_null(s);
+	assert_non_null(c);
+
+	int cr = 0, sr = 0;
+	for (int round = 0; round < 10 && !(cr == 1 && sr == 1); round++) {
+		if (cr != 1)
+			cr = tls_conn_handshake(c);
+		assert_true(cr >= 0);
+		pump(c, s);
+		if (sr != 1)
+			sr = tls_conn_handshake(s);
+		assert_true(sr >= 0);
+		pump(s, c);
+	}
+	assert_int_equal(cr, 1);
+	assert_int_equal(sr, 1);
+
+	char buf[256];
+	assert_int_equal(tls_conn_write(c, "EHLO client.test\r\n", 18), 18);
+	assert_true(pump(c, s) > 18); /* framed and encrypted */
+	ssize_t n = tls_conn_read(s, buf, sizeof buf);
+	assert_int_equal(n, 18);
+	assert_memory_equal(buf, "EHLO client.test\r\n", 18);
+	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 0); /* nothing more yet */
+
+	assert_int_equal(tls_conn_write(s, "250 mx.test\r\n", 13), 13);
+	pump(s, c);
+	size_t got = 0;
+	while (got < 13 && (n = tls_conn_read(c, buf + got, sizeof buf - got)) > 0)
+		got += (size_t)n;
+	assert_int_equal(got, 13);
+	assert_memory_equal(buf, "250 mx.test\r\n", 13);
+
+	tls_conn_free(s);
+	tls_conn_free(c);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
+static void plaintext_instead_of_a_client_hello_fails_the_handshake(void **state)
+{
+	(void)state;
+	char err[300];
+	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
+	assert_non_null(sctx);
+	struct tls_conn *s = tls_conn_new(sctx);
+	const char junk[] = "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n";
+	assert_int_equal(tls_conn_feed(s, junk, sizeof junk - 1), 0);
+	assert_int_equal(tls_conn_handshake(s), -1);
+	tls_conn_free(s);
+	SSL_CTX_free(sctx);
+}
+
+static void the_client_refuses_a_server_that_is_not_tls(void **state)
+{
+	(void)state;
+	char err[300];
+	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
+	struct tls_conn *c = tls_conn_new_client(cctx);
+	assert_int_equal(tls_conn_handshake(c), 0); /* ClientHello queued */
+	size_t n;
+	tls_conn_output(c, &n);
+	assert_true(n > 0);
+	tls_conn_output_done(c, n);
+	const char reply[] = "500 5.5.1 what is this?\r\n";
+	assert_int_equal(tls_conn_feed(c, reply, sizeof reply - 1), 0);
+	assert_int_equal(tls_conn_handshake(c), -1);
+	tls_conn_free(c);
+	SSL_CTX_free(cctx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(handshake_then_data_both_ways),
+		cmocka_unit_test(plaintext_instead_of_a_client_hello_fails_the_handshake),
+		cmocka_unit_test(the_client_refuses_a_server_that_is_not_tls),
+	};
+	return cmocka_run_group_tests(tests, make_cert, remove_cert);
+}
