@@ -16,8 +16,13 @@
  * STARTTLS runs OpenSSL over memory BIOs (userspace/tls.c, client side):
  * ciphertext moves through the same ring sends and receives as plaintext.
  *
+ * --connections K: each of the N session slots opens K connections one
+ * after the other (M transactions each, then QUIT); with --messages 0 this
+ * measures connections per second (greeting, EHLO, QUIT).
+ *
  * usage: loadgen --server 127.0.0.1:PORT (--message FILE | --corpus DIR)
- *                [--sessions N] [--messages M] [--pipelining] [--starttls]
+ *                [--sessions N] [--messages M] [--connections K]
+ *                [--pipelining] [--starttls]
  *                [--from A] [--to A] [--helo NAME] [--replies FILE] [--json]
  */
 #include "bench/loadgen_msgs.h"
@@ -65,6 +70,8 @@ struct conn {
 	char *cin;               /* ciphertext received (CIPHER_IN bytes) */
 	char *cout;              /* ciphertext being sent, our copy */
 	size_t coutcap;
+	unsigned connections;    /* opened so far from this slot */
+	bool failed;             /* the slot stops: no further connections */
 };
 
 struct outcome {
@@ -74,17 +81,17 @@ struct outcome {
 static struct {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	unsigned sessions, messages;
+	unsigned sessions, messages, connections;
 	bool pipelining, starttls, json;
 	char ehlo[300];
 	struct lg_msgset set;
 	SSL_CTX *tls_ctx;
-} opt = {.sessions = 10, .messages = 10};
+} opt = {.sessions = 10, .messages = 10, .connections = 1};
 
 static struct {
 	struct outcome total;
 	struct outcome *per_msg;
-	unsigned long errors, handshakes;
+	unsigned long errors, handshakes, connections;
 	size_t next_msg;
 	struct hist lat;
 } st;
@@ -155,6 +162,7 @@ static void fail_conn(struct conn *c)
 {
 	st.errors++;
 	c->step = S_DONE;
+	c->failed = true;
 	shutdown(c->fd, SHUT_RDWR);
 }
 
@@ -393,6 +401,27 @@ static void on_recv_done(struct io_uring *ring, struct conn *c, int res)
 
 /* One completion. A session ends (socket closed, no longer live) once it
  * is done and nothing of it is left in the ring. */
+/* A fresh connection from slot c (its buffers are kept for the next one). */
+static void start_connection(struct io_uring *ring, struct conn *c)
+{
+	char *cin = c->cin, *cout = c->cout;
+	size_t coutcap = c->coutcap;
+	unsigned n = c->connections;
+	tls_conn_free(c->tls);
+	memset(c, 0, sizeof *c);
+	c->cin = cin;
+	c->cout = cout;
+	c->coutcap = coutcap;
+	c->connections = n + 1;
+	st.connections++;
+	c->fd = socket(opt.addr.ss_family, SOCK_STREAM, 0);
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	struct io_uring_sqe *sqe = get_sqe(ring);
+	io_uring_prep_connect(sqe, c->fd, (struct sockaddr *)&opt.addr, opt.addrlen);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c << 1);
+}
+
 static void on_cqe(struct io_uring *ring, struct io_uring_cqe *cqe, unsigned *live)
 {
 	uint64_t d = io_uring_cqe_get_data64(cqe);
@@ -415,7 +444,10 @@ static void on_cqe(struct io_uring *ring, struct io_uring_cqe *cqe, unsigned *li
 	if (c->step == S_DONE && !c->receiving && !c->sending && c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
-		(*live)--;
+		if (c->connections < opt.connections && !c->failed)
+			start_connection(ring, c);
+		else
+			(*live)--;
 	}
 }
 
@@ -456,8 +488,9 @@ static void report(double secs, const char *replies_path)
 	printf("sessions %u x messages %u%s%s, %zu message file(s): %lu done in %.2f s = %.0f messages/s\n",
 	       opt.sessions, opt.messages, opt.pipelining ? " (pipelining)" : "",
 	       opt.starttls ? " (STARTTLS)" : "", opt.set.n, done, secs, (double)done / secs);
-	printf("accepted %lu, rejected %lu, tempfailed %lu, errors %lu\n", t->accepted, t->rejected,
-	       t->tempfailed, st.errors);
+	printf("accepted %lu, rejected %lu, tempfailed %lu, errors %lu; %lu connections = %.0f/s\n",
+	       t->accepted, t->rejected, t->tempfailed, st.errors, st.connections,
+	       (double)st.connections / secs);
 	printf("end of data to reply (ms, bucket upper edges): p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f\n",
 	       p50, p90, p99, p999);
 	if (opt.json)
@@ -465,11 +498,12 @@ static void report(double secs, const char *replies_path)
 		       "\"starttls\":%s,\"message_files\":%zu,\"tls_handshakes\":%lu,"
 		       "\"accepted\":%lu,\"rejected\":%lu,\"tempfailed\":%lu,\"errors\":%lu,"
 		       "\"seconds\":%.3f,\"messages_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
-		       "\"p99_ms\":%.3f,\"p999_ms\":%.3f}\n",
+		       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"connections\":%lu,"
+		       "\"connections_per_s\":%.1f}\n",
 		       opt.sessions, opt.messages, opt.pipelining ? "true" : "false",
 		       opt.starttls ? "true" : "false", opt.set.n, st.handshakes, t->accepted,
 		       t->rejected, t->tempfailed, st.errors, secs, (double)done / secs, p50, p90, p99,
-		       p999);
+		       p999, st.connections, (double)st.connections / secs);
 	FILE *f = replies_path ? fopen(replies_path, "w") : NULL;
 	for (size_t i = 0; f && i < opt.set.n; i++)
 		fprintf(f, "%s %lu %lu %lu\n", opt.set.v[i].name, st.per_msg[i].accepted,
@@ -481,14 +515,8 @@ static void report(double secs, const char *replies_path)
 static void run(struct io_uring *ring, struct conn *conns)
 {
 	unsigned live = opt.sessions;
-	for (unsigned i = 0; i < opt.sessions; i++) {
-		conns[i].fd = socket(opt.addr.ss_family, SOCK_STREAM, 0);
-		int one = 1;
-		setsockopt(conns[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		struct io_uring_sqe *sqe = get_sqe(ring);
-		io_uring_prep_connect(sqe, conns[i].fd, (struct sockaddr *)&opt.addr, opt.addrlen);
-		io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&conns[i] << 1);
-	}
+	for (unsigned i = 0; i < opt.sessions; i++)
+		start_connection(ring, &conns[i]);
 	while (live > 0) {
 		struct io_uring_cqe *cqe;
 		io_uring_submit_and_wait(ring, 1);
@@ -503,7 +531,8 @@ static void run(struct io_uring *ring, struct conn *conns)
 
 static const char usage[] =
 	"usage: loadgen --server 127.0.0.1:PORT (--message FILE | --corpus DIR) [--sessions N]\n"
-	"               [--messages M] [--pipelining] [--starttls] [--from A] [--to A]\n"
+	"               [--messages M] [--connections K] [--pipelining] [--starttls]\n"
+	"               [--from A] [--to A]\n"
 	"               [--helo NAME] [--replies FILE] [--json]\n";
 
 int main(int argc, char **argv)
@@ -512,7 +541,8 @@ int main(int argc, char **argv)
 		{"server", 1, 0, 's'}, {"message", 1, 0, 'm'}, {"corpus", 1, 0, 'c'},
 		{"sessions", 1, 0, 'n'}, {"messages", 1, 0, 'k'}, {"pipelining", 0, 0, 'p'},
 		{"starttls", 0, 0, 'T'}, {"from", 1, 0, 'f'}, {"to", 1, 0, 't'},
-		{"helo", 1, 0, 'H'}, {"replies", 1, 0, 'r'}, {"json", 0, 0, 'j'}, {0, 0, 0, 0}};
+		{"helo", 1, 0, 'H'}, {"replies", 1, 0, 'r'}, {"json", 0, 0, 'j'},
+		{"connections", 1, 0, 'K'}, {0, 0, 0, 0}};
 	const char *def_from = "alice@example.org", *def_to = "bob@example.net";
 	const char *from = NULL, *to = NULL, *helo = "mail.example.org";
 	const char *msg = NULL, *corpus = NULL, *replies = NULL;
@@ -525,6 +555,7 @@ int main(int argc, char **argv)
 		case 'c': corpus = optarg; break;
 		case 'n': opt.sessions = (unsigned)atoi(optarg); break;
 		case 'k': opt.messages = (unsigned)atoi(optarg); break;
+		case 'K': opt.connections = (unsigned)atoi(optarg); break;
 		case 'p': opt.pipelining = true; break;
 		case 'T': opt.starttls = true; break;
 		case 'f': from = optarg; break;
@@ -535,7 +566,7 @@ int main(int argc, char **argv)
 		default: fputs(usage, stderr); return 2;
 		}
 	}
-	if (!server || !opt.sessions || !msg == !corpus) {
+	if (!server || !opt.sessions || !opt.connections || !msg == !corpus) {
 		fputs(usage, stderr);
 		return 2;
 	}

@@ -148,7 +148,7 @@ run() { # LABEL COMMAND... — the bench, then what reached unbound and its CPU
 	q1=$(queries); c1=$(server_cpu)
 	# The resolver coalesces identical queries in flight: this is what
 	# actually crossed the loopback (including the answer-table warm-up).
-	[ "$server" = unbound ] && echo "queries that reached unbound: $((q1 - q0)) ($(( (q1 - q0) / secs ))/s)"
+	[ "$server" = unbound ] && echo "queries that reached unbound: $((q1 - q0)) ($(awk -v q=$((q1 - q0)) -v s="$secs" 'BEGIN { printf "%.0f", q / s }')/s)"
 	echo "$server CPU: $(awk -v t=$((c1 - c0)) -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.0f%%", 100 * t / hz / s }') of one core"
 }
 [ -n "$ns" ] && run "libspf2, one check at a time" "$BENCH" --libspf2-resolv --copies "$copies" "$secs"

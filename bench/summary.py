@@ -50,6 +50,7 @@ def rows(results):
         elif b == "daemon":
             yield ("daemon messages/s (%d sessions)" % r["sessions"], r["messages_per_s"], "/s",
                    "p50 %.1f ms, p99 %.1f ms, CPU %.2f ms/msg" % (r["p50_ms"], r["p99_ms"], r["cpu_ms_per_message"]))
+            yield ("daemon connections/s (EHLO, QUIT)", r["connections_per_s"], "/s", "")
         elif b == "daemon_idle":
             yield ("daemon memory per idle session (%d)" % r["sessions"], r["bytes_per_idle_session"], " B", "")
         elif b == "postfix_peer":
@@ -65,7 +66,17 @@ def rows(results):
                 if a:
                     yield ("  %s latency, Postfix stack / authgate" % p, q / a, "x", "%.1f vs %.1f ms" % (q, a))
         elif b == "spf_real_dns":
-            yield ("SPF through unbound, %d in flight" % r["inflight"], r["authgate_per_s"], "/s", "")
+            if r.get("libspf2_per_s"):
+                yield ("SPF through %s, %d in flight vs libspf2" % (r["server"], r["inflight"]),
+                       r["authgate_vs_libspf2"], "x", "%.0f vs %.0f/s" % (r["authgate_per_s"], r["libspf2_per_s"]))
+                yield ("  CPU per SPF check, libspf2 / authgate", r["libspf2_cpu_us_per_eval"] /
+                       r["authgate_cpu_us_per_eval"], "x", "%.0f vs %.0f us" % (r["libspf2_cpu_us_per_eval"],
+                                                                         r["authgate_cpu_us_per_eval"]))
+            else:
+                yield ("SPF through %s, %d in flight" % (r["server"], r["inflight"]), r["authgate_per_s"], "/s", "")
+        elif b == "openssl_speed":
+            yield ("openssl speed: RSA-2048 verify (context)", r["rsa2048_verify_per_s"], "/s",
+                   "Ed25519 %.0f/s, SHA-256 %.0f MB/s" % (r["ed25519_verify_per_s"], r["sha256_8k_mb_per_s"]))
 
 
 def main():
