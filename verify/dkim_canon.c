@@ -113,9 +113,10 @@ static const char *skip_wide(const char *p, const char *end)
 }
 #endif
 
-/* The first byte at or after p where relaxed body canonicalization may
- * change something (see stops_at); lone SPs between words and 8-bit text
- * are skipped many bytes at a time. May stop early, never late. */
+/* The first byte at or after p where relaxed canonicalization of a body
+ * or a header value may change something (see stops_at); lone SPs
+ * between words and 8-bit text are skipped many bytes at a time. May
+ * stop early, never late. */
 static const char *skip_text(const char *p, const char *end)
 {
 	p = skip_wide(p, end);
@@ -217,7 +218,6 @@ static void body_simple(const char *p, size_t len, struct dkim_sink *s)
 		emit(s, LIT_CRLF, 2);
 }
 
-
 struct rbody {
 	const char *run;    /* first byte not yet emitted */
 	const char *commit; /* end of the last non-blank line, CRLF included */
@@ -314,7 +314,7 @@ static const char *skip_lines_avx2(const char *p, const char *end, const char **
 		unsigned ends = (unsigned)_mm256_movemask_epi8(_mm256_andnot_si256(then_ws, crlf));
 		m &= ~(ends | ends << 1 | carry);
 		if (m)
-			ends &= (m & -m) - 1;
+			ends &= (m & -m) - 1; /* the ones before the stop */
 		if (ends)
 			*eol = p + (31 - __builtin_clz(ends)) + 2;
 		if (m)
@@ -358,7 +358,7 @@ static const char *skip_lines(const char *p, const char *end, const char **eol)
 		unsigned ends = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(then_ws, crlf));
 		m &= ~(ends | ends << 1 | carry);
 		if (m)
-			ends &= (1u << __builtin_ctz(m)) - 1;
+			ends &= (m & -m) - 1; /* the ones before the stop */
 		if (ends)
 			*eol = p + (31 - __builtin_clz(ends)) + 2;
 		if (m)
