@@ -214,8 +214,8 @@ static char *sign_message(const struct bkey *k, size_t bodysize, size_t *len)
 		die("OpenDKIM signing");
 	char *out = malloc(ml + hl * 2 + 64);
 	size_t n = (size_t)sprintf(out, "DKIM-Signature: ");
-	for (size_t i = 0; i < hl; i++) { /* its folding uses bare LF */
-		if (hdr[i] == '\n')
+	for (size_t i = 0; i < hl; i++) { /* folds as CRLF, whether it gave LF or CRLF */
+		if (hdr[i] == '\n' && (i == 0 || hdr[i - 1] != '\r'))
 			out[n++] = '\r';
 		out[n++] = (char)hdr[i];
 	}

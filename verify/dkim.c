@@ -35,14 +35,17 @@ struct body_memo {
 	unsigned char hash[32];
 };
 
+/* One allocation: the verifier, then its signatures. Of the
+ * DKIM_REPORT_MAX report slots in res.sigs only the ones taken are
+ * written (take_report), not the whole array. */
 struct dkim_verifier {
 	struct dkim_config cfg;
 	struct dkim_msg m;
-	struct vsig *v;
 	unsigned nv, next_q, waiting;
 	EVP_MD_CTX *md;
 	struct body_memo memo[BODY_MEMO];
-	struct dkim_results res;
+	struct dkim_results res; /* sigs[] last: see above */
+	struct vsig v[];
 };
 
 static EVP_MD *sha256_md;
@@ -80,6 +83,34 @@ void dkim_b_prefix(const struct dkim_sig_result *r, char out[9])
 static void sink_md(void *arg, const void *p, size_t n)
 {
 	EVP_DigestUpdate(arg, p, n);
+}
+
+/* Relaxed header canonicalization yields a few pieces per field (every
+ * lower-cased letter and every fold ends one), and an update per piece
+ * costs more than copying it: the header hash gathers its pieces here and
+ * hashes a buffer at a time. Header fields only; bodies stay zero-copy. */
+struct gather {
+	EVP_MD_CTX *md;
+	size_t n;
+	unsigned char buf[1024];
+};
+
+static void gather_flush(struct gather *g)
+{
+	EVP_DigestUpdate(g->md, g->buf, g->n);
+	g->n = 0;
+}
+
+static void sink_gather(void *arg, const void *p, size_t n)
+{
+	struct gather *g = arg;
+	if (n > sizeof g->buf - g->n) {
+		gather_flush(g);
+		if (n > sizeof g->buf / 2)
+			return sink_md(g->md, p, n);
+	}
+	memcpy(g->buf + g->n, p, n);
+	g->n += n;
 }
 
 static int body_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
@@ -121,7 +152,9 @@ static int header_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
 	struct dkim_sink s;
 	struct dkim_slice item;
 	size_t pos = 0;
-	dkim_sink_init(&s, sink_md, v->md, v->m.buf, v->m.len);
+	struct gather g;
+	g.md = v->md, g.n = 0;
+	dkim_sink_init(&s, sink_gather, &g, v->m.buf, v->m.len);
 	if (!EVP_DigestInit_ex(v->md, sha256_md, NULL))
 		return -ENOMEM;
 	dkim_msg_select_begin(&v->m);
@@ -139,6 +172,7 @@ static int header_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
 		{sig->hole_hi, (size_t)(fe - sig->hole_hi)},
 	};
 	dkim_canon_header(sig->hcanon, own, 2, false, &s);
+	gather_flush(&g);
 	return EVP_DigestFinal_ex(v->md, out, NULL) ? 0 : -ENOMEM;
 }
 
@@ -299,9 +333,16 @@ static bool is_signature(const struct dkim_field *f)
 	return dkim_field_is(f, "dkim-signature");
 }
 
-static void report_unchecked(struct dkim_verifier *v, const struct dkim_field *f)
+static struct dkim_sig_result *take_report(struct dkim_verifier *v)
 {
 	struct dkim_sig_result *r = &v->res.sigs[v->res.nreported++];
+	*r = (struct dkim_sig_result){0};
+	return r;
+}
+
+static void report_unchecked(struct dkim_verifier *v, const struct dkim_field *f)
+{
+	struct dkim_sig_result *r = take_report(v);
 	struct dkim_taglist t;
 	const char *colon = memchr(f->p, ':', f->len);
 	r->result = DKIM_RESULT_NONE;
@@ -321,24 +362,19 @@ static void finish_if_done(struct dkim_verifier *v)
 		v->res.result = overall(&v->res);
 }
 
-static int start_all(struct dkim_verifier *v)
+/* Start the first nv signatures (v->v has room for them); report the
+ * rest as not checked. */
+static void start_all(struct dkim_verifier *v, unsigned nv)
 {
-	unsigned max = v->cfg.max_signatures;
-	for (unsigned i = 0; i < v->m.n; i++)
-		if (is_signature(&v->m.f[i]))
-			v->res.nsigs++;
-	unsigned nv = v->res.nsigs < max ? v->res.nsigs : max;
-	v->v = calloc(nv ? nv : 1, sizeof *v->v);
-	if (!v->v)
-		return -ENOMEM;
 	for (unsigned i = 0; i < v->m.n; i++) {
 		const struct dkim_field *f = &v->m.f[i];
 		if (!is_signature(f))
 			continue;
 		if (v->nv < nv) {
 			struct vsig *s = &v->v[v->nv++];
+			s->out = NULL;
 			if (v->res.nreported < DKIM_REPORT_MAX) {
-				s->out = &v->res.sigs[v->res.nreported++];
+				s->out = take_report(v);
 				s->out->checked = true;
 			}
 			start_sig(v, s, f);
@@ -347,29 +383,53 @@ static int start_all(struct dkim_verifier *v)
 		}
 	}
 	finish_if_done(v);
-	return 0;
+}
+
+static unsigned count_signatures(const struct dkim_msg *m)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < m->n; i++)
+		n += is_signature(&m->f[i]);
+	return n;
+}
+
+static struct dkim_config effective_config(const struct dkim_config *cfg)
+{
+	struct dkim_config c = *cfg;
+	if (!c.max_signatures)
+		c.max_signatures = DKIM_DEFAULT_MAX_SIGNATURES;
+	if (c.max_signatures > DKIM_REPORT_MAX) /* every checked one is reported */
+		c.max_signatures = DKIM_REPORT_MAX;
+	if (!c.now)
+		c.now = (uint64_t)time(NULL);
+	return c;
 }
 
 struct dkim_verifier *dkim_verifier_new(const struct dkim_config *cfg,
 					const char *msg, size_t len)
 {
 	pthread_once(&sha256_once, fetch_sha256);
-	struct dkim_verifier *v = calloc(1, sizeof *v);
-	if (!v || !sha256_md)
-		return free(v), errno = ENOMEM, NULL;
-	v->cfg = *cfg;
-	if (!v->cfg.max_signatures)
-		v->cfg.max_signatures = DKIM_DEFAULT_MAX_SIGNATURES;
-	if (v->cfg.max_signatures > DKIM_REPORT_MAX) /* every checked one is reported */
-		v->cfg.max_signatures = DKIM_REPORT_MAX;
-	if (!v->cfg.now)
-		v->cfg.now = (uint64_t)time(NULL);
-	v->md = EVP_MD_CTX_new();
-	if (!v->md || dkim_msg_index(&v->m, msg, len) < 0 || start_all(v) < 0) {
-		dkim_verifier_free(v);
+	struct dkim_msg m;
+	if (!sha256_md || dkim_msg_index(&m, msg, len) < 0)
+		return errno = ENOMEM, NULL;
+	struct dkim_config c = effective_config(cfg);
+	unsigned nsigs = count_signatures(&m);
+	unsigned nv = nsigs < c.max_signatures ? nsigs : c.max_signatures;
+	struct dkim_verifier *v = malloc(sizeof *v + nv * sizeof v->v[0]);
+	if (v) {
+		memset(v, 0, offsetof(struct dkim_verifier, res.sigs));
+		v->md = EVP_MD_CTX_new();
+	}
+	if (!v || !v->md) {
+		free(v);
+		dkim_msg_free(&m);
 		errno = ENOMEM;
 		return NULL;
 	}
+	v->cfg = c;
+	v->m = m;
+	v->res.nsigs = nsigs;
+	start_all(v, nv);
 	return v;
 }
 
@@ -379,7 +439,6 @@ void dkim_verifier_free(struct dkim_verifier *v)
 		return;
 	EVP_MD_CTX_free(v->md);
 	dkim_msg_free(&v->m);
-	free(v->v);
 	free(v);
 }
 

@@ -42,7 +42,7 @@ static const char *field_end(const char *p, const char *end)
 
 static struct dkim_field make_field(const char *p, const char *e)
 {
-	struct dkim_field f = {p, (size_t)(e - p), 0, 0};
+	struct dkim_field f = {p, (size_t)(e - p), 0, 0, 0};
 	const char *colon = memchr(p, ':', f.len);
 	if (colon) {
 		const char *ne = colon;
@@ -59,27 +59,38 @@ static bool at_blank_line(const char *p, const char *end)
 	return end - p >= 2 && p[0] == '\r' && p[1] == '\n';
 }
 
+/* Room for more fields: 32 at first (most messages have fewer), then
+ * twice as many, up to DKIM_MSG_MAX_FIELDS. */
+static int grow(struct dkim_msg *m, unsigned *cap)
+{
+	unsigned n = *cap ? *cap * 2 : 32;
+	if (n > DKIM_MSG_MAX_FIELDS)
+		n = DKIM_MSG_MAX_FIELDS;
+	struct dkim_field *f = realloc(m->f, n * sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	m->f = f;
+	*cap = n;
+	return 0;
+}
+
+/* One pass over the header: each field is found once. */
 int dkim_msg_index(struct dkim_msg *m, const char *buf, size_t len)
 {
 	const char *p = buf, *end = buf + len;
-	unsigned n = 0;
+	unsigned cap = 0;
 	*m = (struct dkim_msg){.buf = buf, .len = len};
-	for (const char *q = p; q < end && !at_blank_line(q, end); q = field_end(q, end))
-		n++;
-	if (n > DKIM_MSG_MAX_FIELDS) {
-		m->truncated = true;
-		n = DKIM_MSG_MAX_FIELDS;
-	}
-	m->f = calloc(n ? n : 1, sizeof *m->f);
-	m->mark = calloc(n ? n : 1, sizeof *m->mark);
-	if (!m->f || !m->mark) {
-		dkim_msg_free(m);
-		return -ENOMEM;
-	}
 	while (p < end && !at_blank_line(p, end)) {
 		const char *e = field_end(p, end);
-		if (m->n < n)
+		if (m->n == DKIM_MSG_MAX_FIELDS) {
+			m->truncated = true;
+		} else {
+			if (m->n == cap && grow(m, &cap) < 0) {
+				dkim_msg_free(m);
+				return -ENOMEM;
+			}
 			m->f[m->n++] = make_field(p, e);
+		}
 		p = e;
 	}
 	m->body = p < end ? p + 2 : end;
@@ -90,9 +101,7 @@ int dkim_msg_index(struct dkim_msg *m, const char *buf, size_t len)
 void dkim_msg_free(struct dkim_msg *m)
 {
 	free(m->f);
-	free(m->mark);
 	m->f = NULL;
-	m->mark = NULL;
 	m->n = 0;
 }
 
@@ -112,10 +121,10 @@ const struct dkim_field *dkim_msg_select(struct dkim_msg *m, struct dkim_slice n
 	uint32_t h = hash_name(name.p, name.n);
 	for (unsigned i = m->n; i-- > 0;) {
 		struct dkim_field *f = &m->f[i];
-		if (f->hash != h || m->mark[i] == m->gen || f->namelen != name.n ||
+		if (f->hash != h || f->mark == m->gen || f->namelen != name.n ||
 		    !dkim_slices_caseeq((struct dkim_slice){f->p, f->namelen}, name))
 			continue;
-		m->mark[i] = m->gen;
+		f->mark = m->gen;
 		return f;
 	}
 	return NULL;

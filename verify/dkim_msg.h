@@ -31,6 +31,7 @@ struct dkim_field {
 	size_t len;      /* through its CRLF when it has one */
 	size_t namelen;  /* 0: the field has no colon */
 	uint32_t hash;   /* of the lower-cased name */
+	uint32_t mark;   /* == the selection's gen: taken in it */
 };
 
 struct dkim_msg {
@@ -41,7 +42,7 @@ struct dkim_msg {
 	bool truncated;
 	const char *body;
 	size_t bodylen;
-	uint32_t *mark, gen; /* mark[i] == gen: taken in this selection */
+	uint32_t gen;    /* the current selection */
 };
 
 /* Index buf[0..len). Returns 0 or -ENOMEM. */

@@ -218,17 +218,14 @@ static void find_hole(const struct dkim_taglist *t, struct dkim_slice value,
 		      struct dkim_sig *sig)
 {
 	const char *end = value.p + value.n;
-	for (unsigned k = 0; k < t->n; k++) {
-		if (!dkim_slice_eq(t->tags[k].name, "b"))
-			continue;
-		const char *eq = memchr(t->tags[k].name.p, '=',
-					(size_t)(end - t->tags[k].name.p));
-		const char *v_end = t->tags[k].value.p + t->tags[k].value.n;
-		const char *semi = memchr(v_end, ';', (size_t)(end - v_end));
-		sig->hole_lo = eq + 1;
-		sig->hole_hi = semi ? semi : end;
+	const struct dkim_tag *b = dkim_tags_find(t, "b");
+	if (!b)
 		return;
-	}
+	const char *eq = memchr(b->name.p, '=', (size_t)(end - b->name.p));
+	const char *v_end = b->value.p + b->value.n;
+	const char *semi = memchr(v_end, ';', (size_t)(end - v_end));
+	sig->hole_lo = eq + 1;
+	sig->hole_hi = semi ? semi : end;
 }
 
 static enum dkim_sig_status check_tags(const struct dkim_taglist *t,

@@ -65,29 +65,60 @@ bool dkim_slice_next_item(struct dkim_slice list, char sep, size_t *pos,
 	return true;
 }
 
-static bool name_valid(struct dkim_slice s)
+static bool is_name_char(unsigned char c)
 {
-	if (s.n == 0 || !is_alpha((unsigned char)s.p[0]))
-		return false;
-	for (size_t i = 1; i < s.n; i++) {
-		unsigned char c = (unsigned char)s.p[i];
-		if (!is_alpha(c) && !is_digit(c) && c != '_')
-			return false;
-	}
-	return true;
+	return is_alpha(c) || is_digit(c) || c == '_';
 }
 
-/* VALCHAR is %x21-3A / %x3C-7E; FWS may separate runs of them. Bytes
- * above 0x7E are let through: key notes and z= copies carry them in the
- * wild and no decision depends on them. Control characters are not. */
-static bool value_valid(struct dkim_slice s)
+static const char *skip_fws(const char *p, const char *end)
 {
-	for (size_t i = 0; i < s.n; i++) {
-		unsigned char c = (unsigned char)s.p[i];
-		if ((c < 0x21 && !dkim_is_fws(c)) || c == 0x7f)
-			return false;
+	while (p < end && dkim_is_fws((unsigned char)*p))
+		p++;
+	return p;
+}
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+/* Non-zero when some byte of x is below n (n <= 128); bytes with the
+ * high bit set never count. */
+#define ANY_BELOW(x, n) (((x) - ONES * (n)) & ~(x) & HIGHS)
+
+/* Eight bytes that are all VALCHAR (or 8-bit), none of them ';'. */
+static bool plain8(const char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8); /* a register load */
+	return !(ANY_BELOW(x, 0x21) | ANY_BELOW(x ^ (ONES * 0x7f), 1) |
+		 ANY_BELOW(x ^ (ONES * ';'), 1));
+}
+
+/* A value from p: VALCHAR is %x21-3A / %x3C-7E, and FWS may separate
+ * runs of them. Bytes above 0x7E are let through: key notes and z=
+ * copies carry them in the wild and no decision depends on them.
+ * Control characters are not. Returns where the value stops (at ';' or
+ * end) with *last just past its last non-FWS byte, or NULL at a byte no
+ * value may hold. b= and p= are long: eight plain bytes go per step. */
+static const char *scan_value(const char *p, const char *end, const char **last)
+{
+	while (p < end) {
+		if (end - p >= 8 && plain8(p)) {
+			p += 8;
+			*last = p;
+			continue;
+		}
+		/* Something in the next eight bytes: look at them one by one. */
+		for (const char *e = end - p > 8 ? p + 8 : end; p < e; p++) {
+			unsigned char c = (unsigned char)*p;
+			if (c == ';')
+				return p;
+			if (dkim_is_fws(c))
+				continue;
+			if (c < 0x21 || c == 0x7f)
+				return NULL;
+			*last = p + 1;
+		}
 	}
-	return true;
+	return p;
 }
 
 /* Tag names are one or two letters almost always: an inline compare
@@ -102,50 +133,77 @@ static bool same_name(struct dkim_slice a, const char *b, size_t n)
 	return true;
 }
 
-static enum dkim_tags_err add_tag(struct dkim_taglist *out,
-				  struct dkim_slice spec)
+/* The letter[] slot of a one-letter lower-case name, or -1. */
+static int letter_slot(const char *p, size_t n)
 {
-	const char *eq = memchr(spec.p, '=', spec.n);
-	if (!eq)
-		return DKIM_TAGS_SYNTAX;
-	struct dkim_slice name = dkim_slice_trim((struct dkim_slice){spec.p, (size_t)(eq - spec.p)});
-	struct dkim_slice value = dkim_slice_trim(
-		(struct dkim_slice){eq + 1, spec.n - (size_t)(eq - spec.p) - 1});
-	if (!name_valid(name) || !value_valid(value))
-		return DKIM_TAGS_SYNTAX;
-	for (unsigned i = 0; i < out->n; i++)
+	return n == 1 && *p >= 'a' && *p <= 'z' ? *p - 'a' : -1;
+}
+
+static enum dkim_tags_err add_tag(struct dkim_taglist *out, struct dkim_slice name,
+				  struct dkim_slice value)
+{
+	int slot = letter_slot(name.p, name.n);
+	if (slot >= 0 && out->letter[slot])
+		return DKIM_TAGS_DUPLICATE;
+	for (unsigned i = 0; slot < 0 && i < out->n; i++)
 		if (same_name(out->tags[i].name, name.p, name.n))
 			return DKIM_TAGS_DUPLICATE;
 	if (out->n == DKIM_TAGS_MAX)
 		return DKIM_TAGS_TOO_MANY;
 	out->tags[out->n++] = (struct dkim_tag){name, value};
+	if (slot >= 0)
+		out->letter[slot] = (unsigned char)out->n;
 	return DKIM_TAGS_OK;
 }
 
+/* One pass: FWS, name, FWS, '=', FWS, value up to ';' or the end. */
 enum dkim_tags_err dkim_tags_parse(const char *s, size_t n,
 				   struct dkim_taglist *out)
 {
-	struct dkim_slice list = {s, n}, spec;
-	size_t pos = 0;
+	const char *p = s, *end = s + n;
 	out->n = 0;
-	while (dkim_slice_next_item(list, ';', &pos, &spec)) {
-		if (spec.n == 0)
+	memset(out->letter, 0, sizeof out->letter);
+	while ((p = skip_fws(p, end)) < end) {
+		if (*p == ';') { /* an empty tag-spec */
+			p++;
 			continue;
-		enum dkim_tags_err e = add_tag(out, spec);
+		}
+		struct dkim_slice name = {p, 0};
+		if (is_alpha((unsigned char)*p))
+			while (++p < end && is_name_char((unsigned char)*p))
+				;
+		name.n = (size_t)(p - name.p);
+		p = skip_fws(p, end);
+		if (name.n == 0 || p == end || *p != '=')
+			return DKIM_TAGS_SYNTAX;
+		const char *v = skip_fws(p + 1, end), *last = v;
+		if (!(p = scan_value(v, end, &last)))
+			return DKIM_TAGS_SYNTAX;
+		enum dkim_tags_err e = add_tag(out, name, (struct dkim_slice){v, (size_t)(last - v)});
 		if (e != DKIM_TAGS_OK)
 			return e;
+		p += p < end; /* the ';' */
 	}
 	return DKIM_TAGS_OK;
+}
+
+const struct dkim_tag *dkim_tags_find(const struct dkim_taglist *t, const char *name)
+{
+	size_t n = name[0] && !name[1] ? 1 : strlen(name);
+	int slot = letter_slot(name, n);
+	if (slot >= 0)
+		return t->letter[slot] ? &t->tags[t->letter[slot] - 1] : NULL;
+	for (unsigned i = 0; i < t->n; i++)
+		if (same_name(t->tags[i].name, name, n))
+			return &t->tags[i];
+	return NULL;
 }
 
 const struct dkim_slice *dkim_tags_get(const struct dkim_taglist *t,
 				       const char *name)
 {
-	size_t n = strlen(name);
-	for (unsigned i = 0; i < t->n; i++)
-		if (same_name(t->tags[i].name, name, n))
-			return &t->tags[i].value;
-	return NULL;
+	const struct dkim_tag *tag = dkim_tags_find(t, name);
+	return tag ? &tag->value : NULL;
 }
 
 /* 1 + the value of each base64 character; B64_FWS is skipped, B64_PAD
@@ -162,25 +220,39 @@ static const unsigned char b64_value[256] = {
 	[' '] = B64_FWS, ['\t'] = B64_FWS, ['\r'] = B64_FWS, ['\n'] = B64_FWS,
 };
 
+/* Whole quanta of four plain characters from in[*i]; stops before FWS,
+ * padding or a bad byte, or when out has no room for three more. */
+static void base64_quanta(struct dkim_slice in, size_t *i, unsigned char *out,
+			  size_t *len, size_t cap)
+{
+	const unsigned char *u = (const unsigned char *)in.p;
+	while (*i + 4 <= in.n && *len + 3 <= cap) {
+		unsigned a = b64_value[u[*i]] - 1u, b = b64_value[u[*i + 1]] - 1u,
+			 c = b64_value[u[*i + 2]] - 1u, d = b64_value[u[*i + 3]] - 1u;
+		if ((a | b | c | d) > 63) /* 0 (bad) wraps around, FWS and '=' are 64, 65 */
+			return;
+		uint32_t q = a << 18 | b << 12 | c << 6 | d;
+		out[(*len)++] = (unsigned char)(q >> 16);
+		out[(*len)++] = (unsigned char)(q >> 8);
+		out[(*len)++] = (unsigned char)q;
+		*i += 4;
+	}
+}
+
 long dkim_base64_decode(struct dkim_slice in, unsigned char *out, size_t cap)
 {
 	uint32_t acc = 0;
 	unsigned bits = 0, pad = 0;
-	size_t len = 0, i = 0;
-	/* Fast path: whole quanta of four plain characters. */
-	const unsigned char *u = (const unsigned char *)in.p;
-	while (i + 4 <= in.n && len + 3 <= cap) {
-		unsigned a = b64_value[u[i]], b = b64_value[u[i + 1]],
-			 c = b64_value[u[i + 2]], d = b64_value[u[i + 3]];
-		if (a - 1 > 63 || b - 1 > 63 || c - 1 > 63 || d - 1 > 63)
-			break; /* FWS, padding or a bad byte: the careful loop */
-		uint32_t q = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
-		out[len++] = (unsigned char)(q >> 16);
-		out[len++] = (unsigned char)(q >> 8);
-		out[len++] = (unsigned char)q;
-		i += 4;
-	}
-	for (; i < in.n; i++) {
+	size_t len = 0;
+	/* Signatures are folded every few dozen characters: after each fold
+	 * (or any byte the fast path leaves alone) this loop takes bytes one
+	 * at a time only until a quantum ends, then the fast path resumes. */
+	for (size_t i = 0; i < in.n; i++) {
+		if (bits == 0 && !pad) {
+			base64_quanta(in, &i, out, &len, cap);
+			if (i == in.n)
+				break;
+		}
 		unsigned v = b64_value[(unsigned char)in.p[i]];
 		if (v == B64_FWS)
 			continue;

@@ -32,6 +32,10 @@ struct dkim_tag {
 struct dkim_taglist {
 	unsigned n;
 	struct dkim_tag tags[DKIM_TAGS_MAX];
+	/* 1 + the index in tags[] of the one-letter lower-case names a..z
+	 * (0: absent), which are nearly all DKIM tags: lookups and the
+	 * duplicate check for them take one step. */
+	unsigned char letter[26];
 };
 
 enum dkim_tags_err {
@@ -45,6 +49,8 @@ enum dkim_tags_err {
  * tolerated, as every deployed verifier does. */
 enum dkim_tags_err dkim_tags_parse(const char *s, size_t n,
 				   struct dkim_taglist *out);
+/* Tag `name` (name and value), or NULL when absent. */
+const struct dkim_tag *dkim_tags_find(const struct dkim_taglist *t, const char *name);
 /* The value of tag `name`, or NULL when absent. */
 const struct dkim_slice *dkim_tags_get(const struct dkim_taglist *t,
 				       const char *name);
