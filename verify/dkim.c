@@ -85,34 +85,6 @@ static void sink_md(void *arg, const void *p, size_t n)
 	EVP_DigestUpdate(arg, p, n);
 }
 
-/* Relaxed header canonicalization yields a few pieces per field (every
- * lower-cased letter and every fold ends one), and an update per piece
- * costs more than copying it: the header hash gathers its pieces here and
- * hashes a buffer at a time. Header fields only; bodies stay zero-copy. */
-struct gather {
-	EVP_MD_CTX *md;
-	size_t n;
-	unsigned char buf[1024];
-};
-
-static void gather_flush(struct gather *g)
-{
-	EVP_DigestUpdate(g->md, g->buf, g->n);
-	g->n = 0;
-}
-
-static void sink_gather(void *arg, const void *p, size_t n)
-{
-	struct gather *g = arg;
-	if (n > sizeof g->buf - g->n) {
-		gather_flush(g);
-		if (n > sizeof g->buf / 2)
-			return sink_md(g->md, p, n);
-	}
-	memcpy(g->buf + g->n, p, n);
-	g->n += n;
-}
-
 static int body_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
 		     const unsigned char **hash, bool *short_body)
 {
@@ -152,9 +124,7 @@ static int header_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
 	struct dkim_sink s;
 	struct dkim_slice item;
 	size_t pos = 0;
-	struct gather g;
-	g.md = v->md, g.n = 0;
-	dkim_sink_init(&s, sink_gather, &g, v->m.buf, v->m.len);
+	dkim_sink_init(&s, sink_md, v->md, v->m.buf, v->m.len);
 	if (!EVP_DigestInit_ex(v->md, sha256_md, NULL))
 		return -ENOMEM;
 	dkim_msg_select_begin(&v->m);
@@ -172,7 +142,6 @@ static int header_hash(struct dkim_verifier *v, const struct dkim_sig *sig,
 		{sig->hole_hi, (size_t)(fe - sig->hole_hi)},
 	};
 	dkim_canon_header(sig->hcanon, own, 2, false, &s);
-	gather_flush(&g);
 	return EVP_DigestFinal_ex(v->md, out, NULL) ? 0 : -ENOMEM;
 }
 
