@@ -6,6 +6,8 @@
 # (connect, greeting, EHLO, QUIT) from bench/loadgen.
 # Its baseline, the Postfix + OpenDKIM milter + policyd-spf stack under the
 # same corpus load, is bench/peers/postfix.sh.
+#   SPOOL_DIR=DIR  put the spool there (default: in the scratch directory);
+#                  a tmpfs there takes the filesystem out of the figures
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -24,12 +26,12 @@ msg = f"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: re: b
 sig = fx.signature(msg)
 open(tmp + '/msg.eml', 'wb').write(sig + msg)
 PY
-printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.bench" "spool = $tmp/spool" "dns.zone = $tmp/zone" \
+printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.bench" "spool = ${SPOOL_DIR:-$tmp/spool}" "dns.zone = $tmp/zone" \
 	"dns.servers = 127.0.0.1:9" "xdp.interface = none" "workers = 2" \
 	"limits.sessions_per_ip = 10000" >"$tmp/a.conf"
 "$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp" ${SPOOL_DIR:+"$SPOOL_DIR"}' EXIT
 sleep 0.5
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 c0=$(ticks)
