@@ -234,7 +234,7 @@ DEPS := build-essential clang llvm pkg-config bpftool libbpf-dev liburing-dev \
 	libssl-dev libc-ares-dev libcmocka-dev libclang-rt-14-dev libelf-dev \
 	zlib1g-dev iproute2 unbound swaks openssl python3 python3-yaml \
 	python3-dkim python3-spf python3-authres libmail-spf-perl \
-	libmail-dkim-perl libspf2-dev libopendkim-dev opendkim opendkim-tools postfix \
+	libmail-dkim-perl libnet-dns-resolver-programmable-perl libspf2-dev libopendkim-dev opendkim opendkim-tools postfix \
 	postfix-policyd-spf-python gnuplot-nox python3-jsonschema
 
 # The services these packages bring (postfix, opendkim, unbound) are not

@@ -43,6 +43,10 @@ def semantic_problems(doc):
             want = r["authgate_messages_per_s"] / r["postfix_messages_per_s"]
             if abs(r["authgate_vs_postfix"] - want) > 0.02 * want + 0.01:
                 yield "%s: authgate_vs_postfix %.2f, but the rates give %.2f" % (where, r["authgate_vs_postfix"], want)
+        if r.get("bench") == "senderid" and "mail_spf_per_s" in r:
+            want = r["authgate_per_s"] / r["mail_spf_per_s"]
+            if abs(r["authgate_vs_mail_spf"] - want) > 0.02 * want + 0.01:
+                yield "%s: authgate_vs_mail_spf %.2f, but the rates give %.2f" % (where, r["authgate_vs_mail_spf"], want)
         if r.get("bench") == "spf_real_dns" and "libspf2_per_s" in r:
             want = r["authgate_per_s"] / r["libspf2_per_s"]
             if abs(r["authgate_vs_libspf2"] - want) > 0.02 * want + 0.01:

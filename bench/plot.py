@@ -35,6 +35,11 @@ def throughput_rows(results):
                     od = r.get(case + "_opendkim_per_s")
                     if od:
                         yield "DKIM %s\\nvs OpenDKIM" % case.replace("_", " "), v, od
+        elif b == "senderid" and r.get("mail_spf_per_s"):
+            yield "Sender ID checks\\nvs Mail::SPF", r["authgate_per_s"], r["mail_spf_per_s"]
+        elif b == "spf_real_dns" and r.get("libspf2_per_s"):
+            yield ("SPF via unbound, %d in flight\\nvs libspf2" % r["inflight"], r["authgate_per_s"],
+                   r["libspf2_per_s"])
         elif b == "postfix_peer":
             tls = " STARTTLS" if r["starttls"] else ""
             yield ("SMTP messages%s\\nvs Postfix stack" % tls, r["authgate_messages_per_s"],

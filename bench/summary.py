@@ -74,6 +74,12 @@ def rows(results):
                                                                          r["authgate_cpu_us_per_eval"]))
             else:
                 yield ("SPF through %s, %d in flight" % (r["server"], r["inflight"]), r["authgate_per_s"], "/s", "")
+        elif b == "senderid":
+            if r.get("mail_spf_per_s"):
+                yield ("Sender ID (PRA) warm cache vs Mail::SPF", r["authgate_vs_mail_spf"], "x",
+                       "%.0f/s" % r["authgate_per_s"])
+            else:
+                yield ("Sender ID (PRA) warm cache", r["authgate_per_s"], "/s", "")
         elif b == "openssl_speed":
             yield ("openssl speed: RSA-2048 verify (context)", r["rsa2048_verify_per_s"], "/s",
                    "Ed25519 %.0f/s, SHA-256 %.0f MB/s" % (r["ed25519_verify_per_s"], r["sha256_8k_mb_per_s"]))
