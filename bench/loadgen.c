@@ -280,7 +280,8 @@ static void on_envelope_reply(struct io_uring *ring, struct conn *c, int code)
 
 static void start_tls(struct io_uring *ring, struct conn *c)
 {
-	c->cin = malloc(CIPHER_IN);
+	if (!c->cin) /* kept across the slot's connections */
+		c->cin = malloc(CIPHER_IN);
 	c->tls = c->cin ? tls_conn_new_client(opt.tls_ctx) : NULL;
 	c->step = S_HANDSHAKE;
 	if (!c->tls || tls_conn_handshake(c->tls) < 0 || flush_tls(ring, c) < 0)
@@ -401,8 +402,9 @@ static void on_recv_done(struct io_uring *ring, struct conn *c, int res)
 
 /* One completion. A session ends (socket closed, no longer live) once it
  * is done and nothing of it is left in the ring. */
-/* A fresh connection from slot c (its buffers are kept for the next one). */
-static void start_connection(struct io_uring *ring, struct conn *c)
+/* A fresh connection from slot c (its buffers are kept for the next one);
+ * false when no socket could be made (the slot is done). */
+static bool start_connection(struct io_uring *ring, struct conn *c)
 {
 	char *cin = c->cin, *cout = c->cout;
 	size_t coutcap = c->coutcap;
@@ -413,13 +415,20 @@ static void start_connection(struct io_uring *ring, struct conn *c)
 	c->cout = cout;
 	c->coutcap = coutcap;
 	c->connections = n + 1;
-	st.connections++;
 	c->fd = socket(opt.addr.ss_family, SOCK_STREAM, 0);
+	if (c->fd < 0) { /* e.g. EMFILE: the slot ends here */
+		st.errors++;
+		c->step = S_DONE;
+		c->failed = true;
+		return false;
+	}
+	st.connections++;
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	struct io_uring_sqe *sqe = get_sqe(ring);
 	io_uring_prep_connect(sqe, c->fd, (struct sockaddr *)&opt.addr, opt.addrlen);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c << 1);
+	return true;
 }
 
 static void on_cqe(struct io_uring *ring, struct io_uring_cqe *cqe, unsigned *live)
@@ -444,9 +453,7 @@ static void on_cqe(struct io_uring *ring, struct io_uring_cqe *cqe, unsigned *li
 	if (c->step == S_DONE && !c->receiving && !c->sending && c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
-		if (c->connections < opt.connections && !c->failed)
-			start_connection(ring, c);
-		else
+		if (!(c->connections < opt.connections && !c->failed && start_connection(ring, c)))
 			(*live)--;
 	}
 }
@@ -516,7 +523,8 @@ static void run(struct io_uring *ring, struct conn *conns)
 {
 	unsigned live = opt.sessions;
 	for (unsigned i = 0; i < opt.sessions; i++)
-		start_connection(ring, &conns[i]);
+		if (!start_connection(ring, &conns[i]))
+			live--;
 	while (live > 0) {
 		struct io_uring_cqe *cqe;
 		io_uring_submit_and_wait(ring, 1);

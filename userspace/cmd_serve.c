@@ -13,11 +13,13 @@
 #include "tls.h"
 #include "worker.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -65,11 +67,24 @@ static unsigned worker_count(const struct config *c)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+/* Workers write log chunks through their own rings at "the current file
+ * position", which io_uring reads and advances without the lock write(2)
+ * takes: two workers could write at the same offset of a log file opened
+ * without O_APPEND (`2>file`). Appending makes every write land at the end. */
+static void log_file_append(void)
+{
+	struct stat st;
+	int fl = fcntl(STDERR_FILENO, F_GETFL);
+	if (fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) && fl >= 0 && !(fl & O_APPEND))
+		fcntl(STDERR_FILENO, F_SETFL, fl | O_APPEND);
+}
+
 static int run(struct config *cfg, const char *path)
 {
 	static struct daemon_shared d;
 	char err[600];
 	d.cfg = cfg;
+	log_file_append();
 	pthread_mutex_init(&d.ip_lock, NULL);
 	set_policy(&d, cfg);
 	if (cfg->tls_cert[0] && !(d.tls_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, err, sizeof err))) {

@@ -687,6 +687,9 @@ static void handle_event(struct session *s, enum smtp_event ev)
 {
 	switch (ev) {
 	case SMTP_EV_MAIL:
+		/* A new transaction: what an abandoned one (BDAT chunks, then
+		 * RSET) left in the arena is not part of this message. */
+		release_arena(s);
 		s->gen++;
 		start_spf(s);
 		if (smtp_envelope(s->smtp)->submitter[0])

@@ -200,6 +200,27 @@ expect_eq "limits.command_buffers = 0: every session reads into its own buffer" 
 expect_eq "limits.command_buffers = 0: no pooled reads" 0 \
 	"$(sum_of '[0-9]* command reads from the shared pool' 1 <"$tmp/run.log")"
 
+# Transaction lines of two workers into a log file opened without O_APPEND
+# (`2>file`): none may overwrite another.
+LOADGEN=${BUILD:+$top/$BUILD/bench/loadgen}
+if [ -x "${LOADGEN:-}" ]; then
+	write_conf
+	"$AUTHGATE" serve -c "$tmp/authgate.conf" >"$tmp/trunc.log" 2>&1 &
+	tpid=$!
+	wait_port "$port"
+	# The race is rare under load; the flag that prevents it is certain.
+	flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$tpid/fdinfo/2")
+	[ $(( 8#$flags & 8#2000 )) -ne 0 ] && ok "the daemon set O_APPEND on a log file opened without it" \
+		|| not_ok "O_APPEND on stderr" "flags $flags"
+	"$LOADGEN" --server "127.0.0.1:$port" --message "$tmp/good.eml" --sessions 20 --messages 25 \
+		--pipelining >/dev/null 2>&1
+	kill -TERM "$tpid"; wait "$tpid"
+	expect_eq "2>file (no O_APPEND): all 500 transaction lines of 2 workers are in the log" 500 \
+		"$(grep -c ' verdict=' "$tmp/trunc.log")"
+else
+	skip "log file without O_APPEND" "bench/loadgen is not built (make test-bins)"
+fi
+
 # Drop actions: discard answers 250 and keeps nothing; quarantine keeps it aside.
 write_conf "policy.drop_action = discard"
 start
@@ -226,6 +247,30 @@ c.sendall(b"QUIT\r\n"); f.readline(); c.close()
 EOF
 then ok "BDAT chunks pipelined with the envelope"
 else not_ok "BDAT chunks"; fi
+# A BDAT chunk of a transaction abandoned with RSET must not become the
+# start of the next message.
+if $PY - "$port" "$tmp/good.eml" "$tmp/spool/new" <<'EOF'
+import os, socket, sys
+port, msg, new = int(sys.argv[1]), open(sys.argv[2], 'rb').read(), sys.argv[3]
+before = set(os.listdir(new))
+c = socket.create_connection(('127.0.0.1', port)); c.settimeout(20)
+f = c.makefile('rb'); f.readline()
+c.sendall(b"EHLO mail.example.org\r\n")
+while not f.readline().startswith(b"250 "): pass
+c.sendall(b"MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nBDAT 13\r\nSTALE-BYTES\r\nRSET\r\n")
+replies = [f.readline() for _ in range(4)]
+assert replies[2].startswith(b"250 2.0.0 13 octets"), replies
+c.sendall(b"MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nBDAT %d LAST\r\n" % len(msg) + msg)
+replies = [f.readline() for _ in range(3)]
+assert replies[2].startswith(b"250 2.0.0 "), replies
+added = sorted(set(os.listdir(new)) - before)
+assert len(added) == 1, added
+spooled = open(os.path.join(new, added[0]), 'rb').read()
+assert b"STALE" not in spooled, spooled[:200]
+c.sendall(b"QUIT\r\n"); f.readline(); c.close()
+EOF
+then ok "a BDAT chunk abandoned with RSET is not part of the next message"
+else not_ok "stale BDAT bytes"; fi
 stop
 write_conf "policy.drop_action = quarantine" "limits.sessions_per_ip = 2"
 start
