@@ -149,6 +149,8 @@ run() { # LABEL COMMAND... — the bench, then what reached unbound and its CPU
 	# The resolver coalesces identical queries in flight: this is what
 	# actually crossed the loopback (including the answer-table warm-up).
 	[ "$server" = unbound ] && echo "queries that reached unbound: $((q1 - q0)) ($(awk -v q=$((q1 - q0)) -v s="$secs" 'BEGIN { printf "%.0f", q / s }')/s)"
+	# Datagrams a full socket buffer dropped (this namespace's counters).
+	[ -n "$ns" ] && echo "UDP receive-buffer drops so far: $("${in_ns[@]}" awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp)"
 	echo "$server CPU: $(awk -v t=$((c1 - c0)) -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.0f%%", 100 * t / hz / s }') of one core"
 }
 [ -n "$ns" ] && run "libspf2, one check at a time" "$BENCH" --libspf2-resolv --copies "$copies" "$secs"

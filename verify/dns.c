@@ -293,6 +293,8 @@ size_t dns_resolver_pending(const struct dns_resolver *r)
 size_t dns_resolver_dispatch(struct dns_resolver *r)
 {
 	size_t ran = 0;
+	if (r->upstream) /* the queries the continuations ask for go out together */
+		dns_upstream_hold(r->upstream);
 	while (r->ready_head) {
 		struct dns_query *q = r->ready_head;
 		r->ready_head = q->next;
@@ -310,6 +312,8 @@ size_t dns_resolver_dispatch(struct dns_resolver *r)
 		}
 		query_put(r, q);
 	}
+	if (r->upstream)
+		dns_upstream_release(r->upstream);
 	return ran;
 }
 

@@ -7,6 +7,7 @@
 #include "dns_ares.h"
 
 #include "dns_answer.h"
+#include "dns_batch.h"
 #include "dns_wire.h"
 
 #include <ares.h>
@@ -24,6 +25,8 @@ struct dns_upstream {
 	void *watch_arg;
 	struct pollfd fds[MAX_WATCHED];
 	size_t nfds;
+	struct dns_batch *batch; /* the sockets' I/O, in batches */
+	unsigned held;
 };
 
 struct upstream_query {
@@ -101,7 +104,9 @@ struct dns_upstream *dns_upstream_new(const struct dns_upstream_config *cfg,
 	};
 	int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_RCVBUF |
 		   ARES_OPT_SOCK_STATE_CB | (cfg->no_edns ? 0 : ARES_OPT_EDNSPSZ);
-	int rc = ares_init_options(&u->channel, &o, mask);
+	int rc = (u->batch = dns_batch_new()) ? ares_init_options(&u->channel, &o, mask) : ARES_ENOMEM;
+	if (rc == ARES_SUCCESS)
+		ares_set_socket_functions(u->channel, dns_batch_functions(), u->batch);
 	if (rc == ARES_SUCCESS && cfg->servers && cfg->servers[0])
 		rc = ares_set_servers_ports_csv(u->channel, cfg->servers);
 	if (rc != ARES_SUCCESS) {
@@ -110,6 +115,7 @@ struct dns_upstream *dns_upstream_new(const struct dns_upstream_config *cfg,
 			 cfg->servers ? cfg->servers : "");
 		if (u->channel)
 			ares_destroy(u->channel);
+		dns_batch_free(u->batch);
 		free(u);
 		return NULL;
 	}
@@ -121,6 +127,7 @@ void dns_upstream_free(struct dns_upstream *u)
 	if (!u)
 		return;
 	ares_destroy(u->channel); /* runs pending callbacks with EDESTRUCTION */
+	dns_batch_free(u->batch);
 	free(u);
 }
 
@@ -205,6 +212,19 @@ void dns_upstream_query(struct dns_upstream *u, const char *name,
 	q->arg = arg;
 	q->type = type;
 	ares_query(u->channel, q->name, 1 /* IN */, (int)type, on_answer, q);
+	if (!u->held)
+		dns_batch_flush(u->batch);
+}
+
+void dns_upstream_hold(struct dns_upstream *u)
+{
+	u->held++;
+}
+
+void dns_upstream_release(struct dns_upstream *u)
+{
+	if (u->held && --u->held == 0)
+		dns_batch_flush(u->batch);
 }
 
 void dns_upstream_set_watch(struct dns_upstream *u, dns_watch_fn fn, void *arg)
@@ -219,8 +239,14 @@ void dns_upstream_set_watch(struct dns_upstream *u, dns_watch_fn fn, void *arg)
 void dns_upstream_process_fd(struct dns_upstream *u, int fd, bool readable,
 			     bool writable)
 {
+	u->held++;
 	ares_process_fd(u->channel, readable ? fd : ARES_SOCKET_BAD,
 			writable ? fd : ARES_SOCKET_BAD);
+	/* c-ares stops reading at an answer from the wrong address; the rest
+	 * of the batch is already out of the socket, so no poll would say so. */
+	for (int i = 0; readable && i < 64 && dns_batch_unread(u->batch, fd); i++)
+		ares_process_fd(u->channel, fd, ARES_SOCKET_BAD);
+	dns_upstream_release(u);
 }
 
 int dns_upstream_timeout_ms(struct dns_upstream *u)
@@ -233,7 +259,9 @@ int dns_upstream_timeout_ms(struct dns_upstream *u)
 
 void dns_upstream_process_timeouts(struct dns_upstream *u)
 {
+	u->held++;
 	ares_process_fd(u->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	dns_upstream_release(u); /* the retries c-ares just queued */
 }
 
 size_t dns_upstream_pollfds(const struct dns_upstream *u, struct pollfd *fds,

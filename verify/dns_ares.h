@@ -38,6 +38,11 @@ void dns_upstream_process_fd(struct dns_upstream *u, int fd, bool readable,
 			     bool writable);
 int dns_upstream_timeout_ms(struct dns_upstream *u);
 void dns_upstream_process_timeouts(struct dns_upstream *u);
+/* Between hold and release, queries wait and go out together (one
+ * sendmmsg per socket) at the release; holds nest. Outside a hold every
+ * query is sent before dns_upstream_query returns. */
+void dns_upstream_hold(struct dns_upstream *u);
+void dns_upstream_release(struct dns_upstream *u);
 /* The sockets currently watched, as pollfds; returns the count (<= max). */
 size_t dns_upstream_pollfds(const struct dns_upstream *u, struct pollfd *fds,
 			    size_t max);
