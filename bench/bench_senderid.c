@@ -14,6 +14,8 @@
  * for bench/run.sh. Mail::SPF gets the easier job (no header parsing), so
  * the ratio understates ours.
  */
+#include "peer_child.h"
+
 #include "../verify/dns.h"
 #include "../verify/dns_zone.h"
 #include "../verify/senderid.h"
@@ -162,37 +164,15 @@ static const char perl_script[] =
 
 static double run_mail_spf(double secs, char answers[NQ][16])
 {
-	char dir[] = "/tmp/bench_senderid.XXXXXX";
-	if (!mkdtemp(dir))
-		return -1;
-	char zpath[64], qpath[64], spath[64], cmd[256];
-	snprintf(zpath, sizeof zpath, "%s/zone", dir);
-	snprintf(qpath, sizeof qpath, "%s/queries", dir);
-	snprintf(spath, sizeof spath, "%s/run.pl", dir);
-	FILE *f = fopen(zpath, "w"), *g = fopen(qpath, "w"), *h = fopen(spath, "w");
-	if (!f || !g || !h)
-		return -1;
-	for (size_t i = 0; i < NDATA; i++)
-		fprintf(f, "%s\t%s\t%s\n", data[i].owner, data[i].type, data[i].value);
-	for (size_t i = 0; i < NQ; i++)
-		fprintf(g, "%s\t%s\n", queries[i].ip, queries[i].pra);
-	fputs(perl_script, h);
-	fclose(f), fclose(g), fclose(h);
-	snprintf(cmd, sizeof cmd, "perl %s %s %s %.2f", spath, zpath, qpath, secs);
-	FILE *p = popen(cmd, "r");
-	double rate = -1;
-	char line[256];
-	size_t k = 0;
-	while (p && fgets(line, sizeof line, p)) {
-		if (strncmp(line, "answer ", 7) == 0 && k < NQ)
-			sscanf(line + 7, "%15s", answers[k++]);
-		else if (strncmp(line, "rate ", 5) == 0)
-			rate = atof(line + 5);
-	}
-	if (p)
-		pclose(p);
-	unlink(zpath), unlink(qpath), unlink(spath), rmdir(dir);
-	return rate;
+	char zone[4096], qs[2048];
+	size_t n = 0;
+	for (size_t i = 0; i < NDATA && n < sizeof zone; i++)
+		n += (size_t)snprintf(zone + n, sizeof zone - n, "%s\t%s\t%s\n", data[i].owner,
+				      data[i].type, data[i].value);
+	n = 0;
+	for (size_t i = 0; i < NQ && n < sizeof qs; i++)
+		n += (size_t)snprintf(qs + n, sizeof qs - n, "%s\t%s\n", queries[i].ip, queries[i].pra);
+	return peer_child_run("perl", perl_script, zone, qs, secs, answers, NQ);
 }
 
 /* --------------------------------------------------------------- main */

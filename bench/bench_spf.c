@@ -27,6 +27,8 @@
  * Also prints each engine's answer per query: RFC 7208 §4.6.4 makes the
  * "eleven" domain a permerror; libspf2 1.2.10 answers pass.
  */
+#include "peer_child.h"
+
 #include "../verify/dns.h"
 #include "../verify/dns_ares.h"
 #include "../verify/dns_zone.h"
@@ -260,39 +262,23 @@ static const char pyspf_script[] =
 	"    n += len(qs)\n"
 	"print('rate', n / (time.time() - t0))\n";
 
+/* The bench data and queries as peer_child.h's tab-separated files. */
+static void peer_files(char *zone, size_t zsize, char *qs, size_t qsize)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < NDATA && n < zsize; i++)
+		n += (size_t)snprintf(zone + n, zsize - n, "%s\t%s\t%s\n", data[i].owner, data[i].type,
+				      data[i].value);
+	n = 0;
+	for (size_t i = 0; i < NQ && n < qsize; i++)
+		n += (size_t)snprintf(qs + n, qsize - n, "%s\t%s\n", queries[i].ip, queries[i].from);
+}
+
 static double run_pyspf(double secs, char answers[NQ][16])
 {
-	char dir[] = "/tmp/bench_spf.XXXXXX";
-	if (!mkdtemp(dir))
-		return -1;
-	char zpath[64], qpath[64], spath[64], cmd[256];
-	snprintf(zpath, sizeof zpath, "%s/zone", dir);
-	snprintf(qpath, sizeof qpath, "%s/queries", dir);
-	snprintf(spath, sizeof spath, "%s/run.py", dir);
-	FILE *f = fopen(zpath, "w"), *g = fopen(qpath, "w"), *h = fopen(spath, "w");
-	if (!f || !g || !h)
-		return -1;
-	for (size_t i = 0; i < NDATA; i++)
-		fprintf(f, "%s\t%s\t%s\n", data[i].owner, data[i].type, data[i].value);
-	for (size_t i = 0; i < NQ; i++)
-		fprintf(g, "%s\t%s\n", queries[i].ip, queries[i].from);
-	fputs(pyspf_script, h);
-	fclose(f), fclose(g), fclose(h);
-	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s %s %.1f", spath, zpath, qpath, secs);
-	FILE *p = popen(cmd, "r");
-	double rate = -1;
-	char line[256];
-	size_t k = 0;
-	while (p && fgets(line, sizeof line, p)) {
-		if (strncmp(line, "answer ", 7) == 0 && k < NQ)
-			sscanf(line + 7, "%15s", answers[k++]);
-		else if (strncmp(line, "rate ", 5) == 0)
-			rate = atof(line + 5);
-	}
-	if (p)
-		pclose(p);
-	unlink(zpath), unlink(qpath), unlink(spath), rmdir(dir);
-	return rate;
+	char zone[8192], qs[2048];
+	peer_files(zone, sizeof zone, qs, sizeof qs);
+	return peer_child_run("/usr/bin/python3", pyspf_script, zone, qs, secs, answers, NQ);
 }
 
 /* ---------------------------------------------------- real-DNS regime */
