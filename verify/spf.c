@@ -570,27 +570,28 @@ static void phase_fetch_answer(struct spf_eval *e)
 
 /* -------------------------------------------------------------- terms */
 
+/* One more against a §4.6.4 limit (max, or the RFC's default when the
+ * config gives 0); past it the check is a permerror. */
+static bool within_limit(struct spf_eval *e, unsigned *count, unsigned max, unsigned dflt,
+			 const char *what)
+{
+	max = max ? max : dflt;
+	if (++*count <= max)
+		return true;
+	set_problem(e, "more than %u %s", max, what);
+	finish(e, SPF_PERMERROR);
+	return false;
+}
+
 static bool count_term(struct spf_eval *e)
 {
-	unsigned max = e->cfg.max_dns_terms ? e->cfg.max_dns_terms : 10;
-	if (++e->out.dns_terms > max) {
-		set_problem(e, "more than %u DNS-querying terms", max);
-		finish(e, SPF_PERMERROR);
-		return false;
-	}
-	return true;
+	return within_limit(e, &e->out.dns_terms, e->cfg.max_dns_terms, 10, "DNS-querying terms");
 }
 
 /* A lookup came back empty (§4.6.4 void lookup). */
 static bool count_void(struct spf_eval *e)
 {
-	unsigned max = e->cfg.max_void ? e->cfg.max_void : 2;
-	if (++e->out.void_lookups > max) {
-		set_problem(e, "more than %u void DNS lookups", max);
-		finish(e, SPF_PERMERROR);
-		return false;
-	}
-	return true;
+	return within_limit(e, &e->out.void_lookups, e->cfg.max_void, 2, "void DNS lookups");
 }
 
 static void do_redirect(struct spf_eval *e)
