@@ -15,10 +15,12 @@ out=$(COPIES=$copies BUILD=$BUILD bash "$top/bench/spf_unbound.sh" "$secs" 1 "$m
 	exit 1
 }
 echo "$out" | grep -E '^(==|libspf2|authgate against|unbound CPU|queries that)'
-/usr/bin/python3 - "$many" <<PY
-import json, sys
+# The bench's output reaches Python through the environment, never as
+# source text.
+SPF_UNBOUND_OUT=$out /usr/bin/python3 - "$many" <<'PY'
+import json, os, sys
 many = int(sys.argv[1])
-runs = [json.loads(l) for l in """$out""".splitlines() if l.startswith("{")]
+runs = [json.loads(l) for l in os.environ["SPF_UNBOUND_OUT"].splitlines() if l.startswith("{")]
 spf2 = [r for r in runs if r["bench"] == "spf_real_dns_libspf2"]
 ours = {r["inflight"]: r for r in runs if r["bench"] == "spf_real_dns"}
 if 1 not in ours or not ours.get(many) and not [k for k in ours if k > 1]:
