@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # bench/bench_daemon.sh [--quick|--smoke] — the daemon end to end on
-# loopback: 2 workers, fsync on, 8 KB messages DKIM-signed with RSA-2048,
-# SPF and Sender ID from the zone overlay. Reports messages/s, latency from
-# end of data to reply (p50/p99), CPU per message, and connections/s
-# (connect, greeting, EHLO, QUIT) from bench/loadgen.
-# Its baseline, the Postfix + OpenDKIM milter + policyd-spf stack under the
-# same corpus load, is bench/peers/postfix.sh.
-#   SPOOL_DIR=DIR  put the spool there (default: in the scratch directory);
+# loopback: 2 workers, every 250 after the message is durable, 8 KB
+# messages DKIM-signed with RSA-2048, SPF and Sender ID from the zone
+# overlay. Reports messages/s, latency from end of data to reply
+# (p50/p99), CPU per message, and connections/s (connect, greeting, EHLO,
+# QUIT) from bench/loadgen — once per spool.sync setting, in one run:
+# fsync (per file, the baseline) and syncfs (group commit), and the ratio.
+# The baseline of the whole daemon, the Postfix + OpenDKIM milter +
+# policyd-spf stack under the same corpus load, is bench/peers/postfix.sh.
+#   SPOOL_DIR=DIR  put the spools there (default: in the scratch directory);
 #                  a tmpfs there takes the filesystem out of the figures
+#   SPOOL_SYNC=M   run only spool.sync = M
+#   SESSIONS=N     concurrent sessions (default 50)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
-sessions=50 messages=100
+sessions=${SESSIONS:-50} messages=100
 case ${1:-} in --quick) messages=20 ;; --smoke) sessions=4 messages=5 ;; esac
 tmp=$(mktemp -d /tmp/authgate-bench.XXXXXX)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -26,29 +30,48 @@ msg = f"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: re: b
 sig = fx.signature(msg)
 open(tmp + '/msg.eml', 'wb').write(sig + msg)
 PY
-printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.bench" "spool = ${SPOOL_DIR:-$tmp/spool}" "dns.zone = $tmp/zone" \
-	"dns.servers = 127.0.0.1:9" "xdp.interface = none" "workers = 2" \
-	"limits.sessions_per_ip = 10000" >"$tmp/a.conf"
-"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp" ${SPOOL_DIR:+"$SPOOL_DIR"}' EXIT
-sleep 0.5
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-c0=$(ticks)
-out=$("$top/$BUILD/bench/loadgen" --server "127.0.0.1:$port" --message "$tmp/msg.eml" \
-	--sessions $sessions --messages $messages --pipelining --json)
-c1=$(ticks)
-echo "$out" | grep -v '^{'
-json=$(echo "$out" | grep '^{')
-n=$(( sessions * messages ))
-cpu_ms=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n=$n 'BEGIN { printf "%.3f", t * 1000 / hz / n }')
-echo "CPU per message: $cpu_ms ms ($(wc -c <"$tmp/msg.eml") byte messages, RSA-2048, fsync on, 2 workers)"
-# Connections per second: each of the sessions' slots connects, reads the
-# greeting, sends EHLO and QUIT, and connects again.
-conns=$(( messages * 2 ))
-cout=$("$top/$BUILD/bench/loadgen" --server "127.0.0.1:$port" --message "$tmp/msg.eml" \
-	--sessions $sessions --messages 0 --connections $conns --json)
-echo "$cout" | grep -v '^{' | grep connections
-cps=$(echo "$cout" | grep '^{' | sed -n 's/.*"connections_per_s":\([0-9.]*\).*/\1/p')
-json=$(echo "$json" | sed 's/,"connections":[0-9]*,"connections_per_s":[0-9.]*//')
-echo "{\"bench\":\"daemon\",\"cpu_ms_per_message\":$cpu_ms,\"connections_per_s\":$cps,\"connect_only_sessions\":$sessions,\"connect_only_per_session\":$conns,${json#*\"loadgen\",}"
+pid=
+trap '[ -z "$pid" ] || { kill $pid; wait $pid; } 2>/dev/null; rm -rf "$tmp" ${SPOOL_DIR:+"$SPOOL_DIR"}' EXIT
+# One daemon with spool.sync = $1: the message load, then connections.
+# Each mode has its own spool, kept to the end: removing thousands of
+# files between runs would slow the next run's inode allocation.
+run_mode() {
+	local mode=$1
+	printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.bench" "spool = ${SPOOL_DIR:-$tmp}/spool-$mode" \
+		"spool.sync = $mode" "dns.zone = $tmp/zone" \
+		"dns.servers = 127.0.0.1:9" "xdp.interface = none" "workers = 2" \
+		"limits.sessions_per_ip = 10000" >"$tmp/a.conf"
+	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log-$mode" &
+	pid=$!
+	sleep 0.5
+	echo "spool.sync = $mode"
+	local c0 c1 out json n cpu_ms conns cout cps
+	c0=$(ticks)
+	out=$("$top/$BUILD/bench/loadgen" --server "127.0.0.1:$port" --message "$tmp/msg.eml" \
+		--sessions $sessions --messages $messages --pipelining --json)
+	c1=$(ticks)
+	echo "$out" | grep -v '^{'
+	json=$(echo "$out" | grep '^{')
+	n=$(( sessions * messages ))
+	cpu_ms=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n=$n 'BEGIN { printf "%.3f", t * 1000 / hz / n }')
+	echo "CPU per message: $cpu_ms ms ($(wc -c <"$tmp/msg.eml") byte messages, RSA-2048, durable before 250, 2 workers)"
+	# Connections per second: each of the sessions' slots connects, reads the
+	# greeting, sends EHLO and QUIT, and connects again.
+	conns=$(( messages * 2 ))
+	cout=$("$top/$BUILD/bench/loadgen" --server "127.0.0.1:$port" --message "$tmp/msg.eml" \
+		--sessions $sessions --messages 0 --connections $conns --json)
+	echo "$cout" | grep -v '^{' | grep connections
+	cps=$(echo "$cout" | grep '^{' | sed -n 's/.*"connections_per_s":\([0-9.]*\).*/\1/p')
+	json=$(echo "$json" | sed 's/,"connections":[0-9]*,"connections_per_s":[0-9.]*//')
+	kill $pid; wait $pid 2>/dev/null; pid=
+	echo "{\"bench\":\"daemon\",\"spool_sync\":\"$mode\",\"cpu_ms_per_message\":$cpu_ms,\"connections_per_s\":$cps,\"connect_only_sessions\":$sessions,\"connect_only_per_session\":$conns,${json#*\"loadgen\",}" >"$tmp/json-$mode"
+	cat "$tmp/json-$mode"
+}
+for mode in ${SPOOL_SYNC:-fsync syncfs}; do
+	run_mode "$mode"
+done
+if [ -z "${SPOOL_SYNC:-}" ]; then
+	rate() { sed -n 's/.*"messages_per_s":\([0-9.]*\).*/\1/p' "$tmp/json-$1"; }
+	awk -v a="$(rate syncfs)" -v b="$(rate fsync)" 'BEGIN { printf "spool.sync = syncfs: %.2fx the messages/s of fsync in this run\n", a / b }'
+fi

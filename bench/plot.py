@@ -57,7 +57,8 @@ def latency_series(results):
     if not peers:  # no peer on this machine: authgate's own daemon bench
         for r in results:
             if r.get("bench") == "daemon" and "skipped" not in r:
-                yield "authgate (bench_daemon; Postfix peer not run)", [r[k] for k in keys]
+                sync = ", spool.sync = %s" % r["spool_sync"] if "spool_sync" in r else ""
+                yield "authgate (bench_daemon%s; Postfix peer not run)" % sync, [r[k] for k in keys]
 
 
 def terminal():

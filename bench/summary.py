@@ -48,7 +48,8 @@ def rows(results):
             yield ("daemon CPU under SYN flood with XDP", r["xdp_flood_daemon_ms"], " ms",
                    "idle %d ms, %d s at %d/s" % (r["xdp_idle_daemon_ms"], r["seconds"], r["rate"]))
         elif b == "daemon":
-            yield ("daemon messages/s (%d sessions)" % r["sessions"], r["messages_per_s"], "/s",
+            sync = ", spool.sync = %s" % r["spool_sync"] if "spool_sync" in r else ""
+            yield ("daemon messages/s (%d sessions%s)" % (r["sessions"], sync), r["messages_per_s"], "/s",
                    "p50 %.1f ms, p99 %.1f ms, CPU %.2f ms/msg" % (r["p50_ms"], r["p99_ms"], r["cpu_ms_per_message"]))
             yield ("daemon connections/s (EHLO, QUIT)", r["connections_per_s"], "/s", "")
         elif b == "daemon_idle":

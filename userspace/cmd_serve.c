@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "config.h"
 #include "log.h"
+#include "spool_sync.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -92,7 +93,10 @@ static int run(struct config *cfg, const char *path)
 		return 2;
 	}
 	if (worker_probe_ring(err, sizeof err) < 0 ||
-	    spool_open(&d.spool, cfg->spool, cfg->hostname, err, sizeof err) < 0) {
+	    spool_open(&d.spool, cfg->spool, cfg->hostname, err, sizeof err) < 0 ||
+	    (cfg->spool_sync == SPOOL_SYNC_SYNCFS &&
+	     (spool_check_anonymous(&d.spool, err, sizeof err) < 0 ||
+	      !(d.spool_sync = spool_sync_start(&d.spool, err, sizeof err))))) {
 		fprintf(stderr, "authgate serve: %s\n", err);
 		return 1;
 	}
@@ -151,6 +155,12 @@ static int run(struct config *cfg, const char *path)
 	log_notice("stopped: %lu transactions, %lu message bytes copied in userspace",
 		   (unsigned long)atomic_load(&d.transactions),
 		   (unsigned long)atomic_load(&d.message_copy_bytes));
+	if (d.spool_sync) {
+		unsigned long rounds, answered;
+		spool_sync_counts(d.spool_sync, &rounds, &answered);
+		log_notice("spool sync: %lu syncfs rounds for %lu requests", rounds, answered);
+		spool_sync_stop(d.spool_sync);
+	}
 	(void)msgs;
 	free(w);
 	bpf_stop();

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum vtype { V_STR, V_UINT, V_SIZE, V_SECONDS, V_MILLIS, V_BOOL, V_LISTEN, V_TREAT, V_DROP, V_LOGFMT };
+enum vtype { V_STR, V_UINT, V_SIZE, V_SECONDS, V_MILLIS, V_BOOL, V_LISTEN, V_TREAT, V_DROP, V_LOGFMT, V_SYNC };
 
 struct key {
 	const char *name;
@@ -31,6 +31,7 @@ static const struct key keys[] = {
 	{"hostname", V_STR, STR(hostname), 0, 0},
 	{"workers", V_UINT, F(workers), 0, 0, 256},
 	{"spool", V_STR, STR(spool), 0, 0},
+	{"spool.sync", V_SYNC, F(spool_sync), 0, 0, 0},
 	{"dns.zone", V_STR, STR(dns_zone), 0, 0},
 	{"dns.servers", V_STR, STR(dns_servers), 0, 0},
 	{"dns.timeout", V_MILLIS, F(dns_timeout_ms), 0, 1, 600000},
@@ -223,6 +224,11 @@ static const char *set_value(struct config *c, const struct key *k, const char *
 		if (set_enum(v, (const char *const[]){"reject", "discard", "quarantine"}, 3, &e) < 0)
 			return "expected reject, discard or quarantine";
 		*(enum drop_action *)field = (enum drop_action)e;
+		return NULL;
+	case V_SYNC:
+		if (set_enum(v, (const char *const[]){"fsync", "syncfs"}, 2, &e) < 0)
+			return "expected fsync or syncfs";
+		*(enum spool_sync_mode *)field = (enum spool_sync_mode)e;
 		return NULL;
 	case V_LOGFMT:
 		if (set_enum(v, (const char *const[]){"text", "json"}, 2, &e) < 0)

@@ -25,6 +25,9 @@
 
 enum drop_action { DROP_REJECT, DROP_DISCARD, DROP_QUARANTINE };
 enum log_format { LOG_TEXT, LOG_JSON };
+/* How spooled files are made durable: fsync(2) each file, or one
+ * syncfs(2) for every file written meanwhile (userspace/spool_sync.h). */
+enum spool_sync_mode { SPOOL_SYNC_FSYNC, SPOOL_SYNC_SYNCFS };
 
 struct config_listen {
 	struct sockaddr_storage addr;
@@ -42,6 +45,7 @@ struct config {
 	char hostname[256];
 	unsigned workers; /* 0: one per CPU */
 	char spool[CONFIG_PATH_MAX];
+	enum spool_sync_mode spool_sync;
 	char dns_zone[CONFIG_PATH_MAX];
 	char dns_servers[512];
 	unsigned dns_timeout_ms, dns_tries;

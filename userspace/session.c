@@ -8,6 +8,7 @@
  * for a transaction the client has since abandoned is ignored.
  */
 #include "session.h"
+#include "spool_sync.h"
 
 #include "bpf_loader.h"
 #include "bufring.h"
@@ -36,7 +37,21 @@
 
 enum rx_mode { RX_CMD, RX_DATA, RX_BDAT };
 
-enum spool_step { SP_NONE, SP_OPEN, SP_WRITE, SP_FSYNC, SP_CLOSE, SP_RENAME, SP_DIRSYNC };
+/* The steps of a spool write; the programs that order them are in the
+ * spool section below. */
+enum spool_step {
+	SP_NONE,
+	SP_OPEN,      /* create tmp/NAME */
+	SP_OPEN_ANON, /* an O_TMPFILE file in tmp/ */
+	SP_WRITE,     /* headers + message, one writev */
+	SP_FSYNC,
+	SP_CLOSE,
+	SP_CLOSE_ASYNC, /* close without waiting: nothing after depends on it */
+	SP_RENAME,    /* tmp/NAME → new/NAME */
+	SP_LINK,      /* the anonymous file → new/NAME */
+	SP_DIRSYNC,   /* wait: the worker's next fsync of new/ */
+	SP_SYNCFS,    /* wait: the next syncfs round (spool_sync.h) */
+};
 
 struct session {
 	struct session *prev, *next;
@@ -72,9 +87,10 @@ struct session {
 	struct txn_record *rec; /* from the verdict to the reply only */
 	/* the reply waiting for the spool, and the spool write */
 	enum spool_step step;
-	bool to_quarantine;
+	const enum spool_step *program; /* the steps still to come */
+	bool to_quarantine, tmp_named; /* tmp_named: tmp/NAME exists */
 	int spool_fd;
-	char spool_name[160];
+	char spool_name[160], fd_path[32];
 	struct iovec iov[2];
 	struct session *dirsync_next;
 	unsigned reply_code;
@@ -580,15 +596,37 @@ static void start_verdict(struct session *s)
 
 /* ------------------------------------------------------------- spool */
 
-static void spool_submit(struct session *s)
+/* The Maildir rule, twice over: a file is complete and durable before it
+ * has a name in new/, and that name is durable before the 250.
+ * spool.sync = fsync: per-file fsync, and the worker's group fsync of new/. */
+static const enum spool_step fsync_program[] = {
+	SP_OPEN, SP_WRITE, SP_FSYNC, SP_CLOSE, SP_RENAME, SP_DIRSYNC, SP_NONE,
+};
+/* spool.sync = syncfs: an anonymous file (opened ahead by the worker when
+ * it can), made durable by one syncfs round, named in new/, and the name
+ * made durable by a later round; each round serves every file written
+ * meanwhile. The file never has a name in tmp/, so a crash leaves nothing
+ * there to clean up. */
+static const enum spool_step syncfs_program[] = {
+	SP_OPEN_ANON, SP_WRITE, SP_SYNCFS, SP_LINK, SP_CLOSE_ASYNC, SP_SYNCFS, SP_NONE,
+};
+
+static const struct spool_dir *spool_dir_of(const struct session *s)
 {
-	const struct spool_dir *dir = s->to_quarantine ? &s->w->shared->spool.quarantine
-						       : &s->w->shared->spool.main;
+	return s->to_quarantine ? &s->w->shared->spool.quarantine : &s->w->shared->spool.main;
+}
+
+static void submit_spool_op(struct session *s)
+{
+	const struct spool_dir *dir = spool_dir_of(s);
 	struct io_uring_sqe *sqe = worker_sqe(s->w);
 	switch (s->step) {
 	case SP_OPEN:
 		io_uring_prep_openat(sqe, dir->tmp_fd, s->spool_name,
 				     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		break;
+	case SP_OPEN_ANON:
+		io_uring_prep_openat(sqe, dir->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
 		break;
 	case SP_WRITE:
 		io_uring_prep_writev(sqe, s->spool_fd, s->iov, 2, 0);
@@ -598,36 +636,88 @@ static void spool_submit(struct session *s)
 		break;
 	case SP_CLOSE:
 		io_uring_prep_close(sqe, s->spool_fd);
+		s->spool_fd = -1; /* gone whatever the close reports */
 		break;
 	case SP_RENAME:
 		io_uring_prep_renameat(sqe, dir->tmp_fd, s->spool_name, dir->new_fd, s->spool_name, 0);
 		break;
-	default:
-		return;
+	default: /* SP_LINK */
+		spool_fd_path(s->spool_fd, s->fd_path, sizeof s->fd_path);
+		io_uring_prep_linkat(sqe, AT_FDCWD, s->fd_path, dir->new_fd, s->spool_name,
+				     AT_SYMLINK_FOLLOW);
+		break;
 	}
 	io_uring_sqe_set_data(sqe, &s->spool_op);
 }
 
-static void spool_begin(struct session *s, bool quarantine)
+/* Start the next step of the program: a ring operation, a wait for a
+ * sync that covers what is done so far, or — at the end — the 250. */
+static void spool_next(struct session *s)
 {
-	s->to_quarantine = quarantine;
-	s->spool_fd = -1;
-	spool_name(&s->w->shared->spool, s->w->id, ++s->w->next_spool, s->spool_name,
-		   sizeof s->spool_name);
-	s->iov[0] = (struct iovec){s->rec->headers, s->rec->headers_len};
-	s->iov[1] = (struct iovec){s->arena, s->wpos}; /* written from the arena itself */
-	s->step = SP_OPEN;
-	spool_submit(s);
+	s->step = *s->program++;
+	switch (s->step) {
+	case SP_NONE: {
+		char text[240];
+		snprintf(text, sizeof text, "%s as %.160s", s->to_quarantine ? "accepted" : "queued",
+			 s->spool_name);
+		finish_transaction(s, 250, "2.0.0", text);
+		return;
+	}
+	case SP_DIRSYNC:
+		worker_dirsync_join(s->w, s, s->to_quarantine);
+		return;
+	case SP_SYNCFS:
+		spool_sync_request(s->w->shared->spool_sync, s->w->ring.ring_fd, &s->spool_op);
+		return;
+	case SP_CLOSE_ASYNC: {
+		struct io_uring_sqe *sqe = worker_sqe(s->w);
+		io_uring_prep_close(sqe, s->spool_fd);
+		io_uring_sqe_set_data(sqe, NULL); /* a failure has nobody to tell */
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		s->spool_fd = -1;
+		spool_next(s);
+		return;
+	}
+	default:
+		submit_spool_op(s);
+		return;
+	}
 }
 
+static void spool_begin(struct session *s, bool quarantine)
+{
+	const struct spool *sp = &s->w->shared->spool;
+	s->to_quarantine = quarantine;
+	s->tmp_named = false;
+	s->spool_fd = -1;
+	spool_name(sp, s->w->id, ++s->w->next_spool, s->spool_name, sizeof s->spool_name);
+	s->iov[0] = (struct iovec){s->rec->headers, s->rec->headers_len};
+	s->iov[1] = (struct iovec){s->arena, s->wpos}; /* written from the arena itself */
+	if (!s->w->shared->spool_sync) {
+		s->program = fsync_program;
+	} else {
+		s->program = syncfs_program;
+		if (!quarantine || sp->quarantine_same_fs)
+			s->spool_fd = worker_tmpfile_take(s->w);
+		if (s->spool_fd >= 0)
+			s->program++; /* opened ahead: start with the write */
+	}
+	spool_next(s);
+}
+
+/* Nothing partial stays behind: an unnamed file vanishes with its
+ * descriptor, a named one in tmp/ is removed. A failure after the name is
+ * in new/ (only the last sync can fail there) leaves the message in new/:
+ * the sender is told 451 and may send it again, a duplicate rather than
+ * a loss. */
 static void spool_failed(struct session *s, int err)
 {
-	const struct spool_dir *dir = s->to_quarantine ? &s->w->shared->spool.quarantine
-						       : &s->w->shared->spool.main;
-	if (s->spool_fd >= 0 && s->step <= SP_FSYNC)
+	if (s->spool_fd >= 0)
 		close(s->spool_fd);
-	if (s->step >= SP_WRITE && s->step <= SP_RENAME)
-		unlinkat(dir->tmp_fd, s->spool_name, 0); /* nothing partial stays behind */
+	s->spool_fd = -1;
+	if (s->tmp_named)
+		unlinkat(spool_dir_of(s)->tmp_fd, s->spool_name, 0);
+	s->tmp_named = false;
 	s->step = SP_NONE;
 	fprintf(stderr, "authgate: spool %s: %s\n", s->spool_name, strerror(err));
 	if (err == ENOSPC || err == EDQUOT)
@@ -642,35 +732,22 @@ static void spool_step_done(struct session *s, int res)
 		return spool_failed(s, -res);
 	switch (s->step) {
 	case SP_OPEN:
+		s->tmp_named = true;
+		/* fall through */
+	case SP_OPEN_ANON:
 		s->spool_fd = res;
-		s->step = SP_WRITE;
 		break;
 	case SP_WRITE:
 		if ((size_t)res != s->rec->headers_len + s->wpos)
 			return spool_failed(s, EIO); /* a short write to a file: the disk filled */
-		s->step = SP_FSYNC;
-		break;
-	case SP_FSYNC:
-		s->step = SP_CLOSE;
-		break;
-	case SP_CLOSE:
-		s->spool_fd = -1;
-		s->step = SP_RENAME;
 		break;
 	case SP_RENAME:
-		s->step = SP_DIRSYNC;
-		worker_dirsync_join(s->w, s, s->to_quarantine);
-		return;
-	default: { /* SP_DIRSYNC: durable; now, and only now, 250 */
-		s->step = SP_NONE;
-		char text[240];
-		snprintf(text, sizeof text, "%s as %.160s", s->to_quarantine ? "accepted" : "queued",
-			 s->spool_name);
-		finish_transaction(s, 250, "2.0.0", text);
-		return;
+		s->tmp_named = false;
+		break;
+	default:
+		break;
 	}
-	}
-	spool_submit(s);
+	spool_next(s);
 }
 
 /* ------------------------------------------------------------ commands */

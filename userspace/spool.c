@@ -65,7 +65,47 @@ int spool_open(struct spool *s, const char *path, const char *hostname,
 		spool_close(s);
 		return -1;
 	}
+	struct stat a, b;
+	s->quarantine_same_fs = fstat(s->main.tmp_fd, &a) == 0 &&
+				fstat(s->quarantine.new_fd, &b) == 0 && a.st_dev == b.st_dev;
 	return 0;
+}
+
+void spool_fd_path(int fd, char *out, size_t size)
+{
+	snprintf(out, size, "/proc/self/fd/%d", fd);
+}
+
+/* Make an anonymous file in tmp/ and name it there (never in new/, where
+ * a reader would see it), then remove the name. */
+static int check_dir(const struct spool_dir *d, const char *which, char *err, size_t errlen)
+{
+	int fd = openat(d->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "spool.sync = syncfs: %s tmp/ cannot hold O_TMPFILE files (%s); "
+			 "use spool.sync = fsync on this filesystem", which, strerror(errno));
+		return -1;
+	}
+	char path[64], name[64];
+	spool_fd_path(fd, path, sizeof path);
+	snprintf(name, sizeof name, ".authgate-check.%d", (int)getpid());
+	int rc = linkat(AT_FDCWD, path, d->tmp_fd, name, AT_SYMLINK_FOLLOW);
+	int e = errno;
+	close(fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "spool.sync = syncfs: cannot name an O_TMPFILE file through %s (%s); "
+			 "is /proc mounted? Else use spool.sync = fsync", path, strerror(e));
+		return -1;
+	}
+	unlinkat(d->tmp_fd, name, 0);
+	return 0;
+}
+
+int spool_check_anonymous(const struct spool *s, char *err, size_t errlen)
+{
+	if (check_dir(&s->main, "the spool's", err, errlen) < 0)
+		return -1;
+	return s->quarantine_same_fs ? 0 : check_dir(&s->quarantine, "the quarantine's", err, errlen);
 }
 
 void spool_close(struct spool *s)

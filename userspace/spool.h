@@ -3,10 +3,11 @@
  * quarantine twin (<spool>/quarantine).
  *
  * Owns: creating the directories, holding their descriptors (the worker
- * writes, fsyncs and renames through its ring relative to them), and
- * unique file names (time, pid, worker, sequence, host: the Maildir
- * convention). The durability rule lives in the worker: write + fsync of
- * the file, rename into new/, fsync of new/ — and only then the 250.
+ * writes, fsyncs and renames through its ring relative to them), unique
+ * file names (time, pid, worker, sequence, host: the Maildir convention),
+ * and the check that the filesystem can hold anonymous files. The
+ * durability rule lives in the session (session.c): the file is durable
+ * before it is named in new/, and named there durably before the 250.
  */
 #ifndef AUTHGATE_SPOOL_H
 #define AUTHGATE_SPOOL_H
@@ -20,6 +21,7 @@ struct spool_dir {
 
 struct spool {
 	struct spool_dir main, quarantine;
+	bool quarantine_same_fs; /* a file made in main tmp/ may be linked into quarantine new/ */
 	char hostname[64];
 };
 
@@ -28,6 +30,14 @@ struct spool {
 int spool_open(struct spool *s, const char *path, const char *hostname,
 	       char *err, size_t errlen);
 void spool_close(struct spool *s);
+
+/* For spool.sync = syncfs, whose files are made with O_TMPFILE in tmp/
+ * (no name until they are complete and durable) and named in new/ with
+ * linkat(2) through /proc/self/fd: check both work here. 0 or -1 with a
+ * message naming what is missing. */
+int spool_check_anonymous(const struct spool *s, char *err, size_t errlen);
+/* The path linkat(2) reaches an open anonymous file by. */
+void spool_fd_path(int fd, char *out, size_t size);
 
 /* A unique Maildir base name for worker `worker`, sequence `seq`. */
 void spool_name(const struct spool *s, unsigned worker, unsigned long seq,

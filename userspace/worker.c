@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -301,6 +302,44 @@ static void on_dirsync(struct worker *w, int which, int res)
 	}
 }
 
+/* ------------------------------------------------- anonymous files */
+
+static time_t mono_now(void);
+
+int worker_tmpfile_take(struct worker *w)
+{
+	return w->ntmpfiles ? w->tmpfiles[--w->ntmpfiles] : -1;
+}
+
+/* Once per loop turn in syncfs mode: keep the pool full. */
+static void tmpfile_refill(struct worker *w)
+{
+	if (!w->shared->spool_sync || w->draining || mono_now() < w->tmpfile_retry)
+		return;
+	while (w->ntmpfiles + w->tmpfiles_opening < WORKER_TMPFILE_POOL) {
+		struct io_uring_sqe *sqe = worker_sqe(w);
+		io_uring_prep_openat(sqe, w->shared->spool.main.tmp_fd, ".",
+				     O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+		io_uring_sqe_set_data(sqe, &w->tmpfile_op);
+		w->tmpfiles_opening++;
+	}
+}
+
+/* A failure (the disk is full, say) is the session's to report when it
+ * opens its own file; the pool just waits a second before trying again. */
+static void on_tmpfile(struct worker *w, int res)
+{
+	w->tmpfiles_opening--;
+	if (res < 0) {
+		w->tmpfile_retry = mono_now() + 1;
+		return;
+	}
+	if (w->draining || w->ntmpfiles == WORKER_TMPFILE_POOL)
+		close(res);
+	else
+		w->tmpfiles[w->ntmpfiles++] = res;
+}
+
 /* --------------------------------------------------------------- log */
 
 void worker_log_transaction(struct worker *w, const struct log_txn *t)
@@ -372,6 +411,9 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 		break;
 	case OP_LOG:
 		logq_written(&w->log, cqe->res);
+		break;
+	case OP_TMPFILE:
+		on_tmpfile(w, cqe->res);
 		break;
 	default:
 		session_complete(op->owner, op, cqe->res, cqe->flags);
@@ -476,6 +518,7 @@ void *worker_main(void *arg)
 		if (wait_ms < 0 || wait_ms > 1000)
 			wait_ms = 1000;
 		log_flush(w);
+		tmpfile_refill(w);
 		struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,
 					       .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
 		struct io_uring_cqe *cqe;
@@ -512,6 +555,7 @@ int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
 		w->dirsync_ops[i] = (struct ring_op){OP_DIRSYNC, (void *)(uintptr_t)i};
 	logq_init(&w->log);
 	w->log_op = (struct ring_op){OP_LOG, w};
+	w->tmpfile_op = (struct ring_op){OP_TMPFILE, w};
 	for (unsigned i = 0; i < w->cfg->nlisten; i++) {
 		w->listen_fds[i] = listen_socket(&w->cfg->listen[i], w->error, sizeof w->error);
 		if (w->listen_fds[i] < 0)
@@ -528,6 +572,8 @@ int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
 
 void worker_destroy(struct worker *w)
 {
+	while (w->ntmpfiles)
+		close(w->tmpfiles[--w->ntmpfiles]);
 	while (w->narenas)
 		munmap(w->arena_pool[--w->narenas], worker_arena_size(w));
 	for (unsigned i = 0; i < w->nlisten; i++)

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 struct bufring;
+struct spool_sync;
 struct session;
 struct worker;
 
@@ -35,6 +36,7 @@ enum op_kind {
 	OP_CANCEL,
 	OP_DNS_POLL,
 	OP_DIRSYNC, /* one fsync of a spool new/ directory for a batch */
+	OP_TMPFILE, /* one open of an anonymous spool file for the pool */
 	OP_LOG,     /* one write of queued transaction log lines */
 };
 
@@ -47,6 +49,7 @@ struct ring_op {
 struct daemon_shared {
 	const struct config *cfg;
 	struct spool spool;
+	struct spool_sync *spool_sync; /* NULL: spool.sync = fsync */
 	struct ssl_ctx_st *tls_ctx; /* NULL: no STARTTLS */
 	atomic_int stop;   /* 1: drain and exit */
 	atomic_int reload; /* bumped by SIGHUP */
@@ -63,6 +66,8 @@ struct worker_stats {
 	unsigned long accepted, refused, messages, accepted_msgs, dropped, tempfailed;
 	unsigned long pooled_reads, pool_dry; /* command reads from the shared pool; times it ran dry */
 };
+
+#define WORKER_TMPFILE_POOL 16
 
 struct worker {
 	unsigned id;
@@ -86,6 +91,13 @@ struct worker {
 	struct ring_op dirsync_ops[2];
 	struct session *dirsync_waiting[2], *dirsync_batch[2];
 	bool dirsync_inflight[2];
+	/* spool.sync = syncfs: anonymous files (O_TMPFILE in tmp/) opened
+	 * ahead, so a message's spool write starts without waiting for an
+	 * inode to be made. */
+	int tmpfiles[WORKER_TMPFILE_POOL];
+	unsigned ntmpfiles, tmpfiles_opening;
+	time_t tmpfile_retry; /* after a failed open, refill from this second */
+	struct ring_op tmpfile_op;
 	/* Message arenas: address space reserved once and reused, so a
 	 * transaction costs no mmap/munmap and no page-table churn. */
 	void *arena_pool[64];
@@ -115,6 +127,9 @@ struct io_uring_sqe *worker_sqe(struct worker *w);
 /* Queue s for the next fsync of its spool directory (0 main, 1 quarantine);
  * session_dirsync_done() runs when one that covers it completes. */
 void worker_dirsync_join(struct worker *w, struct session *s, int which);
+/* An anonymous spool file opened ahead in the main spool's tmp/, or -1
+ * when none is ready (the caller opens one itself). */
+int worker_tmpfile_take(struct worker *w);
 /* The transaction's log line, queued for the ring (written at once if the
  * queue is full). */
 void worker_log_transaction(struct worker *w, const struct log_txn *t);

@@ -55,6 +55,7 @@ write_conf() { # EXTRA_LINES...
 		echo "dns.tries = 1"
 		echo "xdp.interface = none"
 		echo "workers = 2"
+		[ -n "${SPOOL_SYNC:-}" ] && echo "spool.sync = $SPOOL_SYNC"
 		for l in "$@"; do echo "$l"; done
 	} >"$tmp/authgate.conf"
 }
@@ -141,6 +142,11 @@ stop
 expect_eq "SIGTERM drains and exits 0" 0 "$stopped"
 copied=$(sed -n 's/.*transactions, \([0-9]*\) message bytes copied in userspace.*/\1/p' "$tmp/serve.log" | tail -1)
 expect_eq "no userspace copy of message bytes (debug counter)" 0 "$copied"
+if [ "${SPOOL_SYNC:-}" = syncfs ]; then
+	rounds=$(sed -n 's/.*spool sync: \([0-9]*\) syncfs rounds.*/\1/p' "$tmp/serve.log" | tail -1)
+	[ "${rounds:-0}" -gt 0 ] && ok "every 250 waited for syncfs rounds ($rounds)" \
+		|| not_ok "syncfs rounds" "$(grep 'spool sync' "$tmp/serve.log")"
+fi
 # The sum over the workers' exit lines of the number before/after a phrase.
 sum_of() { grep -o "$1" | awk -v f="$2" '{s += $f} END {print s + 0}'; }
 pooled=$(sum_of '[0-9]* command reads from the shared pool' 1 <"$tmp/serve.log")

@@ -2,15 +2,17 @@
 #   ok NAME / not_ok NAME [DETAIL] / skip NAME REASON / check NAME CMD...
 #   expect_eq NAME EXPECTED ACTUAL
 # tap_done prints the plan and exits 1 if anything failed.
+# TAP_PREFIX, when set, starts every test name (a script run again with
+# another configuration says which run a line belongs to).
 _tap_n=0 _tap_failed=0
-ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1"; }
+ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - ${TAP_PREFIX:-}$1"; }
 not_ok() {
 	_tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1))
-	echo "not ok $_tap_n - $1"
+	echo "not ok $_tap_n - ${TAP_PREFIX:-}$1"
 	[ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/# /'
 	return 0
 }
-skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
+skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - ${TAP_PREFIX:-}$1 # SKIP $2"; }
 check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n" "command failed: $*"; fi; }
 expect_eq() {
 	if [ "$2" == "$3" ]; then ok "$1"; else

@@ -33,6 +33,7 @@ static void defaults(void **state)
 	assert_int_equal(c.nlisten, 1);
 	assert_string_equal(c.listen[0].text, "127.0.0.1:2525");
 	assert_string_equal(c.spool, "./var/spool");
+	assert_int_equal(c.spool_sync, SPOOL_SYNC_FSYNC);
 	assert_int_equal(c.message_size, 25u << 20);
 	assert_int_equal(c.timeouts.data_term, 600);
 	assert_int_equal(c.policy.softfail, TREAT_NEUTRAL);
@@ -51,6 +52,7 @@ static void every_kind_of_value(void **state)
 			       "hostname = mx.example.net\n"
 			       "workers = 2\n"
 			       "spool = /var/spool/ag#1\n"
+			       "spool.sync = syncfs\n"
 			       "dns.timeout = 1s\n"
 			       "limits.message_size = 10M\n"
 			       "timeouts.command = 2m\n"
@@ -66,6 +68,7 @@ static void every_kind_of_value(void **state)
 	assert_int_equal(ntohs(((struct sockaddr_in *)&c.listen[0].addr)->sin_port), 25);
 	assert_string_equal(c.hostname, "mx.example.net");
 	assert_string_equal(c.spool, "/var/spool/ag#1"); /* '#' inside a value stays */
+	assert_int_equal(c.spool_sync, SPOOL_SYNC_SYNCFS);
 	assert_int_equal(c.dns_timeout_ms, 1000);
 	assert_int_equal(c.message_size, 10u << 20);
 	assert_int_equal(c.timeouts.command, 120);
@@ -95,6 +98,7 @@ static void errors_name_the_line(void **state)
 	expect_error("policy.drop_action = bounce\n",
 		     "a.conf:1: policy.drop_action = bounce: expected reject, discard or quarantine");
 	expect_error("log.format = xml\n", "a.conf:1: log.format = xml: expected text or json");
+	expect_error("spool.sync = fdatasync\n", "a.conf:1: spool.sync = fdatasync: expected fsync or syncfs");
 	expect_error("bpf.keep_blocklist = perhaps\n", "a.conf:1: bpf.keep_blocklist = perhaps: expected yes or no");
 	expect_error("tls.cert = /x.pem\n", "a.conf:1: tls.cert and tls.key go together");
 	expect_error("workers = 99999999999999999999999\n",

@@ -1,0 +1,165 @@
+/* Unit tests: spool_sync — answers arrive on the asking ring with the
+ * asker's user_data, every request is answered exactly once however they
+ * are merged into rounds, requests pending at stop are still answered;
+ * and the spool's check for anonymous files. Real syncfs on a real
+ * directory, real rings made like the workers' (SINGLE_ISSUER |
+ * DEFER_TASKRUN). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "userspace/spool.h"
+#include "userspace/spool_sync.h"
+
+struct fixture {
+	char dir[64];
+	struct spool spool;
+	struct spool_sync *ss;
+};
+
+static void make_ring(struct io_uring *ring)
+{
+	struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};
+	assert_int_equal(io_uring_queue_init_params(64, ring, &p), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	char err[300];
+	snprintf(f->dir, sizeof f->dir, "/tmp/authgate-spool-sync.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(spool_open(&f->spool, f->dir, "mx.test", err, sizeof err), 0);
+	f->ss = spool_sync_start(&f->spool, err, sizeof err);
+	assert_non_null(f->ss);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	spool_sync_stop(f->ss);
+	spool_close(&f->spool);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Wait for n answers on ring; count each user_data (an index into seen). */
+static void collect(struct io_uring *ring, unsigned n, const int *base, unsigned *seen)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct io_uring_cqe *cqe;
+		assert_int_equal(io_uring_wait_cqe(ring, &cqe), 0);
+		assert_int_equal(cqe->res, 0);
+		const int *p = io_uring_cqe_get_data(cqe);
+		seen[p - base]++;
+		io_uring_cqe_seen(ring, cqe);
+	}
+}
+
+static void an_answer_comes_back_to_the_asker(void **state)
+{
+	struct fixture *f = *state;
+	struct io_uring ring;
+	make_ring(&ring);
+	int fd = openat(f->spool.main.tmp_fd, ".", O_WRONLY | O_TMPFILE, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello\r\n", 7), 7);
+	int marker = 0;
+	unsigned seen[1] = {0};
+	spool_sync_request(f->ss, ring.ring_fd, &marker);
+	collect(&ring, 1, &marker, seen);
+	assert_int_equal(seen[0], 1);
+	unsigned long rounds, answered;
+	spool_sync_counts(f->ss, &rounds, &answered);
+	assert_true(rounds >= 1);
+	assert_int_equal(answered, 1);
+	close(fd);
+	io_uring_queue_exit(&ring);
+}
+
+/* Two rings, 100 requests each, made while rounds are running: each
+ * request answered once, on its own ring; rounds never outnumber them. */
+static void every_request_answered_once(void **state)
+{
+	struct fixture *f = *state;
+	struct io_uring a, b;
+	make_ring(&a);
+	make_ring(&b);
+	enum { N = 100 };
+	static int ids[2 * N];
+	unsigned seen[2 * N] = {0};
+	for (unsigned i = 0; i < N; i++) {
+		spool_sync_request(f->ss, a.ring_fd, &ids[i]);
+		spool_sync_request(f->ss, b.ring_fd, &ids[N + i]);
+	}
+	collect(&a, N, ids, seen);
+	collect(&b, N, ids, seen);
+	for (unsigned i = 0; i < 2 * N; i++)
+		assert_int_equal(seen[i], 1);
+	unsigned long rounds, answered;
+	spool_sync_counts(f->ss, &rounds, &answered);
+	assert_int_equal(answered, 2 * N);
+	assert_true(rounds >= 1 && rounds <= 2 * N);
+	struct io_uring_cqe *cqe;
+	assert_int_equal(io_uring_peek_cqe(&a, &cqe), -EAGAIN); /* nothing extra */
+	io_uring_queue_exit(&a);
+	io_uring_queue_exit(&b);
+}
+
+static void pending_requests_are_answered_at_stop(void **state)
+{
+	struct fixture *f = *state;
+	struct io_uring ring;
+	make_ring(&ring);
+	int ids[8];
+	unsigned seen[8] = {0};
+	for (unsigned i = 0; i < 8; i++)
+		spool_sync_request(f->ss, ring.ring_fd, &ids[i]);
+	spool_sync_stop(f->ss);
+	f->ss = NULL;
+	collect(&ring, 8, ids, seen);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(seen[i], 1);
+	io_uring_queue_exit(&ring);
+}
+
+static void anonymous_files_work_here(void **state)
+{
+	struct fixture *f = *state;
+	char err[300] = "";
+	assert_int_equal(spool_check_anonymous(&f->spool, err, sizeof err), 0);
+	assert_true(f->spool.quarantine_same_fs);
+	/* the check leaves nothing behind */
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "test -z \"$(find %s/tmp %s/new -mindepth 1)\"", f->dir, f->dir);
+	assert_int_equal(system(cmd), 0);
+	char path[64];
+	spool_fd_path(7, path, sizeof path);
+	assert_string_equal(path, "/proc/self/fd/7");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(an_answer_comes_back_to_the_asker, setup, teardown),
+		cmocka_unit_test_setup_teardown(every_request_answered_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(pending_requests_are_answered_at_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(anonymous_files_work_here, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

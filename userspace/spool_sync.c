@@ -1,0 +1,176 @@
+/*
+ * spool_sync — see spool_sync.h.
+ */
+#include "spool_sync.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ANSWER_BATCH 64 /* the answering ring's size */
+
+struct waiter {
+	int ring_fd;
+	void *user_data;
+};
+
+struct spool_sync {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct waiter *pending, *round; /* swapped each round */
+	unsigned npending, pending_cap, round_cap;
+	bool stopping;
+	int fds[2]; /* one directory per filesystem to sync */
+	unsigned nfds;
+	struct io_uring ring; /* only for posting answers to the workers' rings */
+	unsigned long rounds, answered;
+};
+
+static int sync_all(const struct spool_sync *ss)
+{
+	for (unsigned i = 0; i < ss->nfds; i++)
+		if (syncfs(ss->fds[i]) < 0)
+			return -errno;
+	return 0;
+}
+
+static void answer_some(struct spool_sync *ss, const struct waiter *w, unsigned n, int res)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ss->ring);
+		io_uring_prep_msg_ring(sqe, w[i].ring_fd, (unsigned)res, (uint64_t)(uintptr_t)w[i].user_data, 0);
+	}
+	io_uring_submit_and_wait(&ss->ring, n);
+	struct io_uring_cqe *cqe;
+	for (unsigned i = 0; i < n && io_uring_wait_cqe(&ss->ring, &cqe) == 0; i++) {
+		/* A lost answer leaves a session waiting for ever: say so loudly. */
+		if (cqe->res < 0)
+			log_notice("spool sync: cannot answer a worker: %s", strerror(-cqe->res));
+		io_uring_cqe_seen(&ss->ring, cqe);
+	}
+}
+
+static void answer(struct spool_sync *ss, const struct waiter *w, unsigned n, int res)
+{
+	for (unsigned done = 0; done < n; done += ANSWER_BATCH)
+		answer_some(ss, w + done, n - done < ANSWER_BATCH ? n - done : ANSWER_BATCH, res);
+}
+
+/* Every request taken in a round was made before its syncfs began, so
+ * that syncfs covers what the requester had written. */
+static void *sync_main(void *arg)
+{
+	struct spool_sync *ss = arg;
+	pthread_mutex_lock(&ss->lock);
+	for (;;) {
+		while (!ss->npending && !ss->stopping)
+			pthread_cond_wait(&ss->wake, &ss->lock);
+		if (!ss->npending)
+			break;
+		unsigned n = ss->npending, cap = ss->pending_cap;
+		struct waiter *round = ss->pending;
+		ss->pending = ss->round;
+		ss->pending_cap = ss->round_cap;
+		ss->round = round;
+		ss->round_cap = cap;
+		ss->npending = 0;
+		pthread_mutex_unlock(&ss->lock);
+		int res = sync_all(ss);
+		if (res < 0)
+			log_notice("spool sync: syncfs: %s", strerror(-res));
+		answer(ss, round, n, res);
+		pthread_mutex_lock(&ss->lock);
+		ss->rounds++;
+		ss->answered += n;
+	}
+	pthread_mutex_unlock(&ss->lock);
+	return NULL;
+}
+
+struct spool_sync *spool_sync_start(const struct spool *s, char *err, size_t errlen)
+{
+	struct spool_sync *ss = calloc(1, sizeof *ss);
+	if (!ss) {
+		snprintf(err, errlen, "spool sync: out of memory");
+		return NULL;
+	}
+	struct stat a, b;
+	ss->fds[ss->nfds++] = s->main.tmp_fd;
+	if (fstat(s->main.tmp_fd, &a) == 0 && fstat(s->quarantine.tmp_fd, &b) == 0 && a.st_dev != b.st_dev)
+		ss->fds[ss->nfds++] = s->quarantine.tmp_fd;
+	int rc = io_uring_queue_init(ANSWER_BATCH, &ss->ring, 0);
+	if (rc < 0) {
+		snprintf(err, errlen, "spool sync: io_uring: %s", strerror(-rc));
+		free(ss);
+		return NULL;
+	}
+	pthread_mutex_init(&ss->lock, NULL);
+	pthread_cond_init(&ss->wake, NULL);
+	if ((rc = pthread_create(&ss->thread, NULL, sync_main, ss)) != 0) {
+		snprintf(err, errlen, "spool sync: thread: %s", strerror(rc));
+		io_uring_queue_exit(&ss->ring);
+		free(ss);
+		return NULL;
+	}
+	return ss;
+}
+
+/* Only the pending buffer grows here, under the lock; the round buffer
+ * is the thread's until it swaps them. Out of memory here is out of
+ * memory for the whole daemon: stop rather than lose a waiter. */
+static void grow(struct spool_sync *ss)
+{
+	unsigned cap = ss->pending_cap ? ss->pending_cap * 2 : 16;
+	struct waiter *a = realloc(ss->pending, cap * sizeof *a);
+	if (!a) {
+		log_notice("spool sync: out of memory");
+		abort();
+	}
+	ss->pending = a;
+	ss->pending_cap = cap;
+}
+
+void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data)
+{
+	pthread_mutex_lock(&ss->lock);
+	if (ss->npending == ss->pending_cap)
+		grow(ss);
+	ss->pending[ss->npending++] = (struct waiter){ring_fd, user_data};
+	pthread_cond_signal(&ss->wake);
+	pthread_mutex_unlock(&ss->lock);
+}
+
+void spool_sync_counts(struct spool_sync *ss, unsigned long *rounds, unsigned long *answered)
+{
+	pthread_mutex_lock(&ss->lock);
+	*rounds = ss->rounds;
+	*answered = ss->answered;
+	pthread_mutex_unlock(&ss->lock);
+}
+
+void spool_sync_stop(struct spool_sync *ss)
+{
+	if (!ss)
+		return;
+	pthread_mutex_lock(&ss->lock);
+	ss->stopping = true;
+	pthread_cond_signal(&ss->wake);
+	pthread_mutex_unlock(&ss->lock);
+	pthread_join(ss->thread, NULL);
+	io_uring_queue_exit(&ss->ring);
+	pthread_mutex_destroy(&ss->lock);
+	pthread_cond_destroy(&ss->wake);
+	free(ss->pending);
+	free(ss->round);
+	free(ss);
+}

@@ -1,0 +1,43 @@
+/*
+ * spool_sync — group commit of spool files with syncfs(2), for
+ * `spool.sync = syncfs`.
+ *
+ * Owns: one thread that makes everything written to the spool's
+ * filesystem durable with one syncfs() per round, however many files and
+ * workers are waiting, and the answer to each waiting worker: a CQE posted
+ * on the worker's own ring (IORING_OP_MSG_RING) carrying the worker's
+ * user_data and syncfs's result.
+ *
+ * Why a thread: io_uring has no syncfs, and syncfs waits for the device;
+ * a worker must never block. Why syncfs at all: on a filesystem without a
+ * journal (or with one that does not merge commits) every fsync(2) is its
+ * own chain of synchronous writes and a device flush, while one syncfs
+ * writes back a whole batch in merged I/O and flushes once. The cost: it
+ * also writes back whatever else is dirty on that filesystem, so the
+ * spool belongs on a filesystem of its own (docs/configuration.md).
+ */
+#ifndef AUTHGATE_SPOOL_SYNC_H
+#define AUTHGATE_SPOOL_SYNC_H
+
+#include "spool.h"
+
+#include <stddef.h>
+
+struct spool_sync;
+
+/* Start the thread for spool s (its main and quarantine directories;
+ * one syncfs per distinct filesystem). NULL with a message in err. */
+struct spool_sync *spool_sync_start(const struct spool *s, char *err, size_t errlen);
+
+/* Ask for a syncfs that begins after this call. When it has returned, a
+ * CQE with `user_data` and res 0 or -errno is posted on the ring whose
+ * descriptor is ring_fd. Thread-safe. */
+void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data);
+
+/* Rounds run so far and requests they answered (for the stop log line). */
+void spool_sync_counts(struct spool_sync *ss, unsigned long *rounds, unsigned long *answered);
+
+/* Answer what is pending, then end the thread. */
+void spool_sync_stop(struct spool_sync *ss);
+
+#endif
