@@ -8,8 +8,9 @@
 # fsync (per file, the baseline) and syncfs (group commit), and the ratio.
 # The baseline of the whole daemon, the Postfix + OpenDKIM milter +
 # policyd-spf stack under the same corpus load, is bench/peers/postfix.sh.
-#   SPOOL_DIR=DIR  put the spools there (default: in the scratch directory);
-#                  a tmpfs there takes the filesystem out of the figures
+#   SPOOL_DIR=DIR  make the spools DIR/spool-fsync and DIR/spool-syncfs (and
+#                  remove them after); a tmpfs there takes the filesystem
+#                  out of the figures
 #   SPOOL_SYNC=M   run only spool.sync = M
 #   SESSIONS=N     concurrent sessions (default 50)
 set -eu
@@ -32,7 +33,8 @@ open(tmp + '/msg.eml', 'wb').write(sig + msg)
 PY
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 pid=
-trap '[ -z "$pid" ] || { kill $pid; wait $pid; } 2>/dev/null; rm -rf "$tmp" ${SPOOL_DIR:+"$SPOOL_DIR"}' EXIT
+trap '[ -z "$pid" ] || { kill $pid; wait $pid; } 2>/dev/null || true
+	rm -rf "$tmp" ${SPOOL_DIR:+"$SPOOL_DIR/spool-fsync" "$SPOOL_DIR/spool-syncfs"}' EXIT
 # One daemon with spool.sync = $1: the message load, then connections.
 # Each mode has its own spool, kept to the end: removing thousands of
 # files between runs would slow the next run's inode allocation.

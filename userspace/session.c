@@ -91,6 +91,7 @@ struct session {
 	bool to_quarantine, tmp_named; /* tmp_named: tmp/NAME exists */
 	int spool_fd;
 	char spool_name[160], fd_path[32];
+	uint64_t spool_since; /* the spool write began (spool_sync_now()) */
 	struct iovec iov[2];
 	struct session *dirsync_next;
 	unsigned reply_code;
@@ -667,7 +668,8 @@ static void spool_next(struct session *s)
 		worker_dirsync_join(s->w, s, s->to_quarantine);
 		return;
 	case SP_SYNCFS:
-		spool_sync_request(s->w->shared->spool_sync, s->w->ring.ring_fd, &s->spool_op);
+		spool_sync_request(s->w->shared->spool_sync, s->w->ring.ring_fd, &s->spool_op,
+				   s->spool_since);
 		return;
 	case SP_CLOSE_ASYNC: {
 		struct io_uring_sqe *sqe = worker_sqe(s->w);
@@ -690,6 +692,7 @@ static void spool_begin(struct session *s, bool quarantine)
 	s->to_quarantine = quarantine;
 	s->tmp_named = false;
 	s->spool_fd = -1;
+	s->spool_since = spool_sync_now();
 	spool_name(sp, s->w->id, ++s->w->next_spool, s->spool_name, sizeof s->spool_name);
 	s->iov[0] = (struct iovec){s->rec->headers, s->rec->headers_len};
 	s->iov[1] = (struct iovec){s->arena, s->wpos}; /* written from the arena itself */

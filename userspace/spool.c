@@ -48,6 +48,19 @@ static int open_maildir(struct spool_dir *d, const char *path, char *err, size_t
 	return 0;
 }
 
+/* linkat(2) works within one mount, not just one filesystem (a bind mount
+ * of the same filesystem gives EXDEV). */
+static bool same_mount(int a, int b)
+{
+	struct statx x, y;
+	if (statx(a, "", AT_EMPTY_PATH, STATX_MNT_ID, &x) < 0 ||
+	    statx(b, "", AT_EMPTY_PATH, STATX_MNT_ID, &y) < 0)
+		return false;
+	if (x.stx_dev_major != y.stx_dev_major || x.stx_dev_minor != y.stx_dev_minor)
+		return false;
+	return !(x.stx_mask & y.stx_mask & STATX_MNT_ID) || x.stx_mnt_id == y.stx_mnt_id;
+}
+
 int spool_open(struct spool *s, const char *path, const char *hostname,
 	       char *err, size_t errlen)
 {
@@ -65,9 +78,7 @@ int spool_open(struct spool *s, const char *path, const char *hostname,
 		spool_close(s);
 		return -1;
 	}
-	struct stat a, b;
-	s->quarantine_same_fs = fstat(s->main.tmp_fd, &a) == 0 &&
-				fstat(s->quarantine.new_fd, &b) == 0 && a.st_dev == b.st_dev;
+	s->quarantine_same_fs = same_mount(s->main.tmp_fd, s->quarantine.new_fd);
 	return 0;
 }
 

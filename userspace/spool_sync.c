@@ -8,19 +8,22 @@
 #include <errno.h>
 #include <liburing.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#define ANSWER_BATCH 64 /* the answering ring's size */
+#define ANSWER_RING 8 /* answers go out one at a time */
 
 struct waiter {
 	int ring_fd;
 	void *user_data;
+	uint64_t since; /* the requester's writes began then (CLOCK_MONOTONIC ns) */
 };
 
 struct spool_sync {
@@ -34,36 +37,64 @@ struct spool_sync {
 	unsigned nfds;
 	struct io_uring ring; /* only for posting answers to the workers' rings */
 	unsigned long rounds, answered;
+	/* The last failed round: when it returned, and its error. syncfs
+	 * reports a writeback error once per descriptor, to whichever round
+	 * comes next, so the file it hit may be waiting in a later round:
+	 * every request whose writes began before a failure fails too. */
+	uint64_t failed_at;
+	int failed_res;
 };
 
+uint64_t spool_sync_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Every filesystem, even after one fails: each must be asked. */
 static int sync_all(const struct spool_sync *ss)
 {
+	int res = 0;
 	for (unsigned i = 0; i < ss->nfds; i++)
-		if (syncfs(ss->fds[i]) < 0)
-			return -errno;
-	return 0;
+		if (syncfs(ss->fds[i]) < 0 && res == 0)
+			res = -errno;
+	return res;
 }
 
-static void answer_some(struct spool_sync *ss, const struct waiter *w, unsigned n, int res)
+/* An answer that cannot be posted would leave a session waiting for ever
+ * (and the daemon unable to drain): try again while the target's
+ * completion queue is full, and stop the daemon loudly if it never works. */
+static void answer_one(struct spool_sync *ss, const struct waiter *w, int res)
 {
-	for (unsigned i = 0; i < n; i++) {
+	for (int tries = 0;; tries++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ss->ring);
-		io_uring_prep_msg_ring(sqe, w[i].ring_fd, (unsigned)res, (uint64_t)(uintptr_t)w[i].user_data, 0);
-	}
-	io_uring_submit_and_wait(&ss->ring, n);
-	struct io_uring_cqe *cqe;
-	for (unsigned i = 0; i < n && io_uring_wait_cqe(&ss->ring, &cqe) == 0; i++) {
-		/* A lost answer leaves a session waiting for ever: say so loudly. */
-		if (cqe->res < 0)
-			log_notice("spool sync: cannot answer a worker: %s", strerror(-cqe->res));
-		io_uring_cqe_seen(&ss->ring, cqe);
+		io_uring_prep_msg_ring(sqe, w->ring_fd, (unsigned)res, (uint64_t)(uintptr_t)w->user_data, 0);
+		struct io_uring_cqe *cqe;
+		int rc = io_uring_submit_and_wait(&ss->ring, 1);
+		if (rc >= 0)
+			rc = io_uring_wait_cqe(&ss->ring, &cqe);
+		if (rc == 0) {
+			rc = cqe->res;
+			io_uring_cqe_seen(&ss->ring, cqe);
+		}
+		if (rc >= 0)
+			return;
+		if ((rc != -EOVERFLOW && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) || tries == 1000) {
+			log_notice("spool sync: cannot answer a worker: %s; stopping", strerror(-rc));
+			abort();
+		}
+		usleep(1000);
 	}
 }
 
-static void answer(struct spool_sync *ss, const struct waiter *w, unsigned n, int res)
+/* The round's result for one request: a failure since its writes began
+ * is its failure too. */
+static int result_for(const struct spool_sync *ss, const struct waiter *w, int res)
 {
-	for (unsigned done = 0; done < n; done += ANSWER_BATCH)
-		answer_some(ss, w + done, n - done < ANSWER_BATCH ? n - done : ANSWER_BATCH, res);
+	if (res == 0 && ss->failed_res && w->since < ss->failed_at)
+		return ss->failed_res;
+	return res;
 }
 
 /* Every request taken in a round was made before its syncfs began, so
@@ -86,9 +117,13 @@ static void *sync_main(void *arg)
 		ss->npending = 0;
 		pthread_mutex_unlock(&ss->lock);
 		int res = sync_all(ss);
-		if (res < 0)
-			log_notice("spool sync: syncfs: %s", strerror(-res));
-		answer(ss, round, n, res);
+		if (res < 0) {
+			log_notice("spool sync: syncfs: %s; messages written before now get 451", strerror(-res));
+			ss->failed_at = spool_sync_now();
+			ss->failed_res = res;
+		}
+		for (unsigned i = 0; i < n; i++)
+			answer_one(ss, &round[i], result_for(ss, &round[i], res));
 		pthread_mutex_lock(&ss->lock);
 		ss->rounds++;
 		ss->answered += n;
@@ -108,7 +143,7 @@ struct spool_sync *spool_sync_start(const struct spool *s, char *err, size_t err
 	ss->fds[ss->nfds++] = s->main.tmp_fd;
 	if (fstat(s->main.tmp_fd, &a) == 0 && fstat(s->quarantine.tmp_fd, &b) == 0 && a.st_dev != b.st_dev)
 		ss->fds[ss->nfds++] = s->quarantine.tmp_fd;
-	int rc = io_uring_queue_init(ANSWER_BATCH, &ss->ring, 0);
+	int rc = io_uring_queue_init(ANSWER_RING, &ss->ring, 0);
 	if (rc < 0) {
 		snprintf(err, errlen, "spool sync: io_uring: %s", strerror(-rc));
 		free(ss);
@@ -116,7 +151,14 @@ struct spool_sync *spool_sync_start(const struct spool *s, char *err, size_t err
 	}
 	pthread_mutex_init(&ss->lock, NULL);
 	pthread_cond_init(&ss->wake, NULL);
-	if ((rc = pthread_create(&ss->thread, NULL, sync_main, ss)) != 0) {
+	/* The thread takes no signals: the daemon's main thread waits for them
+	 * with sigtimedwait, and one delivered here would end the process. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&ss->thread, NULL, sync_main, ss);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		snprintf(err, errlen, "spool sync: thread: %s", strerror(rc));
 		io_uring_queue_exit(&ss->ring);
 		free(ss);
@@ -140,12 +182,12 @@ static void grow(struct spool_sync *ss)
 	ss->pending_cap = cap;
 }
 
-void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data)
+void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data, uint64_t since)
 {
 	pthread_mutex_lock(&ss->lock);
 	if (ss->npending == ss->pending_cap)
 		grow(ss);
-	ss->pending[ss->npending++] = (struct waiter){ring_fd, user_data};
+	ss->pending[ss->npending++] = (struct waiter){ring_fd, user_data, since};
 	pthread_cond_signal(&ss->wake);
 	pthread_mutex_unlock(&ss->lock);
 }

@@ -22,6 +22,7 @@
 #include "spool.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct spool_sync;
 
@@ -31,8 +32,13 @@ struct spool_sync *spool_sync_start(const struct spool *s, char *err, size_t err
 
 /* Ask for a syncfs that begins after this call. When it has returned, a
  * CQE with `user_data` and res 0 or -errno is posted on the ring whose
- * descriptor is ring_fd. Thread-safe. */
-void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data);
+ * descriptor is ring_fd. `since`: when the caller's writes to the files
+ * this covers began (CLOCK_MONOTONIC, ns); a round that failed after that
+ * fails this request too, even if its own syncfs succeeds (syncfs reports
+ * a writeback error only once). Thread-safe. */
+void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data, uint64_t since);
+/* CLOCK_MONOTONIC in ns, for `since`. */
+uint64_t spool_sync_now(void);
 
 /* Rounds run so far and requests they answered (for the stop log line). */
 void spool_sync_counts(struct spool_sync *ss, unsigned long *rounds, unsigned long *answered);

@@ -504,7 +504,7 @@ void *worker_main(void *arg)
 	dns_resolver_set_watch(w->resolver, on_dns_watch, w);
 	for (unsigned i = 0; i < w->nlisten; i++)
 		arm_accept(w, i);
-	while (!w->draining || w->sessions) {
+	while (!w->draining || w->sessions || w->tmpfiles_opening) {
 		if (!w->draining && atomic_load(&w->shared->stop)) {
 			stop_accepting(w);
 			drain_deadline = mono_now() + DRAIN_SECONDS;

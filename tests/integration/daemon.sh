@@ -300,6 +300,12 @@ kill -HUP "$daemon_pid"
 sleep 0.5
 reply=$(send alice@example.org "$tmp/tampered.eml")
 expect_eq "SIGHUP reloads the policy (reject again)" "<** 550 5.7.20 failed: DKIM fail" "$reply"
+# A burst of SIGHUPs, many arriving while a reload runs: every thread but
+# the one waiting for signals blocks them, so none ends the process.
+for i in $(seq 200); do kill -HUP "$daemon_pid"; sleep 0.001; done
+sleep 0.5
+reply=$(send alice@example.org "$tmp/good.eml")
+case $reply in "<-  250 2.0.0 queued as "*) ok "200 SIGHUPs, a millisecond apart: still serving" ;; *) not_ok "SIGHUP burst" "$reply" ;; esac
 stop
 expect_eq "drain after reload exits 0" 0 "$stopped"
 

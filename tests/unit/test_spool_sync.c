@@ -81,7 +81,7 @@ static void an_answer_comes_back_to_the_asker(void **state)
 	assert_int_equal(write(fd, "hello\r\n", 7), 7);
 	int marker = 0;
 	unsigned seen[1] = {0};
-	spool_sync_request(f->ss, ring.ring_fd, &marker);
+	spool_sync_request(f->ss, ring.ring_fd, &marker, spool_sync_now());
 	collect(&ring, 1, &marker, seen);
 	assert_int_equal(seen[0], 1);
 	unsigned long rounds, answered;
@@ -104,8 +104,8 @@ static void every_request_answered_once(void **state)
 	static int ids[2 * N];
 	unsigned seen[2 * N] = {0};
 	for (unsigned i = 0; i < N; i++) {
-		spool_sync_request(f->ss, a.ring_fd, &ids[i]);
-		spool_sync_request(f->ss, b.ring_fd, &ids[N + i]);
+		spool_sync_request(f->ss, a.ring_fd, &ids[i], spool_sync_now());
+		spool_sync_request(f->ss, b.ring_fd, &ids[N + i], spool_sync_now());
 	}
 	collect(&a, N, ids, seen);
 	collect(&b, N, ids, seen);
@@ -129,7 +129,7 @@ static void pending_requests_are_answered_at_stop(void **state)
 	int ids[8];
 	unsigned seen[8] = {0};
 	for (unsigned i = 0; i < 8; i++)
-		spool_sync_request(f->ss, ring.ring_fd, &ids[i]);
+		spool_sync_request(f->ss, ring.ring_fd, &ids[i], spool_sync_now());
 	spool_sync_stop(f->ss);
 	f->ss = NULL;
 	collect(&ring, 8, ids, seen);
