@@ -43,6 +43,8 @@ struct spool_sync {
 	 * every request whose writes began before a failure fails too. */
 	uint64_t failed_at;
 	int failed_res;
+	int (*syncer)(void *arg); /* tests only: replaces the syncfs calls */
+	void *syncer_arg;
 };
 
 uint64_t spool_sync_now(void)
@@ -116,7 +118,7 @@ static void *sync_main(void *arg)
 		ss->round_cap = cap;
 		ss->npending = 0;
 		pthread_mutex_unlock(&ss->lock);
-		int res = sync_all(ss);
+		int res = ss->syncer ? ss->syncer(ss->syncer_arg) : sync_all(ss);
 		if (res < 0) {
 			log_notice("spool sync: syncfs: %s; messages written before now get 451", strerror(-res));
 			ss->failed_at = spool_sync_now();
@@ -189,6 +191,14 @@ void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data, uin
 		grow(ss);
 	ss->pending[ss->npending++] = (struct waiter){ring_fd, user_data, since};
 	pthread_cond_signal(&ss->wake);
+	pthread_mutex_unlock(&ss->lock);
+}
+
+void spool_sync_set_syncer(struct spool_sync *ss, int (*syncer)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&ss->lock);
+	ss->syncer = syncer;
+	ss->syncer_arg = arg;
 	pthread_mutex_unlock(&ss->lock);
 }
 

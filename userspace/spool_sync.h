@@ -40,6 +40,10 @@ void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data, uin
 /* CLOCK_MONOTONIC in ns, for `since`. */
 uint64_t spool_sync_now(void);
 
+/* For tests: each round calls syncer(arg) instead of syncfs(2) and takes
+ * its 0 or -errno (a writeback error cannot be provoked on demand). */
+void spool_sync_set_syncer(struct spool_sync *ss, int (*syncer)(void *arg), void *arg);
+
 /* Rounds run so far and requests they answered (for the stop log line). */
 void spool_sync_counts(struct spool_sync *ss, unsigned long *rounds, unsigned long *answered);
 

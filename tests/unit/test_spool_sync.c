@@ -138,6 +138,45 @@ static void pending_requests_are_answered_at_stop(void **state)
 	io_uring_queue_exit(&ring);
 }
 
+static int fail_first(void *arg)
+{
+	int *calls = arg;
+	return (*calls)++ == 0 ? -EIO : 0;
+}
+
+/* One answer on ring: its result. */
+static int answer_of(struct io_uring *ring, const void *want)
+{
+	struct io_uring_cqe *cqe;
+	assert_int_equal(io_uring_wait_cqe(ring, &cqe), 0);
+	assert_ptr_equal(io_uring_cqe_get_data(cqe), want);
+	int res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+/* syncfs reports a writeback error once, to whichever round comes next:
+ * a file whose writes began before that failure may be waiting in a later
+ * round whose own syncfs succeeds, and must fail all the same. Writes
+ * begun after the failure are not affected. */
+static void a_failure_fails_writes_begun_before_it(void **state)
+{
+	struct fixture *f = *state;
+	struct io_uring ring;
+	make_ring(&ring);
+	int calls = 0, a, b, c;
+	spool_sync_set_syncer(f->ss, fail_first, &calls);
+	uint64_t a_began = spool_sync_now();
+	spool_sync_request(f->ss, ring.ring_fd, &b, spool_sync_now());
+	assert_int_equal(answer_of(&ring, &b), -EIO);
+	spool_sync_request(f->ss, ring.ring_fd, &a, a_began);
+	assert_int_equal(answer_of(&ring, &a), -EIO);
+	assert_int_equal(calls, 2); /* a's own round ran, and succeeded */
+	spool_sync_request(f->ss, ring.ring_fd, &c, spool_sync_now());
+	assert_int_equal(answer_of(&ring, &c), 0);
+	io_uring_queue_exit(&ring);
+}
+
 static void anonymous_files_work_here(void **state)
 {
 	struct fixture *f = *state;
@@ -159,6 +198,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_answer_comes_back_to_the_asker, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_request_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(pending_requests_are_answered_at_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_failure_fails_writes_begun_before_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(anonymous_files_work_here, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
