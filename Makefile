@@ -124,8 +124,9 @@ $(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(B)/fuzz/libuser.a $(B)/fuz
 	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 # bench_spf runs libspf2 side by side with authgate's engine, and pyspf
-# (as bench_senderid runs Mail::SPF) in a child process (peer_child.c).
-$(B)/bench/bench_spf: $(B)/rel/obj/bench/bench_spf.o $(B)/rel/obj/bench/peer_child.o $(B)/rel/libuser.a $(B)/rel/libverify.a
+# (as bench_senderid runs Mail::SPF) in a child process (peer_child.c), all
+# answering from one table of records (records.c).
+$(B)/bench/bench_spf: $(B)/rel/obj/bench/bench_spf.o $(B)/rel/obj/bench/peer_child.o $(B)/rel/obj/bench/records.o $(B)/rel/libuser.a $(B)/rel/libverify.a
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $^ $(LIBS) -lspf2
@@ -152,7 +153,7 @@ $(B)/bench/bench_%: $(B)/rel/obj/bench/bench_%.o $(B)/rel/libuser.a $(B)/rel/lib
 	@mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $^ $(LIBS) $(BENCH_LIBS)
 
-$(B)/bench/bench_senderid: $(B)/rel/obj/bench/peer_child.o
+$(B)/bench/bench_senderid: $(B)/rel/obj/bench/peer_child.o $(B)/rel/obj/bench/records.o
 
 # The DKIM bench runs OpenDKIM's library side by side (libopendkim-dev).
 $(B)/bench/bench_dkim: BENCH_LIBS := -lopendkim

@@ -15,6 +15,7 @@
  * the ratio understates ours.
  */
 #include "peer_child.h"
+#include "records.h"
 
 #include "../verify/dns.h"
 #include "../verify/dns_zone.h"
@@ -28,13 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-struct rr {
-	const char *owner, *type, *value;
-};
-
 /* Senders with Sender ID records, one with only an SPF record (which the
  * pra scope may use, RFC 4406 §3.4), and a provider include. */
-static const struct rr data[] = {
+static const struct bench_rr data[] = {
 	{"example.com", "TXT", "spf2.0/pra ip4:192.0.2.0/24 include:_pra.provider.example -all"},
 	{"example.com", "TXT", "v=spf1 ip4:192.0.2.0/24 -all"},
 	{"_pra.provider.example", "TXT", "spf2.0/pra ip4:198.51.100.0/24 ip6:2001:db8::/32 ?all"},
@@ -102,30 +99,9 @@ static const struct senderid_outcome *ours_eval(struct ours *o, size_t i)
 	return &o->last;
 }
 
-static uint64_t coarse_seconds(void *arg)
-{
-	(void)arg;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec;
-}
-
 static int ours_init(struct ours *o)
 {
-	char text[4096];
-	size_t n = (size_t)snprintf(text, sizeof text, "$TTL 3600\n");
-	for (size_t i = 0; i < NDATA; i++)
-		n += (size_t)snprintf(text + n, sizeof text - n,
-				      strcmp(data[i].type, "TXT") == 0 ? "%s. %s \"%s\"\n"
-				      : strcmp(data[i].type, "MX") == 0 ? "%s. %s 10 %s.\n"
-									   : "%s. %s %s\n",
-				      data[i].owner, data[i].type, data[i].value);
-	struct dns_zone_error err;
-	struct dns_zone *z = dns_zone_parse(text, n, "bench", &err);
-	if (!z)
-		return fprintf(stderr, "bench_senderid: zone: %s\n", err.msg), -1;
-	struct dns_resolver_config rc = {.clock = coarse_seconds};
-	if (!(o->r = dns_resolver_new(&rc, z, NULL)))
+	if (!(o->r = records_resolver(data, NDATA, "bench_senderid")))
 		return -1;
 	o->cfg.cache = spf_cache_new(1024);
 	for (size_t i = 0; i < NQ; i++) {
@@ -165,11 +141,8 @@ static const char perl_script[] =
 static double run_mail_spf(double secs, char answers[NQ][16])
 {
 	char zone[4096], qs[2048];
+	records_tab_file(data, NDATA, zone, sizeof zone);
 	size_t n = 0;
-	for (size_t i = 0; i < NDATA && n < sizeof zone; i++)
-		n += (size_t)snprintf(zone + n, sizeof zone - n, "%s\t%s\t%s\n", data[i].owner,
-				      data[i].type, data[i].value);
-	n = 0;
 	for (size_t i = 0; i < NQ && n < sizeof qs; i++)
 		n += (size_t)snprintf(qs + n, sizeof qs - n, "%s\t%s\n", queries[i].ip, queries[i].pra);
 	return peer_child_run("perl", perl_script, zone, qs, secs, answers, NQ);

@@ -28,6 +28,7 @@
  * "eleven" domain a permerror; libspf2 1.2.10 answers pass.
  */
 #include "peer_child.h"
+#include "records.h"
 
 #include "../verify/dns.h"
 #include "../verify/dns_ares.h"
@@ -52,15 +53,9 @@
 #include <spf2/spf_dns_cache.h>
 #include <spf2/spf_dns_zone.h>
 
-struct rr {
-	const char *owner;
-	const char *type; /* A AAAA MX TXT */
-	const char *value;
-};
-
 /* A realistic mix: a big provider's include chain of three under the
  * sender's own ranges and MX, plus a domain needing 11 lookups. */
-static const struct rr data[] = {
+static const struct bench_rr data[] = {
 	{"example.com", "TXT", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 "
 			       "ip6:2001:db8::/32 mx include:_spf1.example.com -all"},
 	{"example.com", "MX", "mx1.example.com"},
@@ -123,25 +118,6 @@ static double now_s(void)
 
 /* ----------------------------------------------------------- authgate */
 
-static char *zone_text(void)
-{
-	size_t cap = 65536, n = 0;
-	char *z = malloc(cap);
-	if (!z)
-		return NULL;
-	n += (size_t)snprintf(z + n, cap - n, "$TTL 3600\n");
-	for (size_t i = 0; i < NDATA; i++) {
-		const struct rr *r = &data[i];
-		if (strcmp(r->type, "TXT") == 0)
-			n += (size_t)snprintf(z + n, cap - n, "%s. TXT \"%s\"\n", r->owner, r->value);
-		else if (strcmp(r->type, "MX") == 0)
-			n += (size_t)snprintf(z + n, cap - n, "%s. MX 10 %s.\n", r->owner, r->value);
-		else
-			n += (size_t)snprintf(z + n, cap - n, "%s. %s %s\n", r->owner, r->type, r->value);
-	}
-	return z;
-}
-
 struct ours {
 	struct dns_resolver *r;
 	struct spf_config cfg;
@@ -162,33 +138,17 @@ static enum spf_result ours_eval(struct ours *o, size_t i)
 	return o->last;
 }
 
-/* TTLs are whole seconds: a coarse clock is exact enough for the cache and
- * costs a fraction of CLOCK_MONOTONIC (what the daemon's workers use too). */
-static uint64_t coarse_seconds(void *arg)
-{
-	(void)arg;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec;
-}
-
 static int ours_init(struct ours *o)
 {
-	char *text = zone_text();
-	struct dns_zone_error err;
-	struct dns_zone *z = text ? dns_zone_parse(text, strlen(text), "bench", &err) : NULL;
-	free(text);
-	if (!z)
-		return fprintf(stderr, "bench_spf: zone: %s\n", err.msg), -1;
-	struct dns_resolver_config rc = {.clock = coarse_seconds};
-	o->r = dns_resolver_new(&rc, z, NULL);
+	if (!(o->r = records_resolver(data, NDATA, "bench_spf")))
+		return -1;
 	o->cfg.cache = spf_cache_new(1024);
 	for (size_t i = 0; i < NQ; i++) {
 		o->req[i] = (struct spf_request){.mail_from = queries[i].from,
 						 .helo = "mta.example.net"};
 		spf_ip_parse(queries[i].ip, &o->req[i].ip);
 	}
-	return o->r ? 0 : -1;
+	return 0;
 }
 
 /* ------------------------------------------------------------ libspf2 */
@@ -265,11 +225,8 @@ static const char pyspf_script[] =
 /* The bench data and queries as peer_child.h's tab-separated files. */
 static void peer_files(char *zone, size_t zsize, char *qs, size_t qsize)
 {
+	records_tab_file(data, NDATA, zone, zsize);
 	size_t n = 0;
-	for (size_t i = 0; i < NDATA && n < zsize; i++)
-		n += (size_t)snprintf(zone + n, zsize - n, "%s\t%s\t%s\n", data[i].owner, data[i].type,
-				      data[i].value);
-	n = 0;
 	for (size_t i = 0; i < NQ && n < qsize; i++)
 		n += (size_t)snprintf(qs + n, qsize - n, "%s\t%s\n", queries[i].ip, queries[i].from);
 }
@@ -301,7 +258,7 @@ static void print_unbound(unsigned copies)
 	char owner[256], value[512];
 	for (unsigned k = 0; k < copies; k++)
 		for (size_t i = 0; i < NDATA; i++) {
-			const struct rr *r = &data[i];
+			const struct bench_rr *r = &data[i];
 			rename_copy(r->owner, k, owner, sizeof owner);
 			rename_copy(r->value, k, value, sizeof value);
 			if (strcmp(r->type, "TXT") == 0)
