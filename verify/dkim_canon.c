@@ -286,6 +286,28 @@ static void rbody_eol(struct rbody *b, const char *q, struct dkim_sink *s)
 	b->content = false;
 }
 
+#ifdef __SSE2__
+/* The mask step both vector widths share, for one block of `width` bytes
+ * at p. m: bytes that stop the scan (a control byte, or an SP with
+ * whitespace after it); ends: CRLFs (at their CR) followed by text, which
+ * the scan crosses; *carry: the LF of a CRLF begun in the previous block.
+ * The stop, or NULL with *carry set for the next block; *eol gets the end
+ * of the last line end crossed before the stop. */
+static inline const char *block_stop(const char *p, unsigned m, unsigned ends, unsigned width,
+				     unsigned *carry, const char **eol)
+{
+	m &= ~(ends | ends << 1 | *carry);
+	if (m)
+		ends &= (m & -m) - 1; /* the ones before the stop */
+	if (ends)
+		*eol = p + (31 - __builtin_clz(ends)) + 2;
+	if (m)
+		return p + __builtin_ctz(m);
+	*carry = ends >> (width - 1);
+	return NULL;
+}
+#endif
+
 #ifdef HAVE_AVX2_SCAN
 /* skip_lines' loop below, 32 bytes per step: the body scan is what
  * authgate adds to the SHA-256 of a long text body, and this halves it.
@@ -312,14 +334,9 @@ static const char *skip_lines_avx2(const char *p, const char *end, const char **
 		__m256i then_ws = _mm256_cmpeq_epi8(_mm256_min_epu8(z, c20), z);
 		__m256i crlf = _mm256_and_si256(_mm256_cmpeq_epi8(x, cr), _mm256_cmpeq_epi8(y, lf));
 		unsigned ends = (unsigned)_mm256_movemask_epi8(_mm256_andnot_si256(then_ws, crlf));
-		m &= ~(ends | ends << 1 | carry);
-		if (m)
-			ends &= (m & -m) - 1; /* the ones before the stop */
-		if (ends)
-			*eol = p + (31 - __builtin_clz(ends)) + 2;
-		if (m)
-			return p + __builtin_ctz(m);
-		carry = ends >> 31;
+		const char *stop = block_stop(p, m, ends, 32, &carry, eol);
+		if (stop)
+			return stop;
 		p += 32;
 	}
 	return p + carry;
@@ -356,14 +373,9 @@ static const char *skip_lines(const char *p, const char *end, const char **eol)
 		__m128i then_ws = _mm_cmpeq_epi8(_mm_min_epu8(z, c20), z);
 		__m128i crlf = _mm_and_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(y, lf));
 		unsigned ends = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(then_ws, crlf));
-		m &= ~(ends | ends << 1 | carry);
-		if (m)
-			ends &= (m & -m) - 1; /* the ones before the stop */
-		if (ends)
-			*eol = p + (31 - __builtin_clz(ends)) + 2;
-		if (m)
-			return p + __builtin_ctz(m);
-		carry = ends >> 15;
+		const char *stop = block_stop(p, m, ends, 16, &carry, eol);
+		if (stop)
+			return stop;
 		p += 16;
 	}
 	return skip_text(p + carry, end);
