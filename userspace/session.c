@@ -700,7 +700,7 @@ static void spool_begin(struct session *s, bool quarantine)
 		s->program = fsync_program;
 	} else {
 		s->program = syncfs_program;
-		if (!quarantine || sp->quarantine_same_fs)
+		if (!quarantine || sp->quarantine_same_mount)
 			s->spool_fd = worker_tmpfile_take(s->w);
 		if (s->spool_fd >= 0)
 			s->program++; /* opened ahead: start with the write */

@@ -78,7 +78,7 @@ int spool_open(struct spool *s, const char *path, const char *hostname,
 		spool_close(s);
 		return -1;
 	}
-	s->quarantine_same_fs = same_mount(s->main.tmp_fd, s->quarantine.new_fd);
+	s->quarantine_same_mount = same_mount(s->main.tmp_fd, s->quarantine.new_fd);
 	return 0;
 }
 
@@ -116,7 +116,7 @@ int spool_check_anonymous(const struct spool *s, char *err, size_t errlen)
 {
 	if (check_dir(&s->main, "the spool's", err, errlen) < 0)
 		return -1;
-	return s->quarantine_same_fs ? 0 : check_dir(&s->quarantine, "the quarantine's", err, errlen);
+	return s->quarantine_same_mount ? 0 : check_dir(&s->quarantine, "the quarantine's", err, errlen);
 }
 
 void spool_close(struct spool *s)

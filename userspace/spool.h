@@ -21,7 +21,7 @@ struct spool_dir {
 
 struct spool {
 	struct spool_dir main, quarantine;
-	bool quarantine_same_fs; /* a file made in main tmp/ may be linked into quarantine new/ */
+	bool quarantine_same_mount; /* a file made in main tmp/ may be linked into quarantine new/ */
 	char hostname[64];
 };
 

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ANSWER_RING 8 /* answers go out one at a time */
+#define ANSWER_BATCH 64 /* answers posted per submission; the answering ring's size */
 
 struct waiter {
 	int ring_fd;
@@ -67,7 +67,7 @@ static int sync_all(const struct spool_sync *ss)
 /* An answer that cannot be posted would leave a session waiting for ever
  * (and the daemon unable to drain): try again while the target's
  * completion queue is full, and stop the daemon loudly if it never works. */
-static void answer_one(struct spool_sync *ss, const struct waiter *w, int res)
+static void answer_again(struct spool_sync *ss, const struct waiter *w, int res)
 {
 	for (int tries = 0;; tries++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ss->ring);
@@ -99,6 +99,43 @@ static int result_for(const struct spool_sync *ss, const struct waiter *w, int r
 	return res;
 }
 
+/* A round's answers, ANSWER_BATCH per submission; one the target could
+ * not take yet goes again on its own. */
+static void answer_all(struct spool_sync *ss, const struct waiter *w, unsigned n, int res)
+{
+	for (unsigned done = 0; done < n;) {
+		unsigned k = n - done < ANSWER_BATCH ? n - done : ANSWER_BATCH;
+		for (unsigned i = 0; i < k; i++) {
+			const struct waiter *x = &w[done + i];
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ss->ring);
+			io_uring_prep_msg_ring(sqe, x->ring_fd, (unsigned)result_for(ss, x, res),
+					       (uint64_t)(uintptr_t)x->user_data, 0);
+			io_uring_sqe_set_data64(sqe, done + i);
+		}
+		int submitted = io_uring_submit_and_wait(&ss->ring, k);
+		if (submitted != (int)k) { /* the ring refused: said loudly, never dropped */
+			log_notice("spool sync: io_uring submit: %s; stopping",
+				   strerror(submitted < 0 ? -submitted : EIO));
+			abort();
+		}
+		uint64_t again = 0; /* bit i: w[done + i] goes again */
+		for (unsigned i = 0; i < k; i++) {
+			struct io_uring_cqe *cqe;
+			if (io_uring_wait_cqe(&ss->ring, &cqe) < 0) {
+				log_notice("spool sync: io_uring wait failed; stopping");
+				abort();
+			}
+			if (cqe->res < 0)
+				again |= 1ull << (io_uring_cqe_get_data64(cqe) - done);
+			io_uring_cqe_seen(&ss->ring, cqe);
+		}
+		for (unsigned i = 0; i < k; i++) /* after the batch: its CQEs are all reaped */
+			if (again >> i & 1)
+				answer_again(ss, &w[done + i], result_for(ss, &w[done + i], res));
+		done += k;
+	}
+}
+
 /* Every request taken in a round was made before its syncfs began, so
  * that syncfs covers what the requester had written. */
 static void *sync_main(void *arg)
@@ -124,8 +161,7 @@ static void *sync_main(void *arg)
 			ss->failed_at = spool_sync_now();
 			ss->failed_res = res;
 		}
-		for (unsigned i = 0; i < n; i++)
-			answer_one(ss, &round[i], result_for(ss, &round[i], res));
+		answer_all(ss, round, n, res);
 		pthread_mutex_lock(&ss->lock);
 		ss->rounds++;
 		ss->answered += n;
@@ -145,7 +181,7 @@ struct spool_sync *spool_sync_start(const struct spool *s, char *err, size_t err
 	ss->fds[ss->nfds++] = s->main.tmp_fd;
 	if (fstat(s->main.tmp_fd, &a) == 0 && fstat(s->quarantine.tmp_fd, &b) == 0 && a.st_dev != b.st_dev)
 		ss->fds[ss->nfds++] = s->quarantine.tmp_fd;
-	int rc = io_uring_queue_init(ANSWER_RING, &ss->ring, 0);
+	int rc = io_uring_queue_init(ANSWER_BATCH, &ss->ring, 0);
 	if (rc < 0) {
 		snprintf(err, errlen, "spool sync: io_uring: %s", strerror(-rc));
 		free(ss);

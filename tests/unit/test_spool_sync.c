@@ -182,7 +182,7 @@ static void anonymous_files_work_here(void **state)
 	struct fixture *f = *state;
 	char err[300] = "";
 	assert_int_equal(spool_check_anonymous(&f->spool, err, sizeof err), 0);
-	assert_true(f->spool.quarantine_same_fs);
+	assert_true(f->spool.quarantine_same_mount);
 	/* the check leaves nothing behind */
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "test -z \"$(find %s/tmp %s/new -mindepth 1)\"", f->dir, f->dir);
