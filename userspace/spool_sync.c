@@ -161,10 +161,14 @@ static void *sync_main(void *arg)
 			ss->failed_at = spool_sync_now();
 			ss->failed_res = res;
 		}
-		answer_all(ss, round, n, res);
+		/* Counted before the answers go out: whoever holds an answer
+		 * sees it counted. */
 		pthread_mutex_lock(&ss->lock);
 		ss->rounds++;
 		ss->answered += n;
+		pthread_mutex_unlock(&ss->lock);
+		answer_all(ss, round, n, res);
+		pthread_mutex_lock(&ss->lock);
 	}
 	pthread_mutex_unlock(&ss->lock);
 	return NULL;

@@ -44,7 +44,9 @@ uint64_t spool_sync_now(void);
  * its 0 or -errno (a writeback error cannot be provoked on demand). */
 void spool_sync_set_syncer(struct spool_sync *ss, int (*syncer)(void *arg), void *arg);
 
-/* Rounds run so far and requests they answered (for the stop log line). */
+/* Rounds run so far and requests they answered (for the stop log line).
+ * Both are counted before a round's answers are posted: a caller that
+ * holds an answer sees it counted. */
 void spool_sync_counts(struct spool_sync *ss, unsigned long *rounds, unsigned long *answered);
 
 /* Answer what is pending, then end the thread. */
