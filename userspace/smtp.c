@@ -543,11 +543,36 @@ static bool keep(struct smtp_session *s, char *base, size_t *w, char c)
 	return true;
 }
 
+/* Inside a line only CR matters: keep everything up to the next one (or
+ * the end of the input) in one move, as far as the size limit allows.
+ * Returns the bytes consumed. Most of a message goes this way; the state
+ * machine below sees only line ends and line-initial dots. */
+static size_t keep_line_run(struct smtp_session *s, char *base, size_t *w, const char *from,
+			    size_t n)
+{
+	const char *cr = memchr(from, '\r', n);
+	size_t run = cr ? (size_t)(cr - from) : n;
+	size_t room = s->msg_size < s->cfg.max_message ? s->cfg.max_message - s->msg_size : 0;
+	size_t k = run < room ? run : room;
+	if (base + *w != from)
+		memmove(base + *w, from, k); /* behind the reader: unstuffed dots */
+	*w += k;
+	s->msg_size += k;
+	if (k < run)
+		s->oversize = true;
+	return run;
+}
+
 size_t smtp_data_input(struct smtp_session *s, char *base, size_t *wpos,
 		       size_t rpos, size_t n)
 {
 	size_t i = 0;
 	while (i < n && s->state == ST_DATA) {
+		if (s->ds == DS_IN_LINE) {
+			i += keep_line_run(s, base, wpos, base + rpos + i, n - i);
+			if (i == n)
+				break;
+		}
 		char c = base[rpos + i++];
 		switch (s->ds) {
 		case DS_LINE_START:
@@ -569,9 +594,15 @@ size_t smtp_data_input(struct smtp_session *s, char *base, size_t *wpos,
 			 * terminator). A CR is written at once, in the room the
 			 * dot left, and taken back if LF completes ".\r\n": so
 			 * the writer never overtakes the reader, even across
-			 * calls. */
-			s->cr_kept = keep(s, base, wpos, c);
-			s->ds = c == '\r' ? DS_DOT_CR : DS_IN_LINE;
+			 * calls. A CR with no room left is not yet too much: it
+			 * may be the terminator's. */
+			if (c == '\r') {
+				s->cr_kept = s->msg_size < s->cfg.max_message && keep(s, base, wpos, c);
+				s->ds = DS_DOT_CR;
+			} else {
+				keep(s, base, wpos, c);
+				s->ds = DS_IN_LINE;
+			}
 			break;
 		case DS_DOT_CR:
 			if (c == '\n') {
@@ -582,6 +613,8 @@ size_t smtp_data_input(struct smtp_session *s, char *base, size_t *wpos,
 				message_end(s);
 				break;
 			}
+			if (!s->cr_kept)
+				s->oversize = true; /* that CR was data, and did not fit */
 			keep(s, base, wpos, c);
 			s->ds = c == '\r' ? DS_CR : DS_IN_LINE;
 			break;

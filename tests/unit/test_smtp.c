@@ -277,6 +277,78 @@ static void data_unstuffing_and_terminator(void **state)
 	check_data_splits(s4, sizeof s4 - 1, "a\r\n\nb\r\n", 7, sizeof s4 - 1);
 }
 
+/* The DATA rules written as plainly as possible, for comparison: the data
+ * ends at the first "." CRLF that starts a line (data starts at a line
+ * start; a line starts after CRLF), a dot starting any other line is
+ * removed, and only the first max bytes of what remains are kept. Returns
+ * the bytes consumed, through the terminator; *kept_len, *unstuffed_len. */
+static size_t reference_data(const char *in, size_t len, size_t max, char *kept,
+			     size_t *kept_len, size_t *unstuffed_len)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < len;) {
+		bool line_start = i == 0 || (i >= 2 && in[i - 2] == '\r' && in[i - 1] == '\n');
+		if (line_start && in[i] == '.') {
+			if (len - i >= 3 && in[i + 1] == '\r' && in[i + 2] == '\n') {
+				*kept_len = out < max ? out : max;
+				*unstuffed_len = out;
+				return i + 3;
+			}
+			i++; /* the dot is dropped */
+			continue;
+		}
+		if (out < max)
+			kept[out] = in[i];
+		out++;
+		i++;
+	}
+	fail_msg("reference: no terminator");
+	return 0;
+}
+
+/* Random streams of dots, CRs, LFs and letters, each ended by "\r\n.\r\n"
+ * and a command, fed in reads of random sizes with random size limits:
+ * the arena, the bytes consumed and the 552 must match the reference. */
+static void data_input_matches_plain_reference(void **state)
+{
+	(void)state;
+	static const char alphabet[] = "..\r\r\n\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	unsigned seed = 20261127;
+	char in[700], want[700], arena[720];
+	for (int round = 0; round < 4000; round++) {
+		size_t body = (size_t)(rand_r(&seed) % 600), len = 0;
+		for (size_t i = 0; i < body; i++)
+			in[len++] = alphabet[rand_r(&seed) % (sizeof alphabet - 1)];
+		memcpy(in + len, "\r\n.\r\nNOOP\r\n", 11);
+		len += 11;
+		size_t max = round % 3 == 0 ? 1u << 20 : 1 + (size_t)(rand_r(&seed) % 500);
+		size_t want_kept, want_unstuffed;
+		size_t want_used = reference_data(in, len, max, want, &want_kept, &want_unstuffed);
+
+		struct smtp_config cfg = {.hostname = "mx.test", .max_message = max};
+		struct smtp_session *s = smtp_session_new(&cfg);
+		const char *setup = "EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n";
+		for (size_t used = 0; used < strlen(setup); smtp_event(s))
+			used += smtp_input(s, setup + used, strlen(setup) - used);
+		size_t wpos = 0, used = 0;
+		while (used < len && smtp_wants_data(s)) {
+			size_t n = 1 + (size_t)(rand_r(&seed) % (round % 2 ? 8 : 300));
+			if (n > len - used)
+				n = len - used;
+			memcpy(arena + wpos, in + used, n); /* a read lands where the message ends */
+			used += smtp_data_input(s, arena, &wpos, wpos, n);
+		}
+		size_t olen;
+		const char *o = smtp_output(s, &olen);
+		bool said_552 = memmem(o, olen, "552 5.3.4", 9) != NULL;
+		if (used != want_used || wpos != want_kept || memcmp(arena, want, wpos) != 0 ||
+		    said_552 != (want_unstuffed > max))
+			fail_msg("round %d: used %zu/%zu kept %zu/%zu 552 %d", round, used, want_used,
+				 wpos, want_kept, said_552);
+		smtp_session_free(s);
+	}
+}
+
 static void oversize_message_is_552_and_session_goes_on(void **state)
 {
 	(void)state;
@@ -302,12 +374,33 @@ static void oversize_message_is_552_and_session_goes_on(void **state)
 	smtp_session_free(s);
 }
 
+/* RFC 1870: the limit is the largest size accepted. The terminator's
+ * "." CRLF is not part of the message, even when the message has already
+ * filled the limit. */
+static void message_of_exactly_the_limit_is_accepted(void **state)
+{
+	(void)state;
+	struct smtp_config cfg = {.hostname = "mx.test", .max_message = 12};
+	struct smtp_session *s = smtp_session_new(&cfg);
+	const char *setup = "EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n";
+	for (size_t used = 0; used < strlen(setup); smtp_event(s))
+		used += smtp_input(s, setup + used, strlen(setup) - used);
+	char arena[] = "0123456789\r\n.\r\n";
+	size_t wpos = 0;
+	assert_int_equal(smtp_data_input(s, arena, &wpos, 0, sizeof arena - 1), sizeof arena - 1);
+	assert_int_equal(wpos, 12);
+	assert_int_equal(smtp_event(s), SMTP_EV_MESSAGE);
+	smtp_session_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(golden_transcripts),
 		cmocka_unit_test(data_unstuffing_and_terminator),
+		cmocka_unit_test(data_input_matches_plain_reference),
 		cmocka_unit_test(oversize_message_is_552_and_session_goes_on),
+		cmocka_unit_test(message_of_exactly_the_limit_is_accepted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
