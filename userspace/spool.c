@@ -71,6 +71,7 @@ int spool_open(struct spool *s, const char *path, const char *hostname,
 	for (const char *h = hostname; *h && k + 1 < sizeof s->hostname; h++)
 		s->hostname[k++] = (*h == '/' || *h == ':') ? '_' : *h;
 	s->hostname[k] = '\0';
+	s->pid = (int)getpid(); /* glibc asks the kernel each time: once, here */
 	char q[1100];
 	snprintf(q, sizeof q, "%s/quarantine", path);
 	if (open_maildir(&s->main, path, err, errlen) < 0 ||
@@ -136,5 +137,5 @@ void spool_name(const struct spool *s, unsigned worker, unsigned long seq,
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(out, size, "%lld.M%ldP%dW%uQ%lu.%s", (long long)ts.tv_sec,
-		 ts.tv_nsec / 1000, (int)getpid(), worker, seq, s->hostname);
+		 ts.tv_nsec / 1000, s->pid, worker, seq, s->hostname);
 }

@@ -23,6 +23,7 @@ struct spool {
 	struct spool_dir main, quarantine;
 	bool quarantine_same_mount; /* a file made in main tmp/ may be linked into quarantine new/ */
 	char hostname[64];
+	int pid; /* the P part of every name */
 };
 
 /* mkdir -p path/{tmp,new,cur} and path/quarantine/{tmp,new,cur}; 0 or -1
