@@ -46,7 +46,10 @@ run_mode() {
 		"limits.sessions_per_ip = 10000" >"$tmp/a.conf"
 	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log-$mode" &
 	pid=$!
-	sleep 0.5
+	for _ in $(seq 300); do # until it listens (a slow start is not a failed run)
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.1
+	done
 	echo "spool.sync = $mode"
 	local c0 c1 out json n cpu_ms conns cout cps
 	c0=$(ticks)

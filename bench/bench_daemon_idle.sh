@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/bench_daemon_idle.sh [--quick|--smoke] — memory per idle session:
 # start the daemon on a free loopback port, open N idle sessions (10,000;
-# 1,000 with --quick, 100 with --smoke), report RSS growth per session.
+# 1,000 with --quick, 500 with --smoke: with fewer, the growth can vanish
+# into memory the daemon had already touched), report RSS growth per
+# session.
 # Measured twice in one run: with the shared provided-buffer pool for
 # command reads (the default), and with limits.command_buffers = 0 (every
 # session keeps a read buffer of its own), the baseline the pool is for.
@@ -9,7 +11,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 n=10000
-case ${1:-} in --quick) n=1000 ;; --smoke) n=100 ;; esac
+case ${1:-} in --quick) n=1000 ;; --smoke) n=500 ;; esac
 tmp=$(mktemp -d /tmp/authgate-bench.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -22,7 +24,10 @@ per_session() { # COMMAND_BUFFERS → bytes per idle session
 		"limits.command_buffers = $1" >"$tmp/a.conf"
 	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log" &
 	pid=$!
-	sleep 0.5
+	for _ in $(seq 300); do # until it listens (a slow start is not a failed run)
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.1
+	done
 	local out
 	out=$(/usr/bin/python3 "$top/bench/idle_sessions.py" "$port" "$pid" "$n")
 	echo "command_buffers=$1: $out" >&2

@@ -124,10 +124,13 @@ static time_t now_s(void)
 	return ts.tv_sec;
 }
 
+/* The clock counts whole seconds, so "now" may be up to a second late:
+ * one more second makes a timeout never fire early (it fires between its
+ * length and two seconds after, the sweep running once a second). */
 static void set_deadline(struct session *s)
 {
 	const struct config_timeouts *t = &s->w->cfg->timeouts;
-	s->deadline = now_s() + (s->rx == RX_CMD ? t->command : t->data_block);
+	s->deadline = now_s() + (s->rx == RX_CMD ? t->command : t->data_block) + 1;
 }
 
 /* ------------------------------------------------------------ lifetime */

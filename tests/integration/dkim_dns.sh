@@ -27,9 +27,13 @@ fi
 port=$(cat "$T/port")
 sed 's/s=unit;/s=nokey;/' $D/oversign.eml >"$T/nokey.eml"
 sed 's/s=unit;/s=slow;/' $D/oversign.eml >"$T/slow.eml"
-out=$("$AUTHGATE" dkim --server "127.0.0.1:$port" --timeout 300 --tries 1 \
-	$D/oversign.eml $D/length.eml "$T/nokey.eml" "$T/slow.eml" 2>&1)
-expect_eq "authgate dkim over c-ares: exit status" 0 $?
+# A short timeout only where the timeout is the point: the responder is
+# one Python process and may be slow to answer on a busy machine.
+out=$("$AUTHGATE" dkim --server "127.0.0.1:$port" --timeout 5000 --tries 1 \
+	$D/oversign.eml $D/length.eml "$T/nokey.eml" 2>&1)
+rc=$?
+out+=$'\n'$("$AUTHGATE" dkim --server "127.0.0.1:$port" --timeout 300 --tries 1 "$T/slow.eml" 2>&1)
+expect_eq "authgate dkim over c-ares: exit status" "0 0" "$rc $?"
 got=$(grep -E '^(dkim=|sig:)' <<<"$out" | sed -n 's/.*result=\([a-z]*\) reason="\([^"]*\)".*/\1 (\2)/p' | paste -sd'|' -)
 expect_eq "pass, pass, no key, timeout" \
 	"pass (ok)|pass (ok)|permerror (no key record)|temperror (key lookup timed out or failed)" "$got"

@@ -9,26 +9,48 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 command -v swaks >/dev/null || { skip "README example" "swaks is not installed"; tap_done; exit; }
 tmp=$(mktemp -d /tmp/authgate-readme.XXXXXX)
-pid=
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+pid= ns= bpffs=
+cleanup() {
+	[ -n "$pid" ] && kill -9 $pid 2>/dev/null
+	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+	[ -n "$bpffs" ] && umount "$bpffs" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sed -e "s|^listen = .*|listen = 127.0.0.1:$port|" -e "s|^spool = .*|spool = $tmp/spool|" \
 	-e "s|^dns.zone = .*|dns.zone = $top/etc/demo.zone|" "$top/etc/authgate.conf" >"$tmp/authgate.conf"
+# The example attaches XDP to lo. As root, that would be the machine's own
+# lo: run it in a network namespace of its own instead (its lo, its
+# loopback traffic), with its maps pinned in a bpffs of its own.
+if [ "$(id -u)" = 0 ] && ip netns add "agreadme$$" 2>/dev/null; then
+	ns=agreadme$$
+	ip -n "$ns" link set lo up
+	mkdir -p "$tmp/bpffs" && mount -t bpf bpf "$tmp/bpffs" && bpffs=$tmp/bpffs &&
+		echo "bpf.pin_dir = $bpffs/authgate" >>"$tmp/authgate.conf"
+fi
+pre=() # what runs a command where the daemon is
+[ -n "$ns" ] && pre=(nsenter --net="/run/netns/$ns")
+here() { "${pre[@]}" "$@"; }
 out=$("$AUTHGATE" verify --zone "$top/etc/demo.zone" --ip 127.0.0.1 --helo mail.example.org \
 	--mail-from user@example.org "$top/etc/demo.eml"); rc=$?
 case "$rc|$out" in "0|"*"verdict=accept"*) ok "authgate verify accepts the demo message" ;; *) not_ok "authgate verify on the demo" "$rc: $out" ;; esac
-(cd "$top" && exec "$AUTHGATE" serve -c "$tmp/authgate.conf") >"$tmp/log" 2>&1 &
+(cd "$top" && exec "${pre[@]}" "$AUTHGATE" serve -c "$tmp/authgate.conf") >"$tmp/log" 2>&1 &
 pid=$!
-for _ in $(seq 50); do
-	/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null && break
+for _ in $(seq 300); do
+	here /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null && break
 	sleep 0.1
 done
-reply=$(swaks --server "127.0.0.1:$port" --from user@example.org --to reply@localhost \
+reply=$(here swaks --server "127.0.0.1:$port" --from user@example.org --to reply@localhost \
 	--helo mail.example.org --data "@$top/etc/demo.eml" 2>&1 | grep -E '^<[-*]  [0-9]' | tail -2 | head -1)
 case $reply in "<-  250 2.0.0 queued as "*) ok "swaks as in the README: $reply" ;; *) not_ok "swaks as in the README" "$reply $(cat "$tmp/log")" ;; esac
 f=$(ls "$tmp/spool/new" 2>/dev/null | head -1)
 [ -n "$f" ] && grep -q '^Authentication-Results: mx.authgate.test; spf=pass' "$tmp/spool/new/$f" \
 	&& ok "the message is in spool/new with its Authentication-Results" || not_ok "spooled message" "$(ls -R "$tmp/spool")"
+if [ -n "$ns" ]; then
+	grep -q 'XDP on lo' "$tmp/log" && ok "XDP on the namespace's lo, as the example configures" \
+		|| not_ok "XDP on lo" "$(grep -i xdp "$tmp/log")"
+fi
 kill -TERM $pid; wait $pid; rc=$?; pid=
 expect_eq "the daemon stops cleanly" 0 "$rc"
 tap_done

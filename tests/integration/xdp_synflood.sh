@@ -95,7 +95,6 @@ P
 start() { # XDP-INTERFACE
 	write_conf "$1"
 	: >"$tmp/serve.log"
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
 	nsenter --net="/run/netns/$srv" "$AUTHGATE" serve -c "$tmp/authgate.conf" >>"$tmp/serve.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
@@ -105,7 +104,11 @@ start() { # XDP-INTERFACE
 	done
 	return 1
 }
-stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
+bad_exits= # runs stopped with SIGTERM that did not exit 0 (a sanitizer or leak report)
+stop() {
+	kill -TERM "$pid"; wait "$pid"; stopped=$?; pid=
+	[ "$stopped" -eq 0 ] || bad_exits+=" $stopped"
+}
 
 # The daemon's CPU: ns on CPU over all its threads, and utime+stime ticks.
 daemon_ns() { cat /proc/"$pid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
@@ -187,7 +190,11 @@ d1=$(stat_json xdp_dropped_blocklist)
 dropped=$((d1 - d0)) sent=${R[xdp_flood.sent]} vdrops=${R[xdp_flood.veth_drops]}
 R[xdp_flood.dropped]=$dropped
 [ "$sent" -gt 0 ] && ok "the flooder sent $sent SYNs (${RATE}/s asked)" || not_ok "flooder" "$(cat "$tmp/flood.err")"
-[ "$vdrops" -le $((sent / 100)) ] && ok "the veth delivered them ($vdrops dropped on the way)" 	|| not_ok "the veth dropped $vdrops of $sent"
+# The veth's own drops (its ring full while a busy machine is slow to
+# poll it) are not ours to judge; the counts below use what it delivered.
+# Most must arrive, or those counts would say little.
+[ "$vdrops" -le $((sent / 10)) ] && ok "the veth delivered them ($vdrops dropped on the way)" \
+	|| not_ok "the veth dropped $vdrops of $sent"
 expect_eq "xdp_dropped_blocklist grew by the SYNs delivered" "$((sent - vdrops))" "$dropped"
 hits=$(in_srv "$AUTHGATE" block list --pin-dir "$pins" --json | $PY -c "
 import json, sys
@@ -230,6 +237,7 @@ stop
 [ "${R[noxdp_flood.tcp_in]}" -ge $(( (${R[noxdp_flood.sent]} - ${R[noxdp_flood.veth_drops]}) * 9 / 10 )) ] \
 	&& ok "without XDP the SYNs reach TCP (${R[noxdp_flood.tcp_in]} segments in, ${R[noxdp_flood.syncookies]} SYN cookies)" \
 	|| not_ok "without XDP the SYNs reach TCP" "${R[noxdp_flood.tcp_in]} of ${R[noxdp_flood.sent]}"
+expect_eq "both daemon runs drained and exited 0 (no sanitizer or leak report)" "" "$bad_exits"
 
 echo "# daemon CPU (ms):  idle/flood with XDP ${R[xdp_idle.daemon_ms]}/${R[xdp_flood.daemon_ms]}, without ${R[noxdp_idle.daemon_ms]}/${R[noxdp_flood.daemon_ms]}"
 echo "# softirq (ms, whole machine): idle/flood with XDP ${R[xdp_idle.softirq_ms]}/${R[xdp_flood.softirq_ms]}, without ${R[noxdp_idle.softirq_ms]}/${R[noxdp_flood.softirq_ms]}"

@@ -1,7 +1,8 @@
 # tests/lib/daemon.sh — running `authgate serve` in tests and benches
 # (source it after setting AUTHGATE). Loopback only.
 #   free_port              a free TCP port on 127.0.0.1
-#   wait_port PORT         wait (5 s at most) until something accepts on it
+#   wait_port PORT         wait (30 s at most) until something accepts on it
+#   wait_log FILE RE N     wait (30 s at most) until N lines of FILE match RE
 #   daemon_start CONF LOG  start the daemon in the background; pid in $daemon_pid
 #   daemon_stop            SIGTERM, wait; the exit status in $daemon_status
 free_port() {
@@ -10,9 +11,18 @@ free_port() {
 
 wait_port() {
 	local i
-	for i in $(seq 50); do
+	for i in $(seq 300); do
 		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2).close()" \
 			2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+wait_log() {
+	local i
+	for i in $(seq 300); do
+		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
 		sleep 0.1
 	done
 	return 1
