@@ -3,9 +3,10 @@
  * read in pieces the way a worker reads (each read lands where the
  * message ends so far, so unstuffing works in place). Byte 0 picks the
  * read size, byte 1 the size limit; the rest is what the client sends
- * after 354. Where the stream holds a terminator, the bytes consumed, the
- * message kept and the 552 must all agree; where it holds none, the engine
- * must take every byte and still be in DATA. */
+ * after 354. Where the stream holds a terminator, the engine must have
+ * left DATA there, and the bytes consumed, the message kept and the 552
+ * must all agree; where it holds none, the engine must take every byte,
+ * still be in DATA and have kept the same bytes so far. */
 #include "tests/unit/smtp_data_reference.h"
 #include "userspace/smtp.h"
 
@@ -51,14 +52,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		used += smtp_data_input(s, arena, &wpos, wpos, n);
 	}
 	if (want_used == 0) {
-		if (used != len || !smtp_wants_data(s))
-			abort(); /* no terminator: every byte taken, still in DATA */
+		/* no terminator: every byte taken, still in DATA, the same
+		 * bytes kept so far (a CR after a line-initial dot counts: it
+		 * is data unless LF follows) */
+		if (used != len || !smtp_wants_data(s) || wpos != want_kept ||
+		    memcmp(arena, want, wpos) != 0)
+			abort();
 	} else {
 		size_t olen;
 		const char *o = smtp_output(s, &olen);
 		bool said_552 = memmem(o, olen, "552 5.3.4", 9) != NULL;
-		if (used != want_used || wpos != want_kept || memcmp(arena, want, wpos) != 0 ||
-		    said_552 != (want_unstuffed > max))
+		if (smtp_wants_data(s) || used != want_used || wpos != want_kept ||
+		    memcmp(arena, want, wpos) != 0 || said_552 != (want_unstuffed > max))
 			abort();
 	}
 	smtp_session_free(s);

@@ -188,12 +188,12 @@ fi
 # Kill it mid-load, once some messages have been acknowledged (the first
 # sync of a busy filesystem can take seconds on a slow machine).
 for _ in $(seq 300); do
-	[ "$(wc -l <"$tmp/acked" 2>/dev/null || echo 0)" -ge 20 ] && break
+	[ "$(wc -l 2>/dev/null <"$tmp/acked" || echo 0)" -ge 20 ] && break
 	sleep 0.1
 done
 kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
 wait "$load"
-acked=$(wc -l <"$tmp/acked" 2>/dev/null || echo 0)
+acked=$(wc -l 2>/dev/null <"$tmp/acked" || echo 0)
 missing=0 partial=0
 while read -r name; do [ -f "$tmp/spool/new/$name" ] || missing=$((missing + 1)); done <"$tmp/acked"
 # Whole means: our messages end with their last line; smtp-source's carry

@@ -23,11 +23,15 @@ sed -e "s|^listen = .*|listen = 127.0.0.1:$port|" -e "s|^spool = .*|spool = $tmp
 # The example attaches XDP to lo. As root, that would be the machine's own
 # lo: run it in a network namespace of its own instead (its lo, its
 # loopback traffic), with its maps pinned in a bpffs of its own.
-if [ "$(id -u)" = 0 ] && ip netns add "agreadme$$" 2>/dev/null; then
-	ns=agreadme$$
-	ip -n "$ns" link set lo up
-	mkdir -p "$tmp/bpffs" && mount -t bpf bpf "$tmp/bpffs" && bpffs=$tmp/bpffs &&
+# Where either cannot be had as root, the run goes without XDP.
+if [ "$(id -u)" = 0 ]; then
+	ip netns add "agreadme$$" 2>/dev/null && ns=agreadme$$ && ip -n "$ns" link set lo up
+	mkdir -p "$tmp/bpffs" && mount -t bpf bpf "$tmp/bpffs" 2>/dev/null && bpffs=$tmp/bpffs
+	if [ -n "$ns" ] && [ -n "$bpffs" ]; then
 		echo "bpf.pin_dir = $bpffs/authgate" >>"$tmp/authgate.conf"
+	else
+		sed -i 's/^xdp.interface = .*/xdp.interface = none/' "$tmp/authgate.conf"
+	fi
 fi
 pre=() # what runs a command where the daemon is
 [ -n "$ns" ] && pre=(nsenter --net="/run/netns/$ns")
@@ -47,9 +51,14 @@ case $reply in "<-  250 2.0.0 queued as "*) ok "swaks as in the README: $reply" 
 f=$(ls "$tmp/spool/new" 2>/dev/null | head -1)
 [ -n "$f" ] && grep -q '^Authentication-Results: mx.authgate.test; spf=pass' "$tmp/spool/new/$f" \
 	&& ok "the message is in spool/new with its Authentication-Results" || not_ok "spooled message" "$(ls -R "$tmp/spool")"
-if [ -n "$ns" ]; then
-	grep -q 'XDP on lo' "$tmp/log" && ok "XDP on the namespace's lo, as the example configures" \
-		|| not_ok "XDP on lo" "$(grep -i xdp "$tmp/log")"
+if [ -n "$ns" ] && [ -n "$bpffs" ]; then
+	if grep -q 'XDP on lo (.* mode)' "$tmp/log"; then
+		ok "XDP on the namespace's lo, as the example configures"
+	elif grep -q 'running without XDP' "$tmp/log"; then
+		skip "XDP on lo" "$(grep -m1 'running without XDP' "$tmp/log")"
+	else
+		not_ok "XDP on lo" "$(grep -i xdp "$tmp/log")"
+	fi
 fi
 kill -TERM $pid; wait $pid; rc=$?; pid=
 expect_eq "the daemon stops cleanly" 0 "$rc"

@@ -20,9 +20,10 @@ wait_port() {
 }
 
 wait_log() {
-	local i
+	local i n
 	for i in $(seq 300); do
-		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		n=$(grep -c -- "$2" "$1" 2>/dev/null)
+		[ "${n:-0}" -ge "$3" ] && return 0
 		sleep 0.1
 	done
 	return 1
