@@ -16,10 +16,11 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
+. "$top/tests/lib/daemon.sh" # free_port, wait_port
 sessions=${SESSIONS:-50} messages=100
 case ${1:-} in --quick) messages=20 ;; --smoke) sessions=4 messages=5 ;; esac
 tmp=$(mktemp -d /tmp/authgate-bench.XXXXXX)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 /usr/bin/python3 - "$top/tests/lib" "$tmp" <<'PY'
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -46,10 +47,7 @@ run_mode() {
 		"limits.sessions_per_ip = 10000" >"$tmp/a.conf"
 	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log-$mode" &
 	pid=$!
-	for _ in $(seq 300); do # until it listens (a slow start is not a failed run)
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-		sleep 0.1
-	done
+	wait_port "$port" || echo "authgate is not listening on $port after 30 s" >&2
 	echo "spool.sync = $mode"
 	local c0 c1 out json n cpu_ms conns cout cps
 	c0=$(ticks)

@@ -10,6 +10,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
+. "$top/tests/lib/daemon.sh" # free_port, wait_port
 n=10000
 case ${1:-} in --quick) n=1000 ;; --smoke) n=500 ;; esac
 tmp=$(mktemp -d /tmp/authgate-bench.XXXXXX)
@@ -18,16 +19,13 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' E
 
 per_session() { # COMMAND_BUFFERS → bytes per idle session
 	local port
-	port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	port=$(free_port)
 	printf '%s\n' "listen = 127.0.0.1:$port" "spool = $tmp/spool" "xdp.interface = none" "workers = 2" \
 		"limits.sessions = 20000" "limits.sessions_per_ip = 20000" \
 		"limits.command_buffers = $1" >"$tmp/a.conf"
 	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log" &
 	pid=$!
-	for _ in $(seq 300); do # until it listens (a slow start is not a failed run)
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-		sleep 0.1
-	done
+	wait_port "$port" || echo "authgate is not listening on $port after 30 s" >&2
 	local out
 	out=$(/usr/bin/python3 "$top/bench/idle_sessions.py" "$port" "$pid" "$n")
 	echo "command_buffers=$1: $out" >&2

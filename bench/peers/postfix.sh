@@ -20,6 +20,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/bench/peers/stack.sh"
+. "$top/tests/lib/daemon.sh" # wait_port
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
 export BUILD
@@ -114,10 +115,7 @@ printf '%s\n' "listen = 127.0.0.1:$agport" "hostname = mx.corpus.test" "spool = 
 agpid=$!
 ag_ticks() { awk '{ print $14 + $15 }' "/proc/$agpid/stat"; }
 stack_postfix "$tmp" "$pfport" || exit 1
-for _ in $(seq 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$agport") 2>/dev/null && break
-	sleep 0.05
-done
+wait_port "$agport" || echo "authgate is not listening on $agport" >&2
 
 for mode in $modes; do
 	measure authgate "$mode" "$agport" ag_ticks always_warm || { tail -5 "$tmp/authgate.log" >&2; exit 1; }

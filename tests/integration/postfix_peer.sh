@@ -11,7 +11,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
 . "$top/bench/peers/stack.sh"
-. "$top/tests/lib/daemon.sh" # wait_log
+. "$top/tests/lib/daemon.sh" # wait_port, wait_log
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
 export BUILD
@@ -56,7 +56,7 @@ send_corpus() { # NAME PORT
 	expect_eq "$1: loadgen counts" "$passes $fails 0 0" \
 		"$(sed -n 's/.*"accepted":\([0-9]*\),"rejected":\([0-9]*\),"tempfailed":\([0-9]*\),"errors":\([0-9]*\).*/\1 \2 \3 \4/p' "$tmp/$1.out")"
 }
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/2525) 2>/dev/null && break; sleep 0.05; done
+wait_port 2525
 send_corpus authgate 2525
 send_corpus postfix 2526
 
