@@ -90,7 +90,8 @@ void spool_fd_path(int fd, char *out, size_t size)
 
 /* Make an anonymous file in tmp/ and name it there (never in new/, where
  * a reader would see it), then remove the name. */
-static int check_dir(const struct spool_dir *d, const char *which, char *err, size_t errlen)
+static int check_dir(const struct spool_dir *d, int pid, const char *which, char *err,
+		     size_t errlen)
 {
 	int fd = openat(d->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
 	if (fd < 0) {
@@ -100,7 +101,7 @@ static int check_dir(const struct spool_dir *d, const char *which, char *err, si
 	}
 	char path[64], name[64];
 	spool_fd_path(fd, path, sizeof path);
-	snprintf(name, sizeof name, ".authgate-check.%d", (int)getpid());
+	snprintf(name, sizeof name, ".authgate-check.%d", pid);
 	int rc = linkat(AT_FDCWD, path, d->tmp_fd, name, AT_SYMLINK_FOLLOW);
 	int e = errno;
 	close(fd);
@@ -115,9 +116,10 @@ static int check_dir(const struct spool_dir *d, const char *which, char *err, si
 
 int spool_check_anonymous(const struct spool *s, char *err, size_t errlen)
 {
-	if (check_dir(&s->main, "the spool's", err, errlen) < 0)
+	if (check_dir(&s->main, s->pid, "the spool's", err, errlen) < 0)
 		return -1;
-	return s->quarantine_same_mount ? 0 : check_dir(&s->quarantine, "the quarantine's", err, errlen);
+	return s->quarantine_same_mount ? 0
+					: check_dir(&s->quarantine, s->pid, "the quarantine's", err, errlen);
 }
 
 void spool_close(struct spool *s)
