@@ -5,7 +5,12 @@
 # overlay. Reports messages/s, latency from end of data to reply
 # (p50/p99), CPU per message, and connections/s (connect, greeting, EHLO,
 # QUIT) from bench/loadgen — once per spool.sync setting, in one run:
-# fsync (per file, the baseline) and syncfs (group commit), and the ratio.
+# fsync (per file, the baseline), syncfs (group commit) and journal (a
+# write-ahead journal, published into the Maildir behind the 250s), and
+# the ratios to fsync. The journal is 16 MB here, smaller than the run's
+# messages, so the run cannot end before the publisher has had to keep
+# up; its row also says when the last message was in new/ and counts the
+# CPU up to then.
 # The baseline of the whole daemon, the Postfix + OpenDKIM milter +
 # policyd-spf stack under the same corpus load, is bench/peers/postfix.sh.
 #   SPOOL_DIR=DIR  make the spools DIR/spool-fsync and DIR/spool-syncfs (and
@@ -13,11 +18,12 @@
 #                  out of the figures
 #   SPOOL_SYNC=M   run only spool.sync = M
 #   SESSIONS=N     concurrent sessions (default 50)
+#   MESSAGES=N     messages per session (default 100)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 . "$top/tests/lib/daemon.sh" # free_port, wait_port
-sessions=${SESSIONS:-50} messages=100
+sessions=${SESSIONS:-50} messages=${MESSAGES:-100}
 case ${1:-} in --quick) messages=20 ;; --smoke) sessions=4 messages=5 ;; esac
 tmp=$(mktemp -d /tmp/authgate-bench.XXXXXX)
 port=$(free_port)
@@ -33,6 +39,18 @@ sig = fx.signature(msg)
 open(tmp + '/msg.eml', 'wb').write(sig + msg)
 PY
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# Journal mode: wait until DIR holds N messages; print the JSON fields
+# for the time from T0 (ns) until then and the rate that makes.
+until_published() {
+	local dir=$1 n=$2 t0=$3 i
+	for i in $(seq 1200); do
+		[ "$(ls -f "$dir" | wc -l)" -ge $((n + 2)) ] && break
+		sleep 0.05
+	done
+	awk -v t=$(( $(date +%s%N) - t0 )) -v n="$n" -v have="$(( $(ls -f "$dir" | wc -l) - 2 ))" 'BEGIN {
+		printf "in new/ %d of %d messages after %.2f s = %.0f messages/s into the Maildir\n", have, n, t / 1e9, have / (t / 1e9) > "/dev/stderr"
+		printf "\"in_spool_s\":%.3f,\"spooled_per_s\":%.1f,", t / 1e9, have / (t / 1e9) }'
+}
 pid=
 trap '[ -z "$pid" ] || { kill $pid; wait $pid; } 2>/dev/null || true
 	rm -rf "$tmp" ${SPOOL_DIR:+"$SPOOL_DIR/spool-fsync" "$SPOOL_DIR/spool-syncfs"}' EXIT
@@ -44,19 +62,25 @@ run_mode() {
 	printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.bench" "spool = ${SPOOL_DIR:-$tmp}/spool-$mode" \
 		"spool.sync = $mode" "dns.zone = $tmp/zone" \
 		"dns.servers = 127.0.0.1:9" "xdp.interface = none" "workers = 2" \
-		"limits.sessions_per_ip = 10000" >"$tmp/a.conf"
+		"limits.sessions_per_ip = 10000" "limits.message_size = 1M" \
+		"spool.journal_size = 16M" >"$tmp/a.conf"
 	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log-$mode" &
 	pid=$!
 	wait_port "$port" || echo "authgate is not listening on $port after 30 s" >&2
 	echo "spool.sync = $mode"
-	local c0 c1 out json n cpu_ms conns cout cps
+	local c0 c1 out json n cpu_ms conns cout cps t0 extra=
 	c0=$(ticks)
+	t0=$(date +%s%N)
 	out=$("$top/$BUILD/bench/loadgen" --server "127.0.0.1:$port" --message "$tmp/msg.eml" \
 		--sessions $sessions --messages $messages --pipelining --json)
-	c1=$(ticks)
 	echo "$out" | grep -v '^{'
 	json=$(echo "$out" | grep '^{')
 	n=$(( sessions * messages ))
+	if [ "$mode" = journal ]; then
+		extra=$(until_published "${SPOOL_DIR:-$tmp}/spool-$mode/new" \
+			"$(echo "$json" | sed -n 's/.*"accepted":\([0-9]*\).*/\1/p')" "$t0")
+	fi
+	c1=$(ticks)
 	cpu_ms=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n=$n 'BEGIN { printf "%.3f", t * 1000 / hz / n }')
 	echo "CPU per message: $cpu_ms ms ($(wc -c <"$tmp/msg.eml") byte messages, RSA-2048, durable before 250, 2 workers)"
 	# Connections per second: each of the sessions' slots connects, reads the
@@ -68,13 +92,15 @@ run_mode() {
 	cps=$(echo "$cout" | grep '^{' | sed -n 's/.*"connections_per_s":\([0-9.]*\).*/\1/p')
 	json=$(echo "$json" | sed 's/,"connections":[0-9]*,"connections_per_s":[0-9.]*//')
 	kill $pid; wait $pid 2>/dev/null; pid=
-	echo "{\"bench\":\"daemon\",\"spool_sync\":\"$mode\",\"cpu_ms_per_message\":$cpu_ms,\"connections_per_s\":$cps,\"connect_only_sessions\":$sessions,\"connect_only_per_session\":$conns,${json#*\"loadgen\",}" >"$tmp/json-$mode"
+	echo "{\"bench\":\"daemon\",\"spool_sync\":\"$mode\",\"cpu_ms_per_message\":$cpu_ms,\"connections_per_s\":$cps,\"connect_only_sessions\":$sessions,\"connect_only_per_session\":$conns,$extra${json#*\"loadgen\",}" >"$tmp/json-$mode"
 	cat "$tmp/json-$mode"
 }
-for mode in ${SPOOL_SYNC:-fsync syncfs}; do
+for mode in ${SPOOL_SYNC:-fsync syncfs journal}; do
 	run_mode "$mode"
 done
 if [ -z "${SPOOL_SYNC:-}" ]; then
 	rate() { sed -n 's/.*"messages_per_s":\([0-9.]*\).*/\1/p' "$tmp/json-$1"; }
-	awk -v a="$(rate syncfs)" -v b="$(rate fsync)" 'BEGIN { printf "spool.sync = syncfs: %.2fx the messages/s of fsync in this run\n", a / b }'
+	for m in syncfs journal; do
+		awk -v m=$m -v a="$(rate $m)" -v b="$(rate fsync)" 'BEGIN { printf "spool.sync = %s: %.2fx the messages/s of fsync in this run\n", m, a / b }'
+	done
 fi

@@ -80,6 +80,29 @@ static void log_file_append(void)
 		fcntl(STDERR_FILENO, F_SETFL, fl | O_APPEND);
 }
 
+/* syncfs and journal modes: the thread their rounds run on, and the
+ * journal (recovered before anything is accepted). */
+static int start_spool_sync(struct daemon_shared *d, const struct config *cfg, char *err,
+			    size_t errlen)
+{
+	if (cfg->spool_sync == SPOOL_SYNC_FSYNC)
+		return 0;
+	if (spool_check_anonymous(&d->spool, err, errlen) < 0)
+		return -1;
+	if (cfg->spool_sync == SPOOL_SYNC_JOURNAL) {
+		char path[CONFIG_PATH_MAX + 32];
+		if (cfg->spool_journal[0])
+			snprintf(path, sizeof path, "%s", cfg->spool_journal);
+		else
+			snprintf(path, sizeof path, "%s/authgate-journal", cfg->spool);
+		d->journal = spool_journal_open(&d->spool, path, cfg->spool_journal_size, err, errlen);
+		if (!d->journal)
+			return -1;
+	}
+	d->spool_sync = spool_sync_start(&d->spool, d->journal, err, errlen);
+	return d->spool_sync ? 0 : -1;
+}
+
 static int run(struct config *cfg, const char *path)
 {
 	static struct daemon_shared d;
@@ -94,9 +117,7 @@ static int run(struct config *cfg, const char *path)
 	}
 	if (worker_probe_ring(err, sizeof err) < 0 ||
 	    spool_open(&d.spool, cfg->spool, cfg->hostname, err, sizeof err) < 0 ||
-	    (cfg->spool_sync == SPOOL_SYNC_SYNCFS &&
-	     (spool_check_anonymous(&d.spool, err, sizeof err) < 0 ||
-	      !(d.spool_sync = spool_sync_start(&d.spool, err, sizeof err))))) {
+	    start_spool_sync(&d, cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "authgate serve: %s\n", err);
 		return 1;
 	}
@@ -158,9 +179,12 @@ static int run(struct config *cfg, const char *path)
 	if (d.spool_sync) {
 		unsigned long rounds, answered;
 		spool_sync_counts(d.spool_sync, &rounds, &answered);
-		log_notice("spool sync: %lu syncfs rounds for %lu requests", rounds, answered);
+		log_notice("spool sync: %lu %s rounds for %lu requests", rounds,
+			   d.journal ? "journal" : "syncfs", answered);
 		spool_sync_stop(d.spool_sync);
 	}
+	spool_journal_close(d.journal); /* publishes what is left first */
+	d.journal = NULL;
 	(void)msgs;
 	free(w);
 	bpf_stop();

@@ -32,6 +32,8 @@ static const struct key keys[] = {
 	{"workers", V_UINT, F(workers), 0, 0, 256},
 	{"spool", V_STR, STR(spool), 0, 0},
 	{"spool.sync", V_SYNC, F(spool_sync), 0, 0, 0},
+	{"spool.journal", V_STR, STR(spool_journal), 0, 0},
+	{"spool.journal_size", V_SIZE, F(spool_journal_size), 0, 1ull << 20, 1ull << 40},
 	{"dns.zone", V_STR, STR(dns_zone), 0, 0},
 	{"dns.servers", V_STR, STR(dns_servers), 0, 0},
 	{"dns.timeout", V_MILLIS, F(dns_timeout_ms), 0, 1, 600000},
@@ -72,6 +74,7 @@ void config_defaults(struct config *c)
 	memset(c, 0, sizeof *c);
 	snprintf(c->hostname, sizeof c->hostname, "localhost");
 	snprintf(c->spool, sizeof c->spool, "./var/spool");
+	c->spool_journal_size = 64u << 20;
 	c->dns_timeout_ms = 2000;
 	c->dns_tries = 2;
 	snprintf(c->xdp_interface, sizeof c->xdp_interface, "lo");
@@ -226,8 +229,8 @@ static const char *set_value(struct config *c, const struct key *k, const char *
 		*(enum drop_action *)field = (enum drop_action)e;
 		return NULL;
 	case V_SYNC:
-		if (set_enum(v, (const char *const[]){"fsync", "syncfs"}, 2, &e) < 0)
-			return "expected fsync or syncfs";
+		if (set_enum(v, (const char *const[]){"fsync", "syncfs", "journal"}, 3, &e) < 0)
+			return "expected fsync, syncfs or journal";
 		*(enum spool_sync_mode *)field = (enum spool_sync_mode)e;
 		return NULL;
 	case V_LOGFMT:
@@ -345,6 +348,12 @@ int config_parse(const char *text, size_t len, const char *filename,
 	}
 	if (!strcmp(c->tls_cert, "") != !strcmp(c->tls_key, ""))
 		return fail(err, errlen, filename, line, "tls.cert and tls.key go together");
+	/* A record never straddles the journal's end, so the largest message
+	 * (with the headers the daemon adds) must fit in half of it. */
+	if (c->spool_sync == SPOOL_SYNC_JOURNAL &&
+	    c->spool_journal_size / 2 < c->message_size + (64u << 10))
+		return fail(err, errlen, filename, line,
+			    "spool.journal_size must be at least twice limits.message_size (plus 128K)");
 	return 0;
 }
 

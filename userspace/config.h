@@ -25,9 +25,10 @@
 
 enum drop_action { DROP_REJECT, DROP_DISCARD, DROP_QUARANTINE };
 enum log_format { LOG_TEXT, LOG_JSON };
-/* How spooled files are made durable: fsync(2) each file, or one
- * syncfs(2) for every file written meanwhile (userspace/spool_sync.h). */
-enum spool_sync_mode { SPOOL_SYNC_FSYNC, SPOOL_SYNC_SYNCFS };
+/* How spooled files are made durable: fsync(2) each file, one syncfs(2)
+ * for every file written meanwhile (userspace/spool_sync.h), or a record
+ * in the spool's journal first (userspace/spool_journal.h). */
+enum spool_sync_mode { SPOOL_SYNC_FSYNC, SPOOL_SYNC_SYNCFS, SPOOL_SYNC_JOURNAL };
 
 struct config_listen {
 	struct sockaddr_storage addr;
@@ -46,6 +47,8 @@ struct config {
 	unsigned workers; /* 0: one per CPU */
 	char spool[CONFIG_PATH_MAX];
 	enum spool_sync_mode spool_sync;
+	char spool_journal[CONFIG_PATH_MAX]; /* "": <spool>/authgate-journal */
+	size_t spool_journal_size;
 	char dns_zone[CONFIG_PATH_MAX];
 	char dns_servers[512];
 	unsigned dns_timeout_ms, dns_tries;

@@ -51,6 +51,7 @@ enum spool_step {
 	SP_LINK,      /* the anonymous file → new/NAME */
 	SP_DIRSYNC,   /* wait: the worker's next fsync of new/ */
 	SP_SYNCFS,    /* wait: the next syncfs round (spool_sync.h) */
+	SP_JOURNAL,   /* wait: the record appended and synced (spool_journal.h) */
 };
 
 struct session {
@@ -615,6 +616,10 @@ static const enum spool_step syncfs_program[] = {
 	SP_OPEN_ANON, SP_WRITE, SP_SYNCFS, SP_LINK, SP_CLOSE_ASYNC, SP_SYNCFS, SP_NONE,
 };
 
+/* spool.sync = journal: the message is durable once its record in the
+ * journal is; the journal's publisher puts it into new/ by the rule above. */
+static const enum spool_step journal_program[] = {SP_JOURNAL, SP_NONE};
+
 static const struct spool_dir *spool_dir_of(const struct session *s)
 {
 	return s->to_quarantine ? &s->w->shared->spool.quarantine : &s->w->shared->spool.main;
@@ -674,6 +679,13 @@ static void spool_next(struct session *s)
 		spool_sync_request(s->w->shared->spool_sync, s->w->ring.ring_fd, &s->spool_op,
 				   s->spool_since);
 		return;
+	case SP_JOURNAL: {
+		struct journal_entry e = {.iov = s->iov, .iovcnt = 2,
+					  .len = s->rec->headers_len + s->wpos,
+					  .name = s->spool_name, .quarantine = s->to_quarantine};
+		spool_sync_append(s->w->shared->spool_sync, s->w->ring.ring_fd, &s->spool_op, &e);
+		return;
+	}
 	case SP_CLOSE_ASYNC: {
 		struct io_uring_sqe *sqe = worker_sqe(s->w);
 		io_uring_prep_close(sqe, s->spool_fd);
@@ -701,6 +713,8 @@ static void spool_begin(struct session *s, bool quarantine)
 	s->iov[1] = (struct iovec){s->arena, s->wpos}; /* written from the arena itself */
 	if (!s->w->shared->spool_sync) {
 		s->program = fsync_program;
+	} else if (s->w->shared->cfg->spool_sync == SPOOL_SYNC_JOURNAL) {
+		s->program = journal_program;
 	} else {
 		s->program = syncfs_program;
 		if (!quarantine || sp->quarantine_same_mount)

@@ -4,6 +4,7 @@
 #include "spool_sync.h"
 
 #include "log.h"
+#include "spool_journal.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -19,11 +20,16 @@
 #include <unistd.h>
 
 #define ANSWER_BATCH 64 /* answers posted per submission; the answering ring's size */
+/* How long a message waits for room in a full journal (the publisher
+ * behind) before its sender is told 452 and to try again later. */
+#define JOURNAL_ROOM_WAIT_NS (10 * 1000000000ull)
 
 struct waiter {
 	int ring_fd;
 	void *user_data;
 	uint64_t since; /* the requester's writes began then (CLOCK_MONOTONIC ns) */
+	struct journal_entry entry; /* journal mode: what to append */
+	int res;                    /* the answer */
 };
 
 struct spool_sync {
@@ -45,6 +51,11 @@ struct spool_sync {
 	int failed_res;
 	int (*syncer)(void *arg); /* tests only: replaces the syncfs calls */
 	void *syncer_arg;
+	struct spool_journal *journal; /* journal mode: rounds append to it */
+	struct journal_entry *entries;  /* the round's, for spool_journal_append */
+	unsigned entries_cap;
+	struct waiter *deferred; /* the round's that wait for room */
+	unsigned deferred_cap;
 };
 
 uint64_t spool_sync_now(void)
@@ -67,8 +78,9 @@ static int sync_all(const struct spool_sync *ss)
 /* An answer that cannot be posted would leave a session waiting for ever
  * (and the daemon unable to drain): try again while the target's
  * completion queue is full, and stop the daemon loudly if it never works. */
-static void answer_again(struct spool_sync *ss, const struct waiter *w, int res)
+static void answer_again(struct spool_sync *ss, const struct waiter *w)
 {
+	int res = w->res;
 	for (int tries = 0;; tries++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ss->ring);
 		io_uring_prep_msg_ring(sqe, w->ring_fd, (unsigned)res, (uint64_t)(uintptr_t)w->user_data, 0);
@@ -99,16 +111,87 @@ static int result_for(const struct spool_sync *ss, const struct waiter *w, int r
 	return res;
 }
 
+static void *grow_array(void *a, unsigned *cap, unsigned n, size_t size)
+{
+	if (n <= *cap)
+		return a;
+	void *b = realloc(a, n * size);
+	if (!b) { /* out of memory here is out of memory for the daemon */
+		log_notice("spool sync: out of memory");
+		abort();
+	}
+	*cap = n;
+	return b;
+}
+
+/* syncfs mode: one result for the round, each request's from it. All
+ * are answered. */
+static unsigned syncfs_round(struct spool_sync *ss, struct waiter *w, unsigned n)
+{
+	int res = ss->syncer ? ss->syncer(ss->syncer_arg) : sync_all(ss);
+	if (res < 0) {
+		log_notice("spool sync: syncfs: %s; messages written before now get 451", strerror(-res));
+		ss->failed_at = spool_sync_now();
+		ss->failed_res = res;
+	}
+	for (unsigned i = 0; i < n; i++)
+		w[i].res = result_for(ss, &w[i], res);
+	return n;
+}
+
+/* journal mode: the round's messages appended and synced, each with its
+ * own result. One that found no room waits for the publisher to free
+ * some (into ss->deferred), up to JOURNAL_ROOM_WAIT_NS, then gets ENOSPC
+ * (452). Returns how many are answered: they are the first ones in w. */
+static unsigned journal_round(struct spool_sync *ss, struct waiter *w, unsigned n)
+{
+	ss->entries = grow_array(ss->entries, &ss->entries_cap, n, sizeof *ss->entries);
+	for (unsigned i = 0; i < n; i++)
+		ss->entries[i] = w[i].entry;
+	spool_journal_append(ss->journal, ss->entries, n);
+	uint64_t now = spool_sync_now();
+	unsigned answered = 0, deferred = 0;
+	for (unsigned i = 0; i < n; i++) {
+		w[i].res = ss->entries[i].res;
+		if (w[i].res == -EAGAIN && now - w[i].since < JOURNAL_ROOM_WAIT_NS) {
+			ss->deferred = grow_array(ss->deferred, &ss->deferred_cap, deferred + 1,
+						  sizeof *ss->deferred);
+			ss->deferred[deferred++] = w[i];
+			continue;
+		}
+		if (w[i].res == -EAGAIN)
+			w[i].res = -ENOSPC;
+		w[answered++] = w[i];
+	}
+	if (deferred)
+		memcpy(w + answered, ss->deferred, deferred * sizeof *w);
+	return answered;
+}
+
+static void grow(struct spool_sync *ss);
+
+/* Requests that wait for room go ahead of the ones that came since. */
+static void requeue_first(struct spool_sync *ss, const struct waiter *w, unsigned n)
+{
+	pthread_mutex_lock(&ss->lock);
+	while (ss->npending + n > ss->pending_cap)
+		grow(ss);
+	memmove(ss->pending + n, ss->pending, ss->npending * sizeof *w);
+	memcpy(ss->pending, w, n * sizeof *w);
+	ss->npending += n;
+	pthread_mutex_unlock(&ss->lock);
+}
+
 /* A round's answers, ANSWER_BATCH per submission; one the target could
  * not take yet goes again on its own. */
-static void answer_all(struct spool_sync *ss, const struct waiter *w, unsigned n, int res)
+static void answer_all(struct spool_sync *ss, const struct waiter *w, unsigned n)
 {
 	for (unsigned done = 0; done < n;) {
 		unsigned k = n - done < ANSWER_BATCH ? n - done : ANSWER_BATCH;
 		for (unsigned i = 0; i < k; i++) {
 			const struct waiter *x = &w[done + i];
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&ss->ring);
-			io_uring_prep_msg_ring(sqe, x->ring_fd, (unsigned)result_for(ss, x, res),
+			io_uring_prep_msg_ring(sqe, x->ring_fd, (unsigned)x->res,
 					       (uint64_t)(uintptr_t)x->user_data, 0);
 			io_uring_sqe_set_data64(sqe, done + i);
 		}
@@ -131,7 +214,7 @@ static void answer_all(struct spool_sync *ss, const struct waiter *w, unsigned n
 		}
 		for (unsigned i = 0; i < k; i++) /* after the batch: its CQEs are all reaped */
 			if (again >> i & 1)
-				answer_again(ss, &w[done + i], result_for(ss, &w[done + i], res));
+				answer_again(ss, &w[done + i]);
 		done += k;
 	}
 }
@@ -141,6 +224,7 @@ static void answer_all(struct spool_sync *ss, const struct waiter *w, unsigned n
 static void *sync_main(void *arg)
 {
 	struct spool_sync *ss = arg;
+	pthread_setname_np(pthread_self(), ss->journal ? "ag-journal" : "ag-syncfs");
 	pthread_mutex_lock(&ss->lock);
 	for (;;) {
 		while (!ss->npending && !ss->stopping)
@@ -155,32 +239,33 @@ static void *sync_main(void *arg)
 		ss->round_cap = cap;
 		ss->npending = 0;
 		pthread_mutex_unlock(&ss->lock);
-		int res = ss->syncer ? ss->syncer(ss->syncer_arg) : sync_all(ss);
-		if (res < 0) {
-			log_notice("spool sync: syncfs: %s; messages written before now get 451", strerror(-res));
-			ss->failed_at = spool_sync_now();
-			ss->failed_res = res;
-		}
+		unsigned k = ss->journal ? journal_round(ss, round, n) : syncfs_round(ss, round, n);
 		/* Counted before the answers go out: whoever holds an answer
 		 * sees it counted. */
 		pthread_mutex_lock(&ss->lock);
 		ss->rounds++;
-		ss->answered += n;
+		ss->answered += k;
 		pthread_mutex_unlock(&ss->lock);
-		answer_all(ss, round, n, res);
+		answer_all(ss, round, k);
+		if (k < n) {
+			requeue_first(ss, round + k, n - k);
+			spool_journal_wait_room(ss->journal, 100);
+		}
 		pthread_mutex_lock(&ss->lock);
 	}
 	pthread_mutex_unlock(&ss->lock);
 	return NULL;
 }
 
-struct spool_sync *spool_sync_start(const struct spool *s, char *err, size_t errlen)
+struct spool_sync *spool_sync_start(const struct spool *s, struct spool_journal *journal,
+				    char *err, size_t errlen)
 {
 	struct spool_sync *ss = calloc(1, sizeof *ss);
 	if (!ss) {
 		snprintf(err, errlen, "spool sync: out of memory");
 		return NULL;
 	}
+	ss->journal = journal;
 	struct stat a, b;
 	ss->fds[ss->nfds++] = s->main.tmp_fd;
 	if (fstat(s->main.tmp_fd, &a) == 0 && fstat(s->quarantine.tmp_fd, &b) == 0 && a.st_dev != b.st_dev)
@@ -224,14 +309,26 @@ static void grow(struct spool_sync *ss)
 	ss->pending_cap = cap;
 }
 
-void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data, uint64_t since)
+static void enqueue(struct spool_sync *ss, const struct waiter *w)
 {
 	pthread_mutex_lock(&ss->lock);
 	if (ss->npending == ss->pending_cap)
 		grow(ss);
-	ss->pending[ss->npending++] = (struct waiter){ring_fd, user_data, since};
+	ss->pending[ss->npending++] = *w;
 	pthread_cond_signal(&ss->wake);
 	pthread_mutex_unlock(&ss->lock);
+}
+
+void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data, uint64_t since)
+{
+	enqueue(ss, &(struct waiter){.ring_fd = ring_fd, .user_data = user_data, .since = since});
+}
+
+void spool_sync_append(struct spool_sync *ss, int ring_fd, void *user_data,
+		       const struct journal_entry *entry)
+{
+	enqueue(ss, &(struct waiter){.ring_fd = ring_fd, .user_data = user_data,
+				     .since = spool_sync_now(), .entry = *entry});
 }
 
 void spool_sync_set_syncer(struct spool_sync *ss, int (*syncer)(void *arg), void *arg)
@@ -264,5 +361,7 @@ void spool_sync_stop(struct spool_sync *ss)
 	pthread_cond_destroy(&ss->wake);
 	free(ss->pending);
 	free(ss->round);
+	free(ss->entries);
+	free(ss->deferred);
 	free(ss);
 }

@@ -1,6 +1,8 @@
 /*
  * spool_sync — group commit of spool files with syncfs(2), for
- * `spool.sync = syncfs`.
+ * `spool.sync = syncfs`, and of journal records, for `spool.sync =
+ * journal` (spool_journal.h): the same thread and answers, a round being
+ * an append and an fdatasync instead of a syncfs.
  *
  * Owns: one thread that makes everything written to the spool's
  * filesystem durable with one syncfs() per round, however many files and
@@ -20,6 +22,7 @@
 #define AUTHGATE_SPOOL_SYNC_H
 
 #include "spool.h"
+#include "spool_journal.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -27,8 +30,10 @@
 struct spool_sync;
 
 /* Start the thread for spool s (its main and quarantine directories;
- * one syncfs per distinct filesystem). NULL with a message in err. */
-struct spool_sync *spool_sync_start(const struct spool *s, char *err, size_t errlen);
+ * one syncfs per distinct filesystem), or with a journal, for appending
+ * to it (spool_sync_append only). NULL with a message in err. */
+struct spool_sync *spool_sync_start(const struct spool *s, struct spool_journal *journal,
+				    char *err, size_t errlen);
 
 /* Ask for a syncfs that begins after this call. When it has returned, a
  * CQE with `user_data` and res 0 or -errno is posted on the ring whose
@@ -37,6 +42,11 @@ struct spool_sync *spool_sync_start(const struct spool *s, char *err, size_t err
  * fails this request too, even if its own syncfs succeeds (syncfs reports
  * a writeback error only once). Thread-safe. */
 void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data, uint64_t since);
+/* Journal mode: append the entry (its iovecs must stay valid until the
+ * answer) in the next round; the answer's res is the entry's res
+ * (spool_journal.h). Thread-safe. */
+void spool_sync_append(struct spool_sync *ss, int ring_fd, void *user_data,
+		       const struct journal_entry *entry);
 /* CLOCK_MONOTONIC in ns, for `since`. */
 uint64_t spool_sync_now(void);
 

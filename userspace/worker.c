@@ -314,7 +314,8 @@ int worker_tmpfile_take(struct worker *w)
 /* Once per loop turn in syncfs mode: keep the pool full. */
 static void tmpfile_refill(struct worker *w)
 {
-	if (!w->shared->spool_sync || w->draining || mono_now() < w->tmpfile_retry)
+	if (w->shared->cfg->spool_sync != SPOOL_SYNC_SYNCFS || w->draining ||
+	    mono_now() < w->tmpfile_retry)
 		return;
 	while (w->ntmpfiles + w->tmpfiles_opening < WORKER_TMPFILE_POOL) {
 		struct io_uring_sqe *sqe = worker_sqe(w);
@@ -483,6 +484,9 @@ void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	time_t last_sweep = 0, drain_deadline = 0;
+	char name[16]; /* for top -H and perf: which thread is which */
+	snprintf(name, sizeof name, "ag-worker-%u", w->id);
+	pthread_setname_np(pthread_self(), name);
 	if (ring_init(&w->ring, w->error, sizeof w->error) < 0) {
 		log_notice("worker %u: %s", w->id, w->error);
 		atomic_store(&w->shared->stop, 1);

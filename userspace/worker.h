@@ -25,6 +25,7 @@
 
 struct bufring;
 struct spool_sync;
+struct spool_journal;
 struct session;
 struct worker;
 
@@ -50,6 +51,7 @@ struct daemon_shared {
 	const struct config *cfg;
 	struct spool spool;
 	struct spool_sync *spool_sync; /* NULL: spool.sync = fsync */
+	struct spool_journal *journal; /* spool.sync = journal */
 	struct ssl_ctx_st *tls_ctx; /* NULL: no STARTTLS */
 	atomic_int stop;   /* 1: drain and exit */
 	atomic_int reload; /* bumped by SIGHUP */

@@ -9,6 +9,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/daemon.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
+export PYTHONPATH=$top/tests/lib # spool_wait.py
 
 for tool in swaks; do
 	command -v $tool >/dev/null || { skip "daemon" "$tool is not installed (make deps)"; tap_done; exit; }
@@ -56,6 +57,8 @@ write_conf() { # EXTRA_LINES...
 		echo "xdp.interface = none"
 		echo "workers = 2"
 		[ -n "${SPOOL_SYNC:-}" ] && echo "spool.sync = $SPOOL_SYNC"
+		# a small journal: each start writes all of it once
+		[ "${SPOOL_SYNC:-}" = journal ] && printf '%s\n' "spool.journal_size = 4M" "limits.message_size = 1M"
 		for l in "$@"; do echo "$l"; done
 	} >"$tmp/authgate.conf"
 }
@@ -114,7 +117,7 @@ expect_eq "SUBMITTER: refused at RCPT when Sender ID fails for it; accepted when
 # Python smtplib: two messages on one connection; the spooled copy must be
 # the prepended headers plus the message exactly as sent (after unstuffing).
 if $PY - "$port" "$tmp/good.eml" "$tmp/spool/new" <<'EOF'
-import os, smtplib, sys
+import os, smtplib, sys, spool_wait
 port, path, new = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 msg = open(path, 'rb').read()
 before = set(os.listdir(new))
@@ -125,7 +128,7 @@ for _ in range(2):
     code, text = s.data(msg)
     assert code == 250, (code, text)
 s.quit()
-added = sorted(set(os.listdir(new)) - before)
+added = spool_wait.added(new, before, 2)
 assert len(added) == 2, added
 for name in added:
     spooled = open(os.path.join(new, name), 'rb').read()
@@ -147,6 +150,16 @@ if [ "${SPOOL_SYNC:-}" = syncfs ]; then
 	[ "${rounds:-0}" -gt 0 ] && ok "every 250 waited for syncfs rounds ($rounds)" \
 		|| not_ok "syncfs rounds" "$(grep 'spool sync' "$tmp/serve.log")"
 fi
+if [ "${SPOOL_SYNC:-}" = journal ]; then
+	rounds=$(sed -n 's/.*spool sync: \([0-9]*\) journal rounds.*/\1/p' "$tmp/serve.log" | tail -1)
+	[ "${rounds:-0}" -gt 0 ] && ok "every 250 waited for a journal round ($rounds)" \
+		|| not_ok "journal rounds" "$(grep 'spool sync' "$tmp/serve.log")"
+	accepted=$(grep -c 'verdict=accept code="250 2.0.0"' "$tmp/serve.log")
+	expect_eq "the drain published every accepted message from the journal into new/" \
+		"$accepted messages published into the spool, 0 of them recovered at start" \
+		"$(sed -n 's/.*spool journal: \([0-9]* messages published.*\)/\1/p' "$tmp/serve.log" | tail -1)"
+	expect_eq "... and they are all in new/" "$accepted" "$(ls "$tmp/spool/new" | wc -l)"
+fi
 # The sum over the workers' exit lines of the number before/after a phrase.
 sum_of() { grep -o "$1" | awk -v f="$2" '{s += $f} END {print s + 0}'; }
 pooled=$(sum_of '[0-9]* command reads from the shared pool' 1 <"$tmp/serve.log")
@@ -161,7 +174,7 @@ expect_eq "transaction lines went out through the ring: none written at once, no
 # messages spooled byte-identical, and the daemon says the pool ran dry.
 burst() { # → "ok" or what went wrong
 	$PY - "$port" "$tmp/good.eml" "$tmp/spool/new" <<'PYEOF'
-import os, socket, sys
+import os, socket, sys, spool_wait
 port, msg, new = int(sys.argv[1]), open(sys.argv[2], 'rb').read(), sys.argv[3]
 before = set(os.listdir(new))
 c = socket.create_connection(('127.0.0.1', port)); c.settimeout(20)
@@ -177,7 +190,7 @@ for t in (0, 62):
     assert all(r.startswith(b"250 2.1.5") for r in replies[t + 1:t + 61]), replies[t + 1:t + 61]
     assert replies[t + 61].startswith(b"250 2.0.0 queued"), replies[t + 61]
 assert replies[-1].startswith(b"221 "), replies[-1]
-added = sorted(set(os.listdir(new)) - before)
+added = spool_wait.added(new, before, 2)
 assert len(added) == 2, added
 for name in added:
     spooled = open(os.path.join(new, name), 'rb').read()
@@ -256,7 +269,7 @@ else not_ok "BDAT chunks"; fi
 # A BDAT chunk of a transaction abandoned with RSET must not become the
 # start of the next message.
 if $PY - "$port" "$tmp/good.eml" "$tmp/spool/new" <<'EOF'
-import os, socket, sys
+import os, socket, sys, spool_wait
 port, msg, new = int(sys.argv[1]), open(sys.argv[2], 'rb').read(), sys.argv[3]
 before = set(os.listdir(new))
 c = socket.create_connection(('127.0.0.1', port)); c.settimeout(20)
@@ -269,7 +282,7 @@ assert replies[2].startswith(b"250 2.0.0 13 octets"), replies
 c.sendall(b"MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nBDAT %d LAST\r\n" % len(msg) + msg)
 replies = [f.readline() for _ in range(3)]
 assert replies[2].startswith(b"250 2.0.0 "), replies
-added = sorted(set(os.listdir(new)) - before)
+added = spool_wait.added(new, before, 1)
 assert len(added) == 1, added
 spooled = open(os.path.join(new, added[0]), 'rb').read()
 assert b"STALE" not in spooled, spooled[:200]
@@ -282,7 +295,7 @@ write_conf "policy.drop_action = quarantine" "limits.sessions_per_ip = 2"
 start
 reply=$(send alice@example.org "$tmp/tampered.eml")
 case $reply in "<-  250 2.0.0 accepted as "*) ok "quarantine: 250" ;; *) not_ok "quarantine" "$reply" ;; esac
-expect_eq "quarantine: spooled to quarantine/new" 1 "$(ls "$tmp/spool/quarantine/new" | wc -l)"
+expect_eq "quarantine: spooled to quarantine/new" 1 "$(wait_files "$tmp/spool/quarantine/new" 1)"
 # limits.sessions_per_ip = 2: the third concurrent connection gets 421.
 third=$($PY - "$port" <<'EOF'
 import socket, sys, time

@@ -3,6 +3,9 @@
 #   free_port              a free TCP port on 127.0.0.1
 #   wait_port PORT         wait (30 s at most) until something accepts on it
 #   wait_log FILE RE N     wait (30 s at most) until N lines of FILE match RE
+#   wait_files DIR N       wait (30 s at most) until DIR holds N entries; print
+#                          how many it holds (spool.sync = journal publishes
+#                          into new/ shortly after the 250)
 #   daemon_start CONF LOG  start the daemon in the background; pid in $daemon_pid
 #   daemon_stop            SIGTERM, wait; the exit status in $daemon_status
 free_port() {
@@ -27,6 +30,16 @@ wait_log() {
 		sleep 0.1
 	done
 	return 1
+}
+
+wait_files() {
+	local i n
+	for i in $(seq 300); do
+		n=$(ls -A "$1" 2>/dev/null | wc -l)
+		[ "$n" -ge "$2" ] && break
+		sleep 0.1
+	done
+	echo "$n"
 }
 
 daemon_pid=

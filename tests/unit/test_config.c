@@ -34,6 +34,8 @@ static void defaults(void **state)
 	assert_string_equal(c.listen[0].text, "127.0.0.1:2525");
 	assert_string_equal(c.spool, "./var/spool");
 	assert_int_equal(c.spool_sync, SPOOL_SYNC_FSYNC);
+	assert_string_equal(c.spool_journal, "");
+	assert_int_equal(c.spool_journal_size, 64u << 20);
 	assert_int_equal(c.message_size, 25u << 20);
 	assert_int_equal(c.timeouts.data_term, 600);
 	assert_int_equal(c.policy.softfail, TREAT_NEUTRAL);
@@ -98,11 +100,26 @@ static void errors_name_the_line(void **state)
 	expect_error("policy.drop_action = bounce\n",
 		     "a.conf:1: policy.drop_action = bounce: expected reject, discard or quarantine");
 	expect_error("log.format = xml\n", "a.conf:1: log.format = xml: expected text or json");
-	expect_error("spool.sync = fdatasync\n", "a.conf:1: spool.sync = fdatasync: expected fsync or syncfs");
+	expect_error("spool.sync = fdatasync\n",
+		     "a.conf:1: spool.sync = fdatasync: expected fsync, syncfs or journal");
+	expect_error("spool.journal_size = 512K\n", "a.conf:1: spool.journal_size = 512K: value out of range");
+	/* the largest message must fit in half the journal */
+	expect_error("spool.sync = journal\nspool.journal_size = 32M\n",
+		     "a.conf:2: spool.journal_size must be at least twice limits.message_size (plus 128K)");
 	expect_error("bpf.keep_blocklist = perhaps\n", "a.conf:1: bpf.keep_blocklist = perhaps: expected yes or no");
 	expect_error("tls.cert = /x.pem\n", "a.conf:1: tls.cert and tls.key go together");
 	expect_error("workers = 99999999999999999999999\n",
 		     "a.conf:1: workers = 99999999999999999999999: expected a whole number");
+}
+
+static void journal_keys(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("spool.sync = journal\nspool.journal = /var/lib/ag/journal\n"
+			       "spool.journal_size = 8M\nlimits.message_size = 1M\n"), 0);
+	assert_int_equal(c.spool_sync, SPOOL_SYNC_JOURNAL);
+	assert_string_equal(c.spool_journal, "/var/lib/ag/journal");
+	assert_int_equal(c.spool_journal_size, 8u << 20);
 }
 
 static void load_missing_file(void **state)
@@ -128,6 +145,7 @@ int main(void)
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(every_kind_of_value),
 		cmocka_unit_test(errors_name_the_line),
+		cmocka_unit_test(journal_keys),
 		cmocka_unit_test(load_missing_file),
 		cmocka_unit_test(shipped_config_parses),
 	};

@@ -40,7 +40,7 @@ static int setup(void **state)
 	snprintf(f->dir, sizeof f->dir, "/tmp/authgate-spool-sync.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	assert_int_equal(spool_open(&f->spool, f->dir, "mx.test", err, sizeof err), 0);
-	f->ss = spool_sync_start(&f->spool, err, sizeof err);
+	f->ss = spool_sync_start(&f->spool, NULL, err, sizeof err);
 	assert_non_null(f->ss);
 	*state = f;
 	return 0;
@@ -177,6 +177,57 @@ static void a_failure_fails_writes_begun_before_it(void **state)
 	io_uring_queue_exit(&ring);
 }
 
+/* Journal mode: appends from two rings, five times what the 64 KB ring
+ * holds, so that most wait for the publisher to free room: every one is
+ * answered once with success, and every message is in new/, whole. */
+static void journal_appends_answered_and_published(void **state)
+{
+	struct fixture *f = *state;
+	char err[300] = "", path[128];
+	spool_sync_stop(f->ss);
+	snprintf(path, sizeof path, "%s/authgate-journal", f->dir);
+	struct spool_journal *j = spool_journal_open(&f->spool, path, 64 << 10, err, sizeof err);
+	assert_non_null(j);
+	f->ss = spool_sync_start(&f->spool, j, err, sizeof err);
+	assert_non_null(f->ss);
+	struct io_uring a, b;
+	make_ring(&a);
+	make_ring(&b);
+	enum { N = 50, LEN = 3000 };
+	static int ids[2 * N];
+	static char names[2 * N][16], bodies[2 * N][LEN];
+	static struct iovec iov[2 * N][2];
+	for (unsigned i = 0; i < 2 * N; i++) {
+		snprintf(names[i], sizeof names[i], "m.%u", i);
+		memset(bodies[i], 'a' + i % 26, LEN);
+		iov[i][0] = (struct iovec){"Received-SPF: pass\r\n", 20};
+		iov[i][1] = (struct iovec){bodies[i], LEN};
+		struct journal_entry e = {.iov = iov[i], .iovcnt = 2, .len = 20 + LEN, .name = names[i]};
+		spool_sync_append(f->ss, (i % 2 ? b : a).ring_fd, &ids[i], &e);
+	}
+	unsigned seen[2 * N] = {0};
+	collect(&a, N, ids, seen);
+	collect(&b, N, ids, seen);
+	for (unsigned i = 0; i < 2 * N; i++)
+		assert_int_equal(seen[i], 1);
+	spool_sync_stop(f->ss);
+	f->ss = NULL;
+	spool_journal_close(j);
+	for (unsigned i = 0; i < 2 * N; i++) {
+		char p[256], want[20 + LEN], got[20 + LEN + 1];
+		snprintf(p, sizeof p, "%s/new/%s", f->dir, names[i]);
+		FILE *fp = fopen(p, "rb");
+		assert_non_null(fp);
+		assert_int_equal(fread(got, 1, sizeof got, fp), 20 + LEN);
+		fclose(fp);
+		memcpy(want, "Received-SPF: pass\r\n", 20);
+		memcpy(want + 20, bodies[i], LEN);
+		assert_memory_equal(got, want, sizeof want);
+	}
+	io_uring_queue_exit(&a);
+	io_uring_queue_exit(&b);
+}
+
 static void anonymous_files_work_here(void **state)
 {
 	struct fixture *f = *state;
@@ -198,6 +249,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_answer_comes_back_to_the_asker, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_request_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(pending_requests_are_answered_at_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(journal_appends_answered_and_published, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_failure_fails_writes_begun_before_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(anonymous_files_work_here, setup, teardown),
 	};

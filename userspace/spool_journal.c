@@ -1,0 +1,727 @@
+/*
+ * spool_journal — see spool_journal.h.
+ *
+ * Positions: `head` is where the next record goes (the appending thread's
+ * alone); `durable` is the end of what an fdatasync has covered (the
+ * appender stores it, the publisher reads it); `published` is how far the
+ * publisher has put records into the spool; `checkpoint` is the durable
+ * start of the log, which the appender may not lap.
+ */
+#include "spool_journal.h"
+
+#include "journal.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PUBLISH_BATCH 512 /* records per publisher round */
+#define APPEND_IOV 1024   /* iovecs per pwritev (IOV_MAX on Linux) */
+
+struct pending_file { /* a record being published */
+	int fd;
+	bool quarantine;
+	char name[JOURNAL_NAME_MAX + 1];
+};
+
+struct spool_journal {
+	const struct spool *spool;
+	int fd;
+	uint64_t lap, id;
+	uint64_t head;
+	_Atomic uint64_t durable, checkpoint;
+	uint64_t published, checkpoint_seq;
+	unsigned long published_count, recovered_count;
+	int sync_fds[2]; /* one directory per filesystem the spool spans */
+	unsigned nsync;
+	/* the appender's scratch: one record header per entry */
+	unsigned char (*hdrs)[JOURNAL_RECORD_HEADER];
+	unsigned hdrs_cap;
+	struct iovec iov[APPEND_IOV];
+	/* the publisher */
+	pthread_t thread;
+	bool thread_started, stopping, broken;
+	pthread_mutex_t lock;
+	pthread_cond_t wake, room; /* room: the checkpoint moved */
+	struct pending_file batch[PUBLISH_BATCH];
+};
+
+static uint64_t lap_start(const struct spool_journal *j, uint64_t pos)
+{
+	return pos - pos % j->lap;
+}
+
+static off_t file_offset(const struct spool_journal *j, uint64_t pos)
+{
+	return (off_t)(JOURNAL_HEAD + pos % j->lap);
+}
+
+/* ---------------------------------------------------------------- files */
+
+static int write_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n, len -= (size_t)n, off += n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n, len -= (size_t)n, off += n;
+	}
+	return 0;
+}
+
+/* The checkpoint goes to the slot the last one did not use, so a write
+ * torn by a crash leaves the previous one whole. */
+static int write_checkpoint(struct spool_journal *j, uint64_t pos)
+{
+	unsigned char c[JOURNAL_CHECKPOINT_SIZE];
+	uint64_t seq = j->checkpoint_seq + 1;
+	journal_checkpoint_encode(c, j->id, seq, pos);
+	int rc = write_all(j->fd, c, sizeof c, (off_t)(seq % 2) * JOURNAL_SLOT_SIZE);
+	if (rc == 0 && fdatasync(j->fd) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		j->checkpoint_seq = seq;
+		pthread_mutex_lock(&j->lock);
+		atomic_store(&j->checkpoint, pos);
+		pthread_cond_broadcast(&j->room);
+		pthread_mutex_unlock(&j->lock);
+	}
+	return rc;
+}
+
+/* A new journal: every block written once (zeros), so that appending
+ * never allocates and an fdatasync flushes data only; then the first
+ * checkpoint. Made under another name and renamed, so the path never
+ * holds a journal without a checkpoint. */
+static int create_file(const char *path, uint64_t lap, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s.new", path);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "spool journal %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	static const char zeros[1 << 16];
+	uint64_t id;
+	int rc = getrandom(&id, sizeof id, 0) == sizeof id ? 0 : -EIO;
+	for (uint64_t off = 0; rc == 0 && off < JOURNAL_HEAD + lap; off += sizeof zeros) {
+		uint64_t left = JOURNAL_HEAD + lap - off;
+		rc = write_all(fd, zeros, left < sizeof zeros ? left : sizeof zeros, (off_t)off);
+	}
+	unsigned char c[JOURNAL_CHECKPOINT_SIZE];
+	journal_checkpoint_encode(c, id, 1, 0);
+	if (rc == 0)
+		rc = write_all(fd, c, sizeof c, JOURNAL_SLOT_SIZE);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		snprintf(err, errlen, "spool journal %s: %s", path, strerror(-rc));
+		unlink(tmp);
+		return -1;
+	}
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else
+		slash[slash == dir] = '\0'; /* "/journal" keeps its "/" */
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- reading */
+
+/* The record at pos, or — where the appender skipped the rest of a lap
+ * because the record did not fit — at the next lap's start. With
+ * `payload` (recovery) the payload is read into *payload (malloc) and the
+ * CRC checked; without (the publisher, whose records were just written
+ * and synced by this process) only the header and name are read. */
+static bool read_record(struct spool_journal *j, uint64_t pos, struct journal_record *r,
+			char name[JOURNAL_NAME_MAX + 1], unsigned char **payload)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (attempt == 1) {
+			if (pos % j->lap == 0)
+				return false;
+			pos = lap_start(j, pos) + j->lap;
+		}
+		unsigned char hdr[JOURNAL_RECORD_HEADER];
+		size_t room = (size_t)(j->lap - pos % j->lap);
+		if (room < JOURNAL_RECORD_HEADER || read_all(j->fd, hdr, sizeof hdr, file_offset(j, pos)) < 0 ||
+		    !journal_header_decode(hdr, sizeof hdr, j->id, pos, room, r))
+			continue;
+		off_t off = file_offset(j, pos) + JOURNAL_RECORD_HEADER;
+		if (read_all(j->fd, name, r->name_len, off) < 0)
+			continue;
+		name[r->name_len] = '\0';
+		if (memchr(name, '/', r->name_len) || memchr(name, '\0', r->name_len) || name[0] == '.')
+			continue; /* never a path: the name is used under new/ */
+		if (!payload)
+			return true;
+		unsigned char *p = malloc(r->payload_len ? r->payload_len : 1);
+		if (p && read_all(j->fd, p, r->payload_len, off + r->name_len) == 0 &&
+		    journal_record_check(r, hdr, name, p)) {
+			*payload = p;
+			return true;
+		}
+		free(p);
+	}
+	return false;
+}
+
+/* ----------------------------------------------------------- publishing */
+
+static const struct spool_dir *dir_for(const struct spool_journal *j, bool quarantine)
+{
+	return quarantine ? &j->spool->quarantine : &j->spool->main;
+}
+
+static int sync_spool(const struct spool_journal *j)
+{
+	int rc = 0;
+	for (unsigned i = 0; i < j->nsync; i++)
+		if (syncfs(j->sync_fds[i]) < 0 && rc == 0)
+			rc = -errno;
+	return rc;
+}
+
+/* The payload into an anonymous file: in the kernel (copy_file_range)
+ * when it can, else through a buffer. */
+static int copy_payload(struct spool_journal *j, const struct journal_record *r, int to,
+			const unsigned char *payload)
+{
+	if (payload)
+		return write_all(to, payload, r->payload_len, 0);
+	loff_t in = file_offset(j, r->pos) + JOURNAL_RECORD_HEADER + r->name_len, out = 0;
+	size_t left = r->payload_len;
+	while (left) {
+		ssize_t n = copy_file_range(j->fd, &in, to, &out, left, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP))
+			break;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		left -= (size_t)n;
+	}
+	while (left) { /* a buffer, then */
+		char buf[1 << 16];
+		size_t k = left < sizeof buf ? left : sizeof buf;
+		int rc = read_all(j->fd, buf, k, in);
+		if (rc == 0)
+			rc = write_all(to, buf, k, out);
+		if (rc < 0)
+			return rc;
+		in += (loff_t)k, out += (loff_t)k, left -= k;
+	}
+	return 0;
+}
+
+static int stage_file(struct spool_journal *j, const struct journal_record *r, const char *name,
+		      const unsigned char *payload, struct pending_file *f)
+{
+	f->quarantine = r->flags & JOURNAL_FLAG_QUARANTINE;
+	snprintf(f->name, sizeof f->name, "%s", name);
+	f->fd = openat(dir_for(j, f->quarantine)->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+	if (f->fd < 0)
+		return -errno;
+	int rc = copy_payload(j, r, f->fd, payload);
+	if (rc < 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	return rc;
+}
+
+/* Data durable, then names, then names durable: the Maildir rule. A name
+ * already in new/ is a message an earlier run published but did not
+ * checkpoint: it is whole (it was named only once durable). */
+static int name_files(struct spool_journal *j, struct pending_file *f, unsigned n)
+{
+	int rc = n ? sync_spool(j) : 0;
+	for (unsigned i = 0; rc == 0 && i < n; i++) {
+		char path[64];
+		spool_fd_path(f[i].fd, path, sizeof path);
+		if (linkat(AT_FDCWD, path, dir_for(j, f[i].quarantine)->new_fd, f[i].name,
+			   AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST)
+			rc = -errno;
+	}
+	for (unsigned i = 0; i < n; i++)
+		close(f[i].fd);
+	return rc == 0 && n ? sync_spool(j) : rc;
+}
+
+/* Publish the records in [from, to): at most PUBLISH_BATCH of them. The
+ * position reached, or 0 with *rc set on failure (nothing moves then;
+ * the next attempt starts over at `from`). */
+static uint64_t publish_some(struct spool_journal *j, uint64_t from, uint64_t to, int *rc)
+{
+	unsigned n = 0;
+	uint64_t pos = from;
+	*rc = 0;
+	while (pos < to && n < PUBLISH_BATCH) {
+		struct journal_record r;
+		char name[JOURNAL_NAME_MAX + 1];
+		if (!read_record(j, pos, &r, name, NULL)) {
+			*rc = -EBADMSG;
+			break;
+		}
+		*rc = stage_file(j, &r, name, NULL, &j->batch[n]);
+		if (*rc < 0)
+			break;
+		n++;
+		pos = r.pos + r.size;
+	}
+	if (*rc < 0) {
+		for (unsigned i = 0; i < n; i++)
+			close(j->batch[i].fd);
+		return 0;
+	}
+	*rc = name_files(j, j->batch, n);
+	if (*rc == 0)
+		*rc = write_checkpoint(j, pos);
+	if (*rc < 0)
+		return 0;
+	j->published_count += n;
+	return pos;
+}
+
+/* After a failure: a second's pause that new appends do not cut short
+ * (only stopping does). */
+static void pause_after_failure(struct spool_journal *j)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	while (!j->stopping && pthread_cond_timedwait(&j->wake, &j->lock, &ts) == 0)
+		;
+}
+
+/* One line when publishing starts failing (and once a minute while it
+ * goes on), one when it works again. */
+static void log_failure(int rc, unsigned *failures)
+{
+	if (*failures % 60 == 0)
+		log_notice("spool journal: publishing into the spool: %s; %s", strerror(-rc),
+			   rc == -EBADMSG ? "stopping the publisher, the next start recovers"
+					  : "the messages wait in the journal, trying again each second");
+	++*failures;
+}
+
+static void *publisher_main(void *arg)
+{
+	struct spool_journal *j = arg;
+	unsigned failures = 0;
+	pthread_setname_np(pthread_self(), "ag-publish");
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		while (j->published == atomic_load(&j->durable) && !j->stopping)
+			pthread_cond_wait(&j->wake, &j->lock);
+		uint64_t to = atomic_load(&j->durable);
+		if (j->published == to || j->broken)
+			break; /* stopping, and all is published (or cannot be) */
+		pthread_mutex_unlock(&j->lock);
+		int rc;
+		uint64_t reached = publish_some(j, j->published, to, &rc);
+		pthread_mutex_lock(&j->lock);
+		if (reached) {
+			if (failures)
+				log_notice("spool journal: publishing into the spool again");
+			failures = 0;
+			j->published = reached;
+			continue;
+		}
+		/* Nothing is lost: the records stay in the journal. A record
+		 * that does not read back is a bug or a bad disk; publishing
+		 * stops, and the next start tries again. */
+		log_failure(rc, &failures);
+		if (rc == -EBADMSG || j->stopping)
+			j->broken = true;
+		else
+			pause_after_failure(j);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+/* ------------------------------------------------------------- recovery */
+
+/* Base names of the messages readers have moved to cur/ ("NAME:2,S"):
+ * those are delivered, not to be published again. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct name_set {
+	char **v;
+	size_t n, cap;
+};
+
+static void name_set_add_dir(struct name_set *s, int dirfd)
+{
+	int fd = openat(dirfd, "../cur", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 64;
+			char **v = realloc(s->v, cap * sizeof *v);
+			if (!v)
+				break;
+			s->v = v, s->cap = cap;
+		}
+		char *name = strdup(e->d_name);
+		if (!name)
+			break;
+		char *colon = strchr(name, ':');
+		if (colon)
+			*colon = '\0';
+		s->v[s->n++] = name;
+	}
+	closedir(d);
+}
+
+static bool delivered(const struct spool_journal *j, const struct name_set *cur, const char *name,
+		      bool quarantine)
+{
+	if (faccessat(dir_for(j, quarantine)->new_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return true;
+	return cur->n && bsearch(&name, cur->v, cur->n, sizeof *cur->v, cmp_str);
+}
+
+/* Publish, from the checkpoint on, every record that checks and is not
+ * in new/ or cur/ already; then start the log afresh two laps on, past
+ * every position an earlier run could have written. */
+static int recover(struct spool_journal *j, char *err, size_t errlen)
+{
+	uint64_t pos = atomic_load(&j->checkpoint);
+	struct name_set cur = {0};
+	name_set_add_dir(&cur, j->spool->main.new_fd);
+	name_set_add_dir(&cur, j->spool->quarantine.new_fd);
+	if (cur.n)
+		qsort(cur.v, cur.n, sizeof *cur.v, cmp_str);
+	unsigned long found = 0, already = 0, published = 0;
+	int rc = 0;
+	for (;;) {
+		unsigned n = 0;
+		while (n < PUBLISH_BATCH) {
+			struct journal_record r;
+			char name[JOURNAL_NAME_MAX + 1];
+			unsigned char *payload = NULL;
+			if (!read_record(j, pos, &r, name, &payload))
+				break;
+			pos = r.pos + r.size;
+			found++;
+			if (delivered(j, &cur, name, r.flags & JOURNAL_FLAG_QUARANTINE)) {
+				already++;
+			} else {
+				rc = stage_file(j, &r, name, payload, &j->batch[n]);
+				if (rc == 0)
+					n++;
+			}
+			free(payload);
+			if (rc < 0)
+				break;
+		}
+		if (rc == 0)
+			rc = name_files(j, j->batch, n);
+		else
+			for (unsigned i = 0; i < n; i++)
+				close(j->batch[i].fd);
+		published += n;
+		if (rc < 0 || n < PUBLISH_BATCH)
+			break;
+	}
+	for (size_t i = 0; i < cur.n; i++)
+		free(cur.v[i]);
+	free(cur.v);
+	if (rc == 0)
+		rc = write_checkpoint(j, lap_start(j, atomic_load(&j->checkpoint)) + 2 * j->lap);
+	if (rc < 0) {
+		snprintf(err, errlen, "spool journal: recovery: %s (nothing was removed; the "
+			 "journal is read again at the next start)", strerror(-rc));
+		return -1;
+	}
+	j->recovered_count += published;
+	log_notice("spool journal: %lu message%s in the journal, %lu published now, %lu already "
+		   "in the spool", found, found == 1 ? "" : "s", published, already);
+	j->head = j->published = atomic_load(&j->checkpoint);
+	atomic_store(&j->durable, j->head);
+	return 0;
+}
+
+/* ----------------------------------------------------------------- open */
+
+static int open_file(struct spool_journal *j, const char *path, uint64_t lap, char *err,
+		     size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT) {
+			snprintf(err, errlen, "spool journal %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (create_file(path, lap, err, errlen) < 0)
+			return -1;
+	}
+	j->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (j->fd < 0 || fstat(j->fd, &st) < 0) {
+		snprintf(err, errlen, "spool journal %s: %s", path, strerror(errno));
+		return -1;
+	}
+	unsigned char a[JOURNAL_CHECKPOINT_SIZE], b[JOURNAL_CHECKPOINT_SIZE];
+	uint64_t seq, pos;
+	if (st.st_size <= JOURNAL_HEAD || read_all(j->fd, a, sizeof a, 0) < 0 ||
+	    read_all(j->fd, b, sizeof b, JOURNAL_SLOT_SIZE) < 0 ||
+	    !journal_checkpoint_pick(a, b, &j->id, &seq, &pos)) {
+		snprintf(err, errlen, "spool journal %s: not an authgate journal (no valid "
+			 "checkpoint); move it away if it is not one", path);
+		return -1;
+	}
+	j->lap = (uint64_t)st.st_size - JOURNAL_HEAD; /* the size it was made with */
+	j->checkpoint_seq = seq;
+	atomic_store(&j->checkpoint, pos);
+	return 0;
+}
+
+/* After recovery a journal of another size is made again: it is empty. */
+static int resize(struct spool_journal *j, const char *path, uint64_t lap, char *err, size_t errlen)
+{
+	if (j->lap == lap)
+		return 0;
+	close(j->fd);
+	j->fd = -1;
+	if (create_file(path, lap, err, errlen) < 0)
+		return -1;
+	return open_file(j, path, lap, err, errlen) < 0 ? -1 : recover(j, err, errlen);
+}
+
+static void free_journal(struct spool_journal *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->wake);
+	pthread_cond_destroy(&j->room);
+	free(j->hdrs);
+	free(j);
+}
+
+struct spool_journal *spool_journal_open(const struct spool *s, const char *path, uint64_t lap,
+					 char *err, size_t errlen)
+{
+	struct spool_journal *j = calloc(1, sizeof *j);
+	if (!j) {
+		snprintf(err, errlen, "spool journal: out of memory");
+		return NULL;
+	}
+	j->spool = s;
+	j->fd = -1;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->wake, NULL);
+	pthread_cond_init(&j->room, NULL);
+	struct stat a, b;
+	j->sync_fds[j->nsync++] = s->main.tmp_fd;
+	if (fstat(s->main.tmp_fd, &a) == 0 && fstat(s->quarantine.tmp_fd, &b) == 0 && a.st_dev != b.st_dev)
+		j->sync_fds[j->nsync++] = s->quarantine.tmp_fd;
+	if (open_file(j, path, lap, err, errlen) < 0 || recover(j, err, errlen) < 0 ||
+	    resize(j, path, lap, err, errlen) < 0) {
+		free_journal(j);
+		return NULL;
+	}
+	sigset_t all, old; /* signals are the main thread's (cmd_serve.c) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&j->thread, NULL, publisher_main, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "spool journal: thread: %s", strerror(rc));
+		free_journal(j);
+		return NULL;
+	}
+	j->thread_started = true;
+	return j;
+}
+
+/* ------------------------------------------------------------ appending */
+
+static int flush_run(struct spool_journal *j, unsigned niov, uint64_t run_pos)
+{
+	off_t off = file_offset(j, run_pos);
+	struct iovec *v = j->iov;
+	while (niov) {
+		ssize_t n = pwritev(j->fd, v, (int)niov, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		off += n;
+		while (niov && (size_t)n >= v->iov_len) /* a short write: go on after it */
+			n -= (ssize_t)v->iov_len, v++, niov--;
+		if (niov) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+static bool grow_headers(struct spool_journal *j, unsigned n)
+{
+	if (n <= j->hdrs_cap)
+		return true;
+	void *h = realloc(j->hdrs, (size_t)n * sizeof *j->hdrs);
+	if (!h)
+		return false;
+	j->hdrs = h;
+	j->hdrs_cap = n;
+	return true;
+}
+
+static void fail_written(struct journal_entry *e, unsigned n, int rc)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (e[i].res == 0)
+			e[i].res = rc;
+}
+
+/* Records go where they fit: on past the end of the lap's room to the
+ * next lap's start, never past the checkpoint's lap (that room is not
+ * published yet). Contiguous records go in one pwritev; nothing moves
+ * `head` unless everything was written and synced, so after a failure
+ * the next round writes over the same positions. */
+void spool_journal_append(struct spool_journal *j, struct journal_entry *e, unsigned n)
+{
+	if (!grow_headers(j, n)) {
+		for (unsigned i = 0; i < n; i++)
+			e[i].res = -ENOMEM;
+		return;
+	}
+	uint64_t head = j->head, limit = atomic_load(&j->checkpoint) + j->lap, run_pos = head;
+	unsigned niov = 0;
+	int rc = 0;
+	for (unsigned i = 0; i < n; i++)
+		e[i].res = 0;
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		size_t name_len = strlen(e[i].name), size = journal_record_size(name_len, e[i].len);
+		uint64_t at = j->lap - head % j->lap < size ? lap_start(j, head) + j->lap : head;
+		if (name_len > JOURNAL_NAME_MAX || e[i].iovcnt > 4 || at + size > limit) {
+			e[i].res = name_len > JOURNAL_NAME_MAX || e[i].iovcnt > 4 ? -EINVAL : -EAGAIN;
+			continue;
+		}
+		if (niov && (at != head || niov + e[i].iovcnt + 3 > APPEND_IOV)) {
+			rc = flush_run(j, niov, run_pos);
+			niov = 0;
+		}
+		if (!niov)
+			run_pos = at;
+		journal_record_encode(j->hdrs[i], j->id, at, e[i].quarantine ? JOURNAL_FLAG_QUARANTINE : 0,
+				      e[i].name, name_len, e[i].iov, e[i].iovcnt, e[i].len);
+		j->iov[niov++] = (struct iovec){j->hdrs[i], JOURNAL_RECORD_HEADER};
+		j->iov[niov++] = (struct iovec){(void *)e[i].name, name_len};
+		for (unsigned k = 0; k < e[i].iovcnt; k++)
+			j->iov[niov++] = e[i].iov[k];
+		j->iov[niov++] = (struct iovec){(void *)journal_zeros, journal_padding(name_len, e[i].len)};
+		head = at + size;
+	}
+	if (rc == 0 && niov)
+		rc = flush_run(j, niov, run_pos);
+	if (rc == 0 && head != j->head && fdatasync(j->fd) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		fail_written(e, n, rc);
+		return;
+	}
+	j->head = head;
+	pthread_mutex_lock(&j->lock);
+	atomic_store(&j->durable, head);
+	pthread_cond_signal(&j->wake);
+	pthread_mutex_unlock(&j->lock);
+}
+
+void spool_journal_wait_room(struct spool_journal *j, unsigned ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&j->lock);
+	uint64_t was = atomic_load(&j->checkpoint);
+	while (atomic_load(&j->checkpoint) == was && !j->broken &&
+	       pthread_cond_timedwait(&j->room, &j->lock, &ts) == 0)
+		;
+	pthread_mutex_unlock(&j->lock);
+}
+
+void spool_journal_counts(struct spool_journal *j, unsigned long *published,
+			  unsigned long *recovered)
+{
+	pthread_mutex_lock(&j->lock);
+	*published = j->published_count;
+	*recovered = j->recovered_count;
+	pthread_mutex_unlock(&j->lock);
+}
+
+void spool_journal_close(struct spool_journal *j)
+{
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->lock);
+	j->stopping = true;
+	pthread_cond_signal(&j->wake);
+	pthread_mutex_unlock(&j->lock);
+	if (j->thread_started)
+		pthread_join(j->thread, NULL);
+	unsigned long n = j->published_count + j->recovered_count;
+	log_notice("spool journal: %lu message%s published into the spool, %lu of them recovered "
+		   "at start", n, n == 1 ? "" : "s", j->recovered_count);
+	if (j->published != atomic_load(&j->durable))
+		log_notice("spool journal: stopping with messages not yet in the spool; they are "
+			   "published at the next start");
+	free_journal(j);
+}
