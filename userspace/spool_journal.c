@@ -11,6 +11,7 @@
 
 #include "journal.h"
 #include "log.h"
+#include "tmpfile_pool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,7 @@
 
 #define PUBLISH_BATCH 512 /* records per publisher round */
 #define APPEND_IOV 1024   /* iovecs per pwritev (IOV_MAX on Linux) */
+#define TMPFILES_AHEAD 256 /* anonymous files the publisher finds made */
 
 struct pending_file { /* a record being published */
 	int fd;
@@ -42,6 +44,10 @@ struct spool_journal {
 	uint64_t head;
 	_Atomic uint64_t durable, checkpoint;
 	uint64_t published, checkpoint_seq;
+	/* the publisher's pipeline: names linked and a checkpoint written
+	 * that the next sync makes durable */
+	bool names_pending, checkpoint_pending, journal_apart;
+	uint64_t named_end, checkpoint_written;
 	unsigned long published_count, recovered_count;
 	int sync_fds[2]; /* one directory per filesystem the spool spans */
 	unsigned nsync;
@@ -55,6 +61,7 @@ struct spool_journal {
 	pthread_mutex_t lock;
 	pthread_cond_t wake, room; /* room: the checkpoint moved */
 	struct pending_file batch[PUBLISH_BATCH];
+	struct tmpfile_pool *tmpfiles; /* anonymous files in the spool's tmp/, made ahead */
 };
 
 static uint64_t lap_start(const struct spool_journal *j, uint64_t pos)
@@ -98,22 +105,35 @@ static int read_all(int fd, void *buf, size_t len, off_t off)
 }
 
 /* The checkpoint goes to the slot the last one did not use, so a write
- * torn by a crash leaves the previous one whole. */
-static int write_checkpoint(struct spool_journal *j, uint64_t pos)
+ * torn by a crash leaves the previous one whole. Written is not durable:
+ * the appender may use the room only once a sync has covered it
+ * (checkpoint_commit). */
+static int checkpoint_write(struct spool_journal *j, uint64_t pos)
 {
 	unsigned char c[JOURNAL_CHECKPOINT_SIZE];
 	uint64_t seq = j->checkpoint_seq + 1;
 	journal_checkpoint_encode(c, j->id, seq, pos);
 	int rc = write_all(j->fd, c, sizeof c, (off_t)(seq % 2) * JOURNAL_SLOT_SIZE);
+	if (rc == 0)
+		j->checkpoint_seq = seq;
+	return rc;
+}
+
+static void checkpoint_commit(struct spool_journal *j, uint64_t pos)
+{
+	pthread_mutex_lock(&j->lock);
+	atomic_store(&j->checkpoint, pos);
+	pthread_cond_broadcast(&j->room);
+	pthread_mutex_unlock(&j->lock);
+}
+
+static int write_checkpoint(struct spool_journal *j, uint64_t pos)
+{
+	int rc = checkpoint_write(j, pos);
 	if (rc == 0 && fdatasync(j->fd) < 0)
 		rc = -errno;
-	if (rc == 0) {
-		j->checkpoint_seq = seq;
-		pthread_mutex_lock(&j->lock);
-		atomic_store(&j->checkpoint, pos);
-		pthread_cond_broadcast(&j->room);
-		pthread_mutex_unlock(&j->lock);
-	}
+	if (rc == 0)
+		checkpoint_commit(j, pos);
 	return rc;
 }
 
@@ -213,12 +233,16 @@ static const struct spool_dir *dir_for(const struct spool_journal *j, bool quara
 	return quarantine ? &j->spool->quarantine : &j->spool->main;
 }
 
+/* The spool's filesystems, and the journal's when it is not one of them
+ * (for its checkpoint). */
 static int sync_spool(const struct spool_journal *j)
 {
 	int rc = 0;
 	for (unsigned i = 0; i < j->nsync; i++)
 		if (syncfs(j->sync_fds[i]) < 0 && rc == 0)
 			rc = -errno;
+	if (j->journal_apart && fdatasync(j->fd) < 0 && rc == 0)
+		rc = -errno;
 	return rc;
 }
 
@@ -259,7 +283,13 @@ static int stage_file(struct spool_journal *j, const struct journal_record *r, c
 {
 	f->quarantine = r->flags & JOURNAL_FLAG_QUARANTINE;
 	snprintf(f->name, sizeof f->name, "%s", name);
-	f->fd = openat(dir_for(j, f->quarantine)->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+	/* One made in the main tmp/ serves the quarantine too when linkat can
+	 * reach it there (the same mount). */
+	f->fd = j->tmpfiles && (!f->quarantine || j->spool->quarantine_same_mount)
+			? tmpfile_pool_take(j->tmpfiles) : -1;
+	if (f->fd < 0)
+		f->fd = openat(dir_for(j, f->quarantine)->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC,
+			       0640);
 	if (f->fd < 0)
 		return -errno;
 	int rc = copy_payload(j, r, f->fd, payload);
@@ -270,57 +300,91 @@ static int stage_file(struct spool_journal *j, const struct journal_record *r, c
 	return rc;
 }
 
-/* Data durable, then names, then names durable: the Maildir rule. A name
- * already in new/ is a message an earlier run published but did not
- * checkpoint: it is whole (it was named only once durable). */
-static int name_files(struct spool_journal *j, struct pending_file *f, unsigned n)
+static void close_files(struct pending_file *f, unsigned n)
 {
-	int rc = n ? sync_spool(j) : 0;
-	for (unsigned i = 0; rc == 0 && i < n; i++) {
+	for (unsigned i = 0; i < n; i++)
+		close(f[i].fd);
+}
+
+/* Anonymous files for the records from j->published on, up to `to` and
+ * PUBLISH_BATCH of them; their number, and in *end where they end. */
+static int stage_batch(struct spool_journal *j, uint64_t to, unsigned *n, uint64_t *end)
+{
+	*n = 0;
+	*end = j->published;
+	while (*end < to && *n < PUBLISH_BATCH) {
+		struct journal_record r;
+		char name[JOURNAL_NAME_MAX + 1];
+		if (!read_record(j, *end, &r, name, NULL))
+			return -EBADMSG;
+		int rc = stage_file(j, &r, name, NULL, &j->batch[*n]);
+		if (rc < 0)
+			return rc;
+		++*n;
+		*end = r.pos + r.size;
+	}
+	return 0;
+}
+
+static int link_files(struct spool_journal *j, struct pending_file *f, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
 		char path[64];
 		spool_fd_path(f[i].fd, path, sizeof path);
 		if (linkat(AT_FDCWD, path, dir_for(j, f[i].quarantine)->new_fd, f[i].name,
 			   AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST)
-			rc = -errno;
+			return -errno;
 	}
-	for (unsigned i = 0; i < n; i++)
-		close(f[i].fd);
-	return rc == 0 && n ? sync_spool(j) : rc;
+	return 0;
 }
 
-/* Publish the records in [from, to): at most PUBLISH_BATCH of them. The
- * position reached, or 0 with *rc set on failure (nothing moves then;
- * the next attempt starts over at `from`). */
-static uint64_t publish_some(struct spool_journal *j, uint64_t from, uint64_t to, int *rc)
+/* One round of the publisher's pipeline, with one sync: stage a batch;
+ * sync, which makes durable this batch's data, the names the last round
+ * linked and the checkpoint it wrote; then each moves on a step: the
+ * room behind that checkpoint goes to the appender, a checkpoint past
+ * those names is written, this batch is named. The Maildir rule holds
+ * (data durable before the name, name durable before the checkpoint
+ * passes it), at one sync per batch instead of three. Returns how many
+ * were named, or -errno (nothing moved but what the sync made durable;
+ * the next round stages those records again, and a name already in new/
+ * counts as done). */
+static int publish_round(struct spool_journal *j, uint64_t to)
 {
-	unsigned n = 0;
-	uint64_t pos = from;
-	*rc = 0;
-	while (pos < to && n < PUBLISH_BATCH) {
-		struct journal_record r;
-		char name[JOURNAL_NAME_MAX + 1];
-		if (!read_record(j, pos, &r, name, NULL)) {
-			*rc = -EBADMSG;
-			break;
-		}
-		*rc = stage_file(j, &r, name, NULL, &j->batch[n]);
-		if (*rc < 0)
-			break;
-		n++;
-		pos = r.pos + r.size;
+	unsigned n;
+	uint64_t end;
+	int rc = stage_batch(j, to, &n, &end);
+	if (rc == 0)
+		rc = sync_spool(j);
+	if (rc == 0 && j->checkpoint_pending) {
+		checkpoint_commit(j, j->checkpoint_written);
+		j->checkpoint_pending = false;
 	}
-	if (*rc < 0) {
-		for (unsigned i = 0; i < n; i++)
-			close(j->batch[i].fd);
-		return 0;
+	if (rc == 0 && j->names_pending && (rc = checkpoint_write(j, j->named_end)) == 0) {
+		j->checkpoint_written = j->named_end;
+		j->checkpoint_pending = true;
+		j->names_pending = false;
 	}
-	*rc = name_files(j, j->batch, n);
-	if (*rc == 0)
-		*rc = write_checkpoint(j, pos);
-	if (*rc < 0)
-		return 0;
-	j->published_count += n;
-	return pos;
+	if (rc == 0)
+		rc = link_files(j, j->batch, n);
+	close_files(j->batch, n);
+	if (rc < 0)
+		return rc;
+	if (n) {
+		j->named_end = j->published = end;
+		j->names_pending = true;
+	}
+	return (int)n;
+}
+
+/* Data durable, then names, then names durable: the Maildir rule, for
+ * recovery (one batch at a time, everything durable when it returns). */
+static int name_files(struct spool_journal *j, struct pending_file *f, unsigned n)
+{
+	int rc = n ? sync_spool(j) : 0;
+	if (rc == 0)
+		rc = link_files(j, f, n);
+	close_files(f, n);
+	return rc == 0 && n ? sync_spool(j) : rc;
 }
 
 /* After a failure: a second's pause that new appends do not cut short
@@ -345,6 +409,13 @@ static void log_failure(int rc, unsigned *failures)
 	++*failures;
 }
 
+/* Anything for the pipeline to do: records to publish, or names or a
+ * checkpoint still waiting for a sync. */
+static bool publisher_idle(const struct spool_journal *j)
+{
+	return j->published == atomic_load(&j->durable) && !j->names_pending && !j->checkpoint_pending;
+}
+
 static void *publisher_main(void *arg)
 {
 	struct spool_journal *j = arg;
@@ -352,20 +423,19 @@ static void *publisher_main(void *arg)
 	pthread_setname_np(pthread_self(), "ag-publish");
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
-		while (j->published == atomic_load(&j->durable) && !j->stopping)
+		while (publisher_idle(j) && !j->stopping)
 			pthread_cond_wait(&j->wake, &j->lock);
-		uint64_t to = atomic_load(&j->durable);
-		if (j->published == to || j->broken)
+		if (publisher_idle(j) || j->broken)
 			break; /* stopping, and all is published (or cannot be) */
+		uint64_t to = atomic_load(&j->durable);
 		pthread_mutex_unlock(&j->lock);
-		int rc;
-		uint64_t reached = publish_some(j, j->published, to, &rc);
+		int rc = publish_round(j, to);
 		pthread_mutex_lock(&j->lock);
-		if (reached) {
+		if (rc >= 0) {
 			if (failures)
 				log_notice("spool journal: publishing into the spool again");
 			failures = 0;
-			j->published = reached;
+			j->published_count += (unsigned)rc;
 			continue;
 		}
 		/* Nothing is lost: the records stay in the journal. A record
@@ -523,6 +593,12 @@ static int open_file(struct spool_journal *j, const char *path, uint64_t lap, ch
 		return -1;
 	}
 	j->lap = (uint64_t)st.st_size - JOURNAL_HEAD; /* the size it was made with */
+	j->journal_apart = true; /* unless a syncfs of the spool covers it too */
+	for (unsigned i = 0; i < j->nsync; i++) {
+		struct stat d;
+		if (fstat(j->sync_fds[i], &d) == 0 && d.st_dev == st.st_dev)
+			j->journal_apart = false;
+	}
 	j->checkpoint_seq = seq;
 	atomic_store(&j->checkpoint, pos);
 	return 0;
@@ -542,6 +618,7 @@ static int resize(struct spool_journal *j, const char *path, uint64_t lap, char 
 
 static void free_journal(struct spool_journal *j)
 {
+	tmpfile_pool_stop(j->tmpfiles);
 	if (j->fd >= 0)
 		close(j->fd);
 	pthread_mutex_destroy(&j->lock);
@@ -570,6 +647,11 @@ struct spool_journal *spool_journal_open(const struct spool *s, const char *path
 		j->sync_fds[j->nsync++] = s->quarantine.tmp_fd;
 	if (open_file(j, path, lap, err, errlen) < 0 || recover(j, err, errlen) < 0 ||
 	    resize(j, path, lap, err, errlen) < 0) {
+		free_journal(j);
+		return NULL;
+	}
+	j->tmpfiles = tmpfile_pool_start(s->main.tmp_fd, TMPFILES_AHEAD, err, errlen);
+	if (!j->tmpfiles) {
 		free_journal(j);
 		return NULL;
 	}
