@@ -774,7 +774,7 @@ void spool_journal_wait_room(struct spool_journal *j, unsigned ms)
 	ts.tv_nsec %= 1000000000;
 	pthread_mutex_lock(&j->lock);
 	uint64_t was = atomic_load(&j->checkpoint);
-	while (atomic_load(&j->checkpoint) == was && !j->broken &&
+	while (atomic_load(&j->checkpoint) == was &&
 	       pthread_cond_timedwait(&j->room, &j->lock, &ts) == 0)
 		;
 	pthread_mutex_unlock(&j->lock);

@@ -279,6 +279,25 @@ static void ring_wraps_many_laps(void **state)
 	}
 }
 
+/* Recovery that cannot publish refuses to start, says why, and keeps the
+ * records for the next start. */
+static void recovery_that_cannot_publish_keeps_everything(void **state)
+{
+	struct fixture *f = *state;
+	spool_journal_close(open_journal(f, LAP));
+	uint64_t id, pos = checkpoint_of(f->path, &id);
+	write_crashed_record(f->path, LAP, id, pos, "k.1", "kept\r\n");
+	char newdir[128], err[300] = "";
+	snprintf(newdir, sizeof newdir, "%s/new", f->dir);
+	assert_int_equal(rmdir(newdir), 0);
+	assert_null(spool_journal_open(&f->spool, f->path, LAP, err, sizeof err));
+	assert_non_null(strstr(err, "spool journal: recovery: No such file or directory"));
+	spool_close(&f->spool);
+	assert_int_equal(spool_open(&f->spool, f->dir, "mx.test", err, sizeof err), 0);
+	spool_journal_close(open_journal(f, LAP));
+	assert_spooled(f->dir, "new", "k.1", "", "kept\r\n", 6);
+}
+
 /* A record a sender crafted inside a message, CRC and all, where the
  * reader looks next: without the journal's id it ends the log. */
 static void a_forged_record_is_not_published(void **state)
@@ -336,6 +355,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(full_journal_says_eagain_and_loses_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring_wraps_many_laps, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_forged_record_is_not_published, setup, teardown),
+		cmocka_unit_test_setup_teardown(recovery_that_cannot_publish_keeps_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(another_size_is_emptied_then_made_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(not_a_journal_is_refused, setup, teardown),
 	};
