@@ -49,8 +49,10 @@ def rows(results):
                    "idle %d ms, %d s at %d/s" % (r["xdp_idle_daemon_ms"], r["seconds"], r["rate"]))
         elif b == "daemon":
             sync = ", spool.sync = %s" % r["spool_sync"] if "spool_sync" in r else ""
+            spooled = ", %.0f/s into new/" % r["spooled_per_s"] if "spooled_per_s" in r else ""
             yield ("daemon messages/s (%d sessions%s)" % (r["sessions"], sync), r["messages_per_s"], "/s",
-                   "p50 %.1f ms, p99 %.1f ms, CPU %.2f ms/msg" % (r["p50_ms"], r["p99_ms"], r["cpu_ms_per_message"]))
+                   "p50 %.1f ms, p99 %.1f ms, CPU %.2f ms/msg%s" % (r["p50_ms"], r["p99_ms"],
+                                                                   r["cpu_ms_per_message"], spooled))
             yield ("daemon connections/s (EHLO, QUIT)", r["connections_per_s"], "/s", "")
         elif b == "daemon_idle":
             yield ("daemon memory per idle session (%d)" % r["sessions"], r["bytes_per_idle_session"], " B", "")
