@@ -76,11 +76,11 @@ static off_t file_offset(const struct spool_journal *j, uint64_t pos)
 
 /* ---------------------------------------------------------------- files */
 
-static int write_all(int fd, const void *buf, size_t len, off_t off)
+/* All of len at off, or -errno (-EIO for a file that ends early). */
+static int pio_all(int fd, char *p, size_t len, off_t off, bool write)
 {
-	const char *p = buf;
 	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
+		ssize_t n = write ? pwrite(fd, p, len, off) : pread(fd, p, len, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -90,18 +90,14 @@ static int write_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+static int write_all(int fd, const void *buf, size_t len, off_t off)
+{
+	return pio_all(fd, (char *)buf, len, off, true);
+}
+
 static int read_all(int fd, void *buf, size_t len, off_t off)
 {
-	char *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n, len -= (size_t)n, off += n;
-	}
-	return 0;
+	return pio_all(fd, buf, len, off, false);
 }
 
 /* The checkpoint goes to the slot the last one did not use, so a write
