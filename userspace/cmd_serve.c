@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,6 +82,20 @@ static void log_file_append(void)
 		fcntl(STDERR_FILENO, F_SETFL, fl | O_APPEND);
 }
 
+/* Every session, spool file and anonymous file made ahead holds a
+ * descriptor, and the usual soft limit (1024) is below what a busy edge
+ * needs: take what the hard limit allows, as servers do. */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+			log_notice("cannot raise the descriptor limit to %llu: %s",
+				   (unsigned long long)r.rlim_max, strerror(errno));
+	}
+}
+
 /* syncfs and journal modes: the thread their rounds run on, and the
  * journal (recovered before anything is accepted). */
 static int start_spool_sync(struct daemon_shared *d, const struct config *cfg, char *err,
@@ -109,6 +125,7 @@ static int run(struct config *cfg, const char *path)
 	char err[600];
 	d.cfg = cfg;
 	log_file_append();
+	raise_fd_limit();
 	pthread_mutex_init(&d.ip_lock, NULL);
 	set_policy(&d, cfg);
 	if (cfg->tls_cert[0] && !(d.tls_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, err, sizeof err))) {

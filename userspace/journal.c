@@ -159,10 +159,15 @@ bool journal_header_decode(const unsigned char *buf, size_t avail, uint64_t id, 
 	return true;
 }
 
+uint32_t journal_record_crc_start(const unsigned char *hdr, const char *name, size_t name_len)
+{
+	return journal_crc32c(header_crc(hdr), name, name_len);
+}
+
 bool journal_record_check(const struct journal_record *r, const unsigned char *hdr,
 			  const char *name, const unsigned char *payload)
 {
-	uint32_t crc = journal_crc32c(header_crc(hdr), name, r->name_len);
+	uint32_t crc = journal_record_crc_start(hdr, name, r->name_len);
 	return journal_crc32c(crc, payload, r->payload_len) == r->crc;
 }
 

@@ -36,8 +36,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define JOURNAL_HEAD 4096          /* the checkpoint slots, one sector each */
-#define JOURNAL_SLOT_SIZE 512
+#define JOURNAL_HEAD 8192          /* the two checkpoint slots, */
+#define JOURNAL_SLOT_SIZE 4096     /* each in a block of its own */
 #define JOURNAL_RECORD_HEADER 40
 #define JOURNAL_CHECKPOINT_SIZE 40
 #define JOURNAL_NAME_MAX 255
@@ -75,6 +75,10 @@ bool journal_header_decode(const unsigned char *buf, size_t avail, uint64_t id, 
 /* The CRC of a decoded record over its header, name and payload. */
 bool journal_record_check(const struct journal_record *r, const unsigned char *hdr,
 			  const char *name, const unsigned char *payload);
+/* The same in pieces, for a payload read a chunk at a time: start with
+ * the header and name, continue with journal_crc32c() over the payload,
+ * compare with r->crc. */
+uint32_t journal_record_crc_start(const unsigned char *hdr, const char *name, size_t name_len);
 
 /* Encode a checkpoint; decode the two slots into the journal's id, the
  * position the log starts at and the slot's seq. False when neither slot

@@ -9,6 +9,7 @@
  */
 #include "spool_journal.h"
 
+#include "cond_clock.h"
 #include "journal.h"
 #include "log.h"
 #include "tmpfile_pool.h"
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,9 +41,14 @@ struct pending_file { /* a record being published */
 
 struct spool_journal {
 	const struct spool *spool;
-	int fd;
+	/* Two descriptors: the appender's and the publisher's (checkpoints,
+	 * reads, its syncs). A writeback error is reported once per open
+	 * file, so each side must have its own to see every one. */
+	int fd, pub_fd;
 	uint64_t lap, id;
-	uint64_t head;
+	uint64_t head, append_checkpoint; /* the appender's; the checkpoint its last round used */
+	bool append_broken;               /* a failed round could not be undone */
+	int fail_next;                    /* tests: the next round's fdatasync fails so */
 	_Atomic uint64_t durable, checkpoint;
 	uint64_t published, checkpoint_seq;
 	/* the publisher's pipeline: names linked and a checkpoint written
@@ -51,13 +58,14 @@ struct spool_journal {
 	unsigned long published_count, recovered_count;
 	int sync_fds[2]; /* one directory per filesystem the spool spans */
 	unsigned nsync;
-	/* the appender's scratch: one record header per entry */
+	/* the appender's scratch: one record header and position per entry */
 	unsigned char (*hdrs)[JOURNAL_RECORD_HEADER];
+	uint64_t *at;
 	unsigned hdrs_cap;
 	struct iovec iov[APPEND_IOV];
 	/* the publisher */
 	pthread_t thread;
-	bool thread_started, stopping, broken;
+	bool thread_started, stopping, broken, sync_failed;
 	pthread_mutex_t lock;
 	pthread_cond_t wake, room; /* room: the checkpoint moved */
 	struct pending_file batch[PUBLISH_BATCH];
@@ -109,7 +117,7 @@ static int checkpoint_write(struct spool_journal *j, uint64_t pos)
 	unsigned char c[JOURNAL_CHECKPOINT_SIZE];
 	uint64_t seq = j->checkpoint_seq + 1;
 	journal_checkpoint_encode(c, j->id, seq, pos);
-	int rc = write_all(j->fd, c, sizeof c, (off_t)(seq % 2) * JOURNAL_SLOT_SIZE);
+	int rc = write_all(j->pub_fd, c, sizeof c, (off_t)(seq % 2) * JOURNAL_SLOT_SIZE);
 	if (rc == 0)
 		j->checkpoint_seq = seq;
 	return rc;
@@ -126,7 +134,7 @@ static void checkpoint_commit(struct spool_journal *j, uint64_t pos)
 static int write_checkpoint(struct spool_journal *j, uint64_t pos)
 {
 	int rc = checkpoint_write(j, pos);
-	if (rc == 0 && fdatasync(j->fd) < 0)
+	if (rc == 0 && fdatasync(j->pub_fd) < 0)
 		rc = -errno;
 	if (rc == 0)
 		checkpoint_commit(j, pos);
@@ -184,42 +192,62 @@ static int create_file(const char *path, uint64_t lap, char *err, size_t errlen)
 
 /* ------------------------------------------------------------- reading */
 
+enum read_result { READ_OK, READ_END, READ_ERROR };
+
+/* Stream the payload of r through its CRC, a chunk at a time (no buffer
+ * the size of a message). */
+static enum read_result check_payload(struct spool_journal *j, const struct journal_record *r,
+				      const unsigned char *hdr, const char *name, int *err)
+{
+	uint32_t crc = journal_record_crc_start(hdr, name, r->name_len);
+	off_t off = file_offset(j, r->pos) + JOURNAL_RECORD_HEADER + r->name_len;
+	static __thread unsigned char buf[1 << 16];
+	for (size_t left = r->payload_len; left;) {
+		size_t k = left < sizeof buf ? left : sizeof buf;
+		if ((*err = read_all(j->pub_fd, buf, k, off)) < 0)
+			return READ_ERROR;
+		crc = journal_crc32c(crc, buf, k);
+		off += (off_t)k, left -= k;
+	}
+	if (crc == r->crc)
+		return READ_OK;
+	log_notice("spool journal: the record at %llu fails its checksum (a write torn by a "
+		   "crash, never acknowledged); the log ends there", (unsigned long long)r->pos);
+	return READ_END;
+}
+
 /* The record at pos, or — where the appender skipped the rest of a lap
- * because the record did not fit — at the next lap's start. With
- * `payload` (recovery) the payload is read into *payload (malloc) and the
- * CRC checked; without (the publisher, whose records were just written
- * and synced by this process) only the header and name are read. */
-static bool read_record(struct spool_journal *j, uint64_t pos, struct journal_record *r,
-			char name[JOURNAL_NAME_MAX + 1], unsigned char **payload)
+ * because the record did not fit — at the next lap's start. READ_END
+ * where there is none; READ_ERROR (with *err) where the file cannot be
+ * read, which must not be taken for the end. `verify` (recovery) checks
+ * the CRC; the publisher, whose records were just written and synced by
+ * this process, reads only the header and name. */
+static enum read_result read_record(struct spool_journal *j, uint64_t pos, struct journal_record *r,
+				    char name[JOURNAL_NAME_MAX + 1], bool verify, int *err)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (attempt == 1) {
 			if (pos % j->lap == 0)
-				return false;
+				return READ_END;
 			pos = lap_start(j, pos) + j->lap;
 		}
 		unsigned char hdr[JOURNAL_RECORD_HEADER];
 		size_t room = (size_t)(j->lap - pos % j->lap);
-		if (room < JOURNAL_RECORD_HEADER || read_all(j->fd, hdr, sizeof hdr, file_offset(j, pos)) < 0 ||
-		    !journal_header_decode(hdr, sizeof hdr, j->id, pos, room, r))
+		if (room < JOURNAL_RECORD_HEADER)
+			continue;
+		if ((*err = read_all(j->pub_fd, hdr, sizeof hdr, file_offset(j, pos))) < 0)
+			return READ_ERROR;
+		if (!journal_header_decode(hdr, sizeof hdr, j->id, pos, room, r))
 			continue;
 		off_t off = file_offset(j, pos) + JOURNAL_RECORD_HEADER;
-		if (read_all(j->fd, name, r->name_len, off) < 0)
-			continue;
+		if ((*err = read_all(j->pub_fd, name, r->name_len, off)) < 0)
+			return READ_ERROR;
 		name[r->name_len] = '\0';
 		if (memchr(name, '/', r->name_len) || memchr(name, '\0', r->name_len) || name[0] == '.')
-			continue; /* never a path: the name is used under new/ */
-		if (!payload)
-			return true;
-		unsigned char *p = malloc(r->payload_len ? r->payload_len : 1);
-		if (p && read_all(j->fd, p, r->payload_len, off + r->name_len) == 0 &&
-		    journal_record_check(r, hdr, name, p)) {
-			*payload = p;
-			return true;
-		}
-		free(p);
+			return READ_END; /* never a path: the name is used under new/ */
+		return verify ? check_payload(j, r, hdr, name, err) : READ_OK;
 	}
-	return false;
+	return READ_END;
 }
 
 /* ----------------------------------------------------------- publishing */
@@ -237,45 +265,32 @@ static int sync_spool(const struct spool_journal *j)
 	for (unsigned i = 0; i < j->nsync; i++)
 		if (syncfs(j->sync_fds[i]) < 0 && rc == 0)
 			rc = -errno;
-	if (j->journal_apart && fdatasync(j->fd) < 0 && rc == 0)
+	if (j->journal_apart && fdatasync(j->pub_fd) < 0 && rc == 0)
 		rc = -errno;
 	return rc;
 }
 
-/* The payload into an anonymous file: in the kernel (copy_file_range)
- * when it can, else through a buffer. */
-static int copy_payload(struct spool_journal *j, const struct journal_record *r, int to,
-			const unsigned char *payload)
+/* The payload into an anonymous file, inside the kernel. sendfile(2)
+ * and not copy_file_range(2): on XFS or Btrfs the latter may share the
+ * journal's blocks with the file (a reflink), and the journal's next
+ * write there would then need new blocks, which an fdatasync of data
+ * alone must not. */
+static int copy_payload(struct spool_journal *j, const struct journal_record *r, int to)
 {
-	if (payload)
-		return write_all(to, payload, r->payload_len, 0);
-	loff_t in = file_offset(j, r->pos) + JOURNAL_RECORD_HEADER + r->name_len, out = 0;
-	size_t left = r->payload_len;
-	while (left) {
-		ssize_t n = copy_file_range(j->fd, &in, to, &out, left, 0);
+	off_t in = file_offset(j, r->pos) + JOURNAL_RECORD_HEADER + r->name_len;
+	for (size_t left = r->payload_len; left;) {
+		ssize_t n = sendfile(to, j->pub_fd, &in, left);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP))
-			break;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
 		left -= (size_t)n;
-	}
-	while (left) { /* a buffer, then */
-		char buf[1 << 16];
-		size_t k = left < sizeof buf ? left : sizeof buf;
-		int rc = read_all(j->fd, buf, k, in);
-		if (rc == 0)
-			rc = write_all(to, buf, k, out);
-		if (rc < 0)
-			return rc;
-		in += (loff_t)k, out += (loff_t)k, left -= k;
 	}
 	return 0;
 }
 
 static int stage_file(struct spool_journal *j, const struct journal_record *r, const char *name,
-		      const unsigned char *payload, struct pending_file *f)
+		      struct pending_file *f)
 {
 	f->quarantine = r->flags & JOURNAL_FLAG_QUARANTINE;
 	snprintf(f->name, sizeof f->name, "%s", name);
@@ -288,7 +303,7 @@ static int stage_file(struct spool_journal *j, const struct journal_record *r, c
 			       0640);
 	if (f->fd < 0)
 		return -errno;
-	int rc = copy_payload(j, r, f->fd, payload);
+	int rc = copy_payload(j, r, f->fd);
 	if (rc < 0) {
 		close(f->fd);
 		f->fd = -1;
@@ -303,7 +318,9 @@ static void close_files(struct pending_file *f, unsigned n)
 }
 
 /* Anonymous files for the records from j->published on, up to `to` and
- * PUBLISH_BATCH of them; their number, and in *end where they end. */
+ * PUBLISH_BATCH of them; their number, and in *end where they end. What
+ * was staged before a failure goes ahead (out of descriptors, say, the
+ * batch is just smaller); a failure with nothing staged is returned. */
 static int stage_batch(struct spool_journal *j, uint64_t to, unsigned *n, uint64_t *end)
 {
 	*n = 0;
@@ -311,11 +328,14 @@ static int stage_batch(struct spool_journal *j, uint64_t to, unsigned *n, uint64
 	while (*end < to && *n < PUBLISH_BATCH) {
 		struct journal_record r;
 		char name[JOURNAL_NAME_MAX + 1];
-		if (!read_record(j, *end, &r, name, NULL))
-			return -EBADMSG;
-		int rc = stage_file(j, &r, name, NULL, &j->batch[*n]);
+		int rc = 0;
+		enum read_result got = read_record(j, *end, &r, name, false, &rc);
+		if (got != READ_OK)
+			rc = got == READ_END ? -EBADMSG : rc;
+		else
+			rc = stage_file(j, &r, name, &j->batch[*n]);
 		if (rc < 0)
-			return rc;
+			return *n ? 0 : rc;
 		++*n;
 		*end = r.pos + r.size;
 	}
@@ -343,14 +363,16 @@ static int link_files(struct spool_journal *j, struct pending_file *f, unsigned 
  * passes it), at one sync per batch instead of three. Returns how many
  * were named, or -errno (nothing moved but what the sync made durable;
  * the next round stages those records again, and a name already in new/
- * counts as done). */
+ * counts as done). A failed sync is final (j->sync_failed): the kernel
+ * reports a writeback error once and may drop the pages it failed to
+ * write, so a later sync that succeeds proves nothing about them. */
 static int publish_round(struct spool_journal *j, uint64_t to)
 {
 	unsigned n;
 	uint64_t end;
 	int rc = stage_batch(j, to, &n, &end);
-	if (rc == 0)
-		rc = sync_spool(j);
+	if (rc == 0 && (rc = sync_spool(j)) < 0)
+		j->sync_failed = true;
 	if (rc == 0 && j->checkpoint_pending) {
 		checkpoint_commit(j, j->checkpoint_written);
 		j->checkpoint_pending = false;
@@ -387,21 +409,22 @@ static int name_files(struct spool_journal *j, struct pending_file *f, unsigned 
  * (only stopping does). */
 static void pause_after_failure(struct spool_journal *j)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 1;
+	struct timespec ts = monotonic_deadline(1000);
 	while (!j->stopping && pthread_cond_timedwait(&j->wake, &j->lock, &ts) == 0)
 		;
 }
 
 /* One line when publishing starts failing (and once a minute while it
  * goes on), one when it works again. */
-static void log_failure(int rc, unsigned *failures)
+static void log_failure(int rc, bool sync_failed, unsigned *failures)
 {
 	if (*failures % 60 == 0)
-		log_notice("spool journal: publishing into the spool: %s; %s", strerror(-rc),
-			   rc == -EBADMSG ? "stopping the publisher, the next start recovers"
-					  : "the messages wait in the journal, trying again each second");
+		log_notice("spool journal: %s the spool: %s; %s",
+			   sync_failed ? "syncing" : "publishing into", strerror(-rc),
+			   rc == -EBADMSG || sync_failed
+				   ? "publishing stops; the journal keeps every message and the next "
+				     "start publishes them (see to the disk first)"
+				   : "the messages wait in the journal, trying again each second");
 	++*failures;
 }
 
@@ -437,8 +460,8 @@ static void *publisher_main(void *arg)
 		/* Nothing is lost: the records stay in the journal. A record
 		 * that does not read back is a bug or a bad disk; publishing
 		 * stops, and the next start tries again. */
-		log_failure(rc, &failures);
-		if (rc == -EBADMSG || j->stopping)
+		log_failure(rc, j->sync_failed, &failures);
+		if (rc == -EBADMSG || j->sync_failed || j->stopping)
 			j->broken = true;
 		else
 			pause_after_failure(j);
@@ -461,34 +484,55 @@ struct name_set {
 	size_t n, cap;
 };
 
-static void name_set_add_dir(struct name_set *s, int dirfd)
+/* 0, or -errno: a set that misses names would publish them again. */
+static int name_set_add_dir(struct name_set *s, int dirfd)
 {
 	int fd = openat(dirfd, "../cur", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		return;
+		return errno == ENOENT ? 0 : -errno;
 	}
-	for (struct dirent *e; (e = readdir(d));) {
+	int rc = 0;
+	for (struct dirent *e; rc == 0 && (e = readdir(d));) {
 		if (e->d_name[0] == '.')
 			continue;
 		if (s->n == s->cap) {
 			size_t cap = s->cap ? s->cap * 2 : 64;
 			char **v = realloc(s->v, cap * sizeof *v);
-			if (!v)
+			if (!v) {
+				rc = -ENOMEM;
 				break;
+			}
 			s->v = v, s->cap = cap;
 		}
 		char *name = strdup(e->d_name);
-		if (!name)
+		if (!name) {
+			rc = -ENOMEM;
 			break;
+		}
 		char *colon = strchr(name, ':');
 		if (colon)
 			*colon = '\0';
 		s->v[s->n++] = name;
 	}
 	closedir(d);
+	return rc;
+}
+
+/* cur/ is read once, and only when there is something to recover. */
+static int load_cur(const struct spool_journal *j, struct name_set *cur, bool *loaded)
+{
+	if (*loaded)
+		return 0;
+	*loaded = true;
+	int rc = name_set_add_dir(cur, j->spool->main.new_fd);
+	if (rc == 0)
+		rc = name_set_add_dir(cur, j->spool->quarantine.new_fd);
+	if (rc == 0 && cur->n)
+		qsort(cur->v, cur->n, sizeof *cur->v, cmp_str);
+	return rc;
 }
 
 static bool delivered(const struct spool_journal *j, const struct name_set *cur, const char *name,
@@ -499,52 +543,66 @@ static bool delivered(const struct spool_journal *j, const struct name_set *cur,
 	return cur->n && bsearch(&name, cur->v, cur->n, sizeof *cur->v, cmp_str);
 }
 
+struct recovery {
+	unsigned long found, already, published;
+	struct name_set cur;
+	bool cur_loaded;
+};
+
+/* One batch of recovery, from *pos: stage every record that checks and
+ * is not delivered, then name them by the Maildir rule. Sets *done at
+ * the end of the log. */
+static int recover_batch(struct spool_journal *j, struct recovery *rv, uint64_t *pos, bool *done)
+{
+	unsigned n = 0;
+	int rc = 0;
+	*done = true;
+	while (n < PUBLISH_BATCH) {
+		struct journal_record r;
+		char name[JOURNAL_NAME_MAX + 1];
+		enum read_result got = read_record(j, *pos, &r, name, true, &rc);
+		if (got != READ_OK) {
+			if (got == READ_END)
+				rc = 0;
+			break;
+		}
+		if ((rc = load_cur(j, &rv->cur, &rv->cur_loaded)) < 0)
+			break;
+		rv->found++;
+		if (delivered(j, &rv->cur, name, r.flags & JOURNAL_FLAG_QUARANTINE))
+			rv->already++;
+		else if ((rc = stage_file(j, &r, name, &j->batch[n])) == 0)
+			n++;
+		if (rc < 0)
+			break;
+		*pos = r.pos + r.size;
+		*done = n < PUBLISH_BATCH;
+	}
+	if (rc == 0)
+		rc = name_files(j, j->batch, n);
+	else
+		close_files(j->batch, n);
+	if (rc == 0)
+		rv->published += n;
+	return rc;
+}
+
 /* Publish, from the checkpoint on, every record that checks and is not
  * in new/ or cur/ already; then start the log afresh two laps on, past
- * every position an earlier run could have written. */
+ * every position an earlier run could have written. Anything that goes
+ * wrong (the spool full, the journal unreadable) fails the start and
+ * leaves the journal as it was: only the end of the log ends recovery. */
 static int recover(struct spool_journal *j, char *err, size_t errlen)
 {
 	uint64_t pos = atomic_load(&j->checkpoint);
-	struct name_set cur = {0};
-	name_set_add_dir(&cur, j->spool->main.new_fd);
-	name_set_add_dir(&cur, j->spool->quarantine.new_fd);
-	if (cur.n)
-		qsort(cur.v, cur.n, sizeof *cur.v, cmp_str);
-	unsigned long found = 0, already = 0, published = 0;
+	struct recovery rv = {0};
+	bool done = false;
 	int rc = 0;
-	for (;;) {
-		unsigned n = 0;
-		while (n < PUBLISH_BATCH) {
-			struct journal_record r;
-			char name[JOURNAL_NAME_MAX + 1];
-			unsigned char *payload = NULL;
-			if (!read_record(j, pos, &r, name, &payload))
-				break;
-			pos = r.pos + r.size;
-			found++;
-			if (delivered(j, &cur, name, r.flags & JOURNAL_FLAG_QUARANTINE)) {
-				already++;
-			} else {
-				rc = stage_file(j, &r, name, payload, &j->batch[n]);
-				if (rc == 0)
-					n++;
-			}
-			free(payload);
-			if (rc < 0)
-				break;
-		}
-		if (rc == 0)
-			rc = name_files(j, j->batch, n);
-		else
-			for (unsigned i = 0; i < n; i++)
-				close(j->batch[i].fd);
-		published += n;
-		if (rc < 0 || n < PUBLISH_BATCH)
-			break;
-	}
-	for (size_t i = 0; i < cur.n; i++)
-		free(cur.v[i]);
-	free(cur.v);
+	while (rc == 0 && !done)
+		rc = recover_batch(j, &rv, &pos, &done);
+	for (size_t i = 0; i < rv.cur.n; i++)
+		free(rv.cur.v[i]);
+	free(rv.cur.v);
 	if (rc == 0)
 		rc = write_checkpoint(j, lap_start(j, atomic_load(&j->checkpoint)) + 2 * j->lap);
 	if (rc < 0) {
@@ -552,9 +610,9 @@ static int recover(struct spool_journal *j, char *err, size_t errlen)
 			 "journal is read again at the next start)", strerror(-rc));
 		return -1;
 	}
-	j->recovered_count += published;
+	j->recovered_count += rv.published;
 	log_notice("spool journal: %lu message%s in the journal, %lu published now, %lu already "
-		   "in the spool", found, found == 1 ? "" : "s", published, already);
+		   "in the spool", rv.found, rv.found == 1 ? "" : "s", rv.published, rv.already);
 	j->head = j->published = atomic_load(&j->checkpoint);
 	atomic_store(&j->durable, j->head);
 	return 0;
@@ -575,7 +633,8 @@ static int open_file(struct spool_journal *j, const char *path, uint64_t lap, ch
 			return -1;
 	}
 	j->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (j->fd < 0 || fstat(j->fd, &st) < 0) {
+	j->pub_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (j->fd < 0 || j->pub_fd < 0 || fstat(j->fd, &st) < 0) {
 		snprintf(err, errlen, "spool journal %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -600,13 +659,21 @@ static int open_file(struct spool_journal *j, const char *path, uint64_t lap, ch
 	return 0;
 }
 
+static void close_journal_fds(struct spool_journal *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	if (j->pub_fd >= 0)
+		close(j->pub_fd);
+	j->fd = j->pub_fd = -1;
+}
+
 /* After recovery a journal of another size is made again: it is empty. */
 static int resize(struct spool_journal *j, const char *path, uint64_t lap, char *err, size_t errlen)
 {
 	if (j->lap == lap)
 		return 0;
-	close(j->fd);
-	j->fd = -1;
+	close_journal_fds(j);
 	if (create_file(path, lap, err, errlen) < 0)
 		return -1;
 	return open_file(j, path, lap, err, errlen) < 0 ? -1 : recover(j, err, errlen);
@@ -615,12 +682,12 @@ static int resize(struct spool_journal *j, const char *path, uint64_t lap, char 
 static void free_journal(struct spool_journal *j)
 {
 	tmpfile_pool_stop(j->tmpfiles);
-	if (j->fd >= 0)
-		close(j->fd);
+	close_journal_fds(j);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->wake);
 	pthread_cond_destroy(&j->room);
 	free(j->hdrs);
+	free(j->at);
 	free(j);
 }
 
@@ -633,10 +700,10 @@ struct spool_journal *spool_journal_open(const struct spool *s, const char *path
 		return NULL;
 	}
 	j->spool = s;
-	j->fd = -1;
+	j->fd = j->pub_fd = -1;
 	pthread_mutex_init(&j->lock, NULL);
-	pthread_cond_init(&j->wake, NULL);
-	pthread_cond_init(&j->room, NULL);
+	monotonic_cond_init(&j->wake);
+	monotonic_cond_init(&j->room);
 	struct stat a, b;
 	j->sync_fds[j->nsync++] = s->main.tmp_fd;
 	if (fstat(s->main.tmp_fd, &a) == 0 && fstat(s->quarantine.tmp_fd, &b) == 0 && a.st_dev != b.st_dev)
@@ -693,18 +760,35 @@ static bool grow_headers(struct spool_journal *j, unsigned n)
 	if (n <= j->hdrs_cap)
 		return true;
 	void *h = realloc(j->hdrs, (size_t)n * sizeof *j->hdrs);
-	if (!h)
+	if (h)
+		j->hdrs = h;
+	void *a = h ? realloc(j->at, (size_t)n * sizeof *j->at) : NULL;
+	if (!a)
 		return false;
-	j->hdrs = h;
+	j->at = a;
 	j->hdrs_cap = n;
 	return true;
 }
 
-static void fail_written(struct journal_entry *e, unsigned n, int rc)
+/* A round that failed may have left whole records in the page cache
+ * (and on disk) at positions the next round may not reach: one whose
+ * first record goes to the next lap leaves them where the publisher, and
+ * recovery, look next. Their senders were told 451, so their headers are
+ * wiped. If even that fails, appending stops for good. */
+static void fail_written(struct spool_journal *j, struct journal_entry *e, unsigned n, int rc)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (e[i].res == 0)
-			e[i].res = rc;
+	static const unsigned char wipe[JOURNAL_RECORD_HEADER];
+	for (unsigned i = 0; i < n; i++) {
+		if (e[i].res != 0)
+			continue;
+		e[i].res = rc;
+		if (j->at[i] != UINT64_MAX && !j->append_broken &&
+		    write_all(j->fd, wipe, sizeof wipe, file_offset(j, j->at[i])) < 0) {
+			j->append_broken = true;
+			log_notice("spool journal: cannot undo a failed append (%s); from now on "
+				   "every message gets 451", strerror(errno));
+		}
+	}
 }
 
 /* Records go where they fit: on past the end of the lap's room to the
@@ -714,21 +798,28 @@ static void fail_written(struct journal_entry *e, unsigned n, int rc)
  * the next round writes over the same positions. */
 void spool_journal_append(struct spool_journal *j, struct journal_entry *e, unsigned n)
 {
-	if (!grow_headers(j, n)) {
+	if (j->append_broken || !grow_headers(j, n)) {
 		for (unsigned i = 0; i < n; i++)
-			e[i].res = -ENOMEM;
+			e[i].res = j->append_broken ? -EIO : -ENOMEM;
 		return;
 	}
-	uint64_t head = j->head, limit = atomic_load(&j->checkpoint) + j->lap, run_pos = head;
+	j->append_checkpoint = atomic_load(&j->checkpoint);
+	uint64_t head = j->head, limit = j->append_checkpoint + j->lap, run_pos = head;
 	unsigned niov = 0;
 	int rc = 0;
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		e[i].res = 0;
+		j->at[i] = UINT64_MAX; /* not placed */
+	}
 	for (unsigned i = 0; i < n && rc == 0; i++) {
 		size_t name_len = strlen(e[i].name), size = journal_record_size(name_len, e[i].len);
 		uint64_t at = j->lap - head % j->lap < size ? lap_start(j, head) + j->lap : head;
-		if (name_len > JOURNAL_NAME_MAX || e[i].iovcnt > 4 || at + size > limit) {
-			e[i].res = name_len > JOURNAL_NAME_MAX || e[i].iovcnt > 4 ? -EINVAL : -EAGAIN;
+		if (name_len > JOURNAL_NAME_MAX || e[i].iovcnt > 4 || e[i].len > UINT32_MAX) {
+			e[i].res = -EINVAL;
+			continue;
+		}
+		if (at + size > limit) {
+			e[i].res = -EAGAIN;
 			continue;
 		}
 		if (niov && (at != head || niov + e[i].iovcnt + 3 > APPEND_IOV)) {
@@ -737,6 +828,7 @@ void spool_journal_append(struct spool_journal *j, struct journal_entry *e, unsi
 		}
 		if (!niov)
 			run_pos = at;
+		j->at[i] = at;
 		journal_record_encode(j->hdrs[i], j->id, at, e[i].quarantine ? JOURNAL_FLAG_QUARANTINE : 0,
 				      e[i].name, name_len, e[i].iov, e[i].iovcnt, e[i].len);
 		j->iov[niov++] = (struct iovec){j->hdrs[i], JOURNAL_RECORD_HEADER};
@@ -748,10 +840,11 @@ void spool_journal_append(struct spool_journal *j, struct journal_entry *e, unsi
 	}
 	if (rc == 0 && niov)
 		rc = flush_run(j, niov, run_pos);
-	if (rc == 0 && head != j->head && fdatasync(j->fd) < 0)
-		rc = -errno;
+	if (rc == 0 && head != j->head)
+		rc = j->fail_next ? j->fail_next : fdatasync(j->fd) < 0 ? -errno : 0;
+	j->fail_next = 0;
 	if (rc < 0) {
-		fail_written(e, n, rc);
+		fail_written(j, e, n, rc);
 		return;
 	}
 	j->head = head;
@@ -761,19 +854,22 @@ void spool_journal_append(struct spool_journal *j, struct journal_entry *e, unsi
 	pthread_mutex_unlock(&j->lock);
 }
 
+/* Room comes when the checkpoint moves past the one the last round
+ * reckoned with (it may have moved since: then there is no wait). */
 void spool_journal_wait_room(struct spool_journal *j, unsigned ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
-	ts.tv_nsec %= 1000000000;
+	struct timespec ts = monotonic_deadline(ms);
 	pthread_mutex_lock(&j->lock);
-	uint64_t was = atomic_load(&j->checkpoint);
+	uint64_t was = j->append_checkpoint;
 	while (atomic_load(&j->checkpoint) == was &&
 	       pthread_cond_timedwait(&j->room, &j->lock, &ts) == 0)
 		;
 	pthread_mutex_unlock(&j->lock);
+}
+
+void spool_journal_fail_next_round(struct spool_journal *j, int err)
+{
+	j->fail_next = err;
 }
 
 void spool_journal_counts(struct spool_journal *j, unsigned long *published,

@@ -56,6 +56,10 @@ void spool_journal_append(struct spool_journal *j, struct journal_entry *e, unsi
  * `ms` milliseconds. */
 void spool_journal_wait_room(struct spool_journal *j, unsigned ms);
 
+/* For tests: the next append round fails with `err` (-errno) where its
+ * fdatasync would be (a writeback error cannot be provoked on demand). */
+void spool_journal_fail_next_round(struct spool_journal *j, int err);
+
 /* Messages published into the spool by this run, and of those, how many
  * recovery found in the journal at start. */
 void spool_journal_counts(struct spool_journal *j, unsigned long *published,

@@ -3,6 +3,8 @@
  */
 #include "tmpfile_pool.h"
 
+#include "cond_clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -28,9 +30,7 @@ struct tmpfile_pool {
  * takers open their own meanwhile and see the error themselves. */
 static void wait_after_failure(struct tmpfile_pool *p)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 1;
+	struct timespec ts = monotonic_deadline(1000);
 	while (!p->stopping && pthread_cond_timedwait(&p->taken, &p->lock, &ts) == 0)
 		;
 }
@@ -71,7 +71,7 @@ struct tmpfile_pool *tmpfile_pool_start(int dir_fd, unsigned size, char *err, si
 	}
 	*p = (struct tmpfile_pool){.dir_fd = dir_fd, .fds = fds, .size = size};
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->taken, NULL);
+	monotonic_cond_init(&p->taken);
 	sigset_t all, old; /* signals are the daemon's main thread's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -298,6 +298,52 @@ static void recovery_that_cannot_publish_keeps_everything(void **state)
 	assert_spooled(f->dir, "new", "k.1", "", "kept\r\n", 6);
 }
 
+/* A round that fails leaves no record behind: here the next message does
+ * not fit in the rest of the lap and goes to the next one, so the failed
+ * round's position is where the publisher looks next. Its sender was
+ * told 451; it must not be delivered. */
+static void a_failed_round_leaves_nothing_to_publish(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_journal *j = open_journal(f, LAP);
+	static char body[40000];
+	memset(body, 'a', sizeof body);
+	assert_int_equal(append_one(j, "a.1", "", body, 40000, false), 0); /* ends at 40,048 */
+	spool_journal_fail_next_round(j, -EIO);
+	assert_int_equal(append_one(j, "b.1", "", body, 10000, false), -EIO);
+	int res;
+	while ((res = append_one(j, "c.1", "", body, 30000, false)) == -EAGAIN) /* to the next lap */
+		spool_journal_wait_room(j, 100);
+	assert_int_equal(res, 0);
+	spool_journal_close(j);
+	assert_int_equal(count_dir(f->dir, "new"), 2);
+	assert_spooled(f->dir, "new", "a.1", "", body, 40000);
+	assert_spooled(f->dir, "new", "c.1", "", body, 30000);
+	/* and recovery, reading the same file, finds nothing more */
+	j = open_journal(f, LAP);
+	unsigned long published, recovered;
+	spool_journal_counts(j, &published, &recovered);
+	assert_int_equal(recovered, 0);
+	spool_journal_close(j);
+	assert_int_equal(count_dir(f->dir, "new"), 2);
+}
+
+/* Recovery checks a payload larger than its read buffer (64 KB) in
+ * pieces, and publishes it whole. */
+static void recovery_of_a_large_record(void **state)
+{
+	struct fixture *f = *state;
+	enum { BIG_LAP = 512 << 10, LEN = 200000 };
+	spool_journal_close(open_journal(f, BIG_LAP));
+	uint64_t id, pos = checkpoint_of(f->path, &id);
+	static char body[LEN + 1];
+	body_of(body, LEN + 1, 7);
+	body[LEN] = '\0';
+	write_crashed_record(f->path, BIG_LAP, id, pos, "big.1", body);
+	spool_journal_close(open_journal(f, BIG_LAP));
+	assert_spooled(f->dir, "new", "big.1", "", body, LEN);
+}
+
 /* A record a sender crafted inside a message, CRC and all, where the
  * reader looks next: without the journal's id it ends the log. */
 static void a_forged_record_is_not_published(void **state)
@@ -355,6 +401,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(full_journal_says_eagain_and_loses_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring_wraps_many_laps, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_forged_record_is_not_published, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_failed_round_leaves_nothing_to_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(recovery_of_a_large_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(recovery_that_cannot_publish_keeps_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(another_size_is_emptied_then_made_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(not_a_journal_is_refused, setup, teardown),
