@@ -10,6 +10,7 @@
 #define AUTHGATE_COND_CLOCK_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <time.h>
 
 static inline void monotonic_cond_init(pthread_cond_t *c)
@@ -30,6 +31,16 @@ static inline struct timespec monotonic_deadline(unsigned ms)
 	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
 	ts.tv_nsec %= 1000000000;
 	return ts;
+}
+
+/* After a failure: wait `ms` (lock held) unless *stop becomes true;
+ * wake-ups for other reasons do not cut the pause short. */
+static inline void monotonic_pause(pthread_cond_t *c, pthread_mutex_t *lock, unsigned ms,
+				   const bool *stop)
+{
+	struct timespec ts = monotonic_deadline(ms);
+	while (!*stop && pthread_cond_timedwait(c, lock, &ts) == 0)
+		;
 }
 
 #endif

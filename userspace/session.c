@@ -711,16 +711,20 @@ static void spool_begin(struct session *s, bool quarantine)
 	spool_name(sp, s->w->id, ++s->w->next_spool, s->spool_name, sizeof s->spool_name);
 	s->iov[0] = (struct iovec){s->rec->headers, s->rec->headers_len};
 	s->iov[1] = (struct iovec){s->arena, s->wpos}; /* written from the arena itself */
-	if (!s->w->shared->spool_sync) {
+	switch (s->w->shared->cfg->spool_sync) {
+	case SPOOL_SYNC_FSYNC:
 		s->program = fsync_program;
-	} else if (s->w->shared->cfg->spool_sync == SPOOL_SYNC_JOURNAL) {
+		break;
+	case SPOOL_SYNC_JOURNAL:
 		s->program = journal_program;
-	} else {
+		break;
+	case SPOOL_SYNC_SYNCFS:
 		s->program = syncfs_program;
 		if (!quarantine || sp->quarantine_same_mount)
 			s->spool_fd = worker_tmpfile_take(s->w);
 		if (s->spool_fd >= 0)
 			s->program++; /* opened ahead: start with the write */
+		break;
 	}
 	spool_next(s);
 }

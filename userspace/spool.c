@@ -80,7 +80,28 @@ int spool_open(struct spool *s, const char *path, const char *hostname,
 		return -1;
 	}
 	s->quarantine_same_mount = same_mount(s->main.tmp_fd, s->quarantine.new_fd);
+	struct stat a, b;
+	if (fstat(s->main.tmp_fd, &a) < 0 || fstat(s->quarantine.tmp_fd, &b) < 0) {
+		snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
+		spool_close(s);
+		return -1;
+	}
+	s->main_dev = a.st_dev;
+	s->quarantine_dev = b.st_dev;
 	return 0;
+}
+
+int spool_syncfs(const struct spool *s)
+{
+	int rc = syncfs(s->main.tmp_fd) < 0 ? -errno : 0;
+	if (s->quarantine_dev != s->main_dev && syncfs(s->quarantine.tmp_fd) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+bool spool_covers(const struct spool *s, dev_t dev)
+{
+	return dev == s->main_dev || dev == s->quarantine_dev;
 }
 
 void spool_fd_path(int fd, char *out, size_t size)

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct spool_dir {
 	int tmp_fd, new_fd; /* O_DIRECTORY descriptors */
@@ -22,6 +23,7 @@ struct spool_dir {
 struct spool {
 	struct spool_dir main, quarantine;
 	bool quarantine_same_mount; /* a file made in main tmp/ may be linked into quarantine new/ */
+	dev_t main_dev, quarantine_dev; /* the filesystems the spool spans (one or two) */
 	char hostname[64];
 	int pid; /* the P part of every name */
 };
@@ -37,6 +39,12 @@ void spool_close(struct spool *s);
  * linkat(2) through /proc/self/fd: check both work here. 0 or -1 with a
  * message naming what is missing. */
 int spool_check_anonymous(const struct spool *s, char *err, size_t errlen);
+/* syncfs(2) of every filesystem the spool spans, each asked even after
+ * one fails: 0, or the first -errno. */
+int spool_syncfs(const struct spool *s);
+/* Whether spool_syncfs() covers a file on device `dev`. */
+bool spool_covers(const struct spool *s, dev_t dev);
+
 /* The path linkat(2) reaches an open anonymous file by. */
 void spool_fd_path(int fd, char *out, size_t size);
 

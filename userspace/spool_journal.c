@@ -12,6 +12,7 @@
 #include "cond_clock.h"
 #include "journal.h"
 #include "log.h"
+#include "quiet_thread.h"
 #include "tmpfile_pool.h"
 
 #include <dirent.h>
@@ -56,8 +57,6 @@ struct spool_journal {
 	bool names_pending, checkpoint_pending, journal_apart;
 	uint64_t named_end, checkpoint_written;
 	unsigned long published_count, recovered_count;
-	int sync_fds[2]; /* one directory per filesystem the spool spans */
-	unsigned nsync;
 	/* the appender's scratch: one record header and position per entry */
 	unsigned char (*hdrs)[JOURNAL_RECORD_HEADER];
 	uint64_t *at;
@@ -261,10 +260,7 @@ static const struct spool_dir *dir_for(const struct spool_journal *j, bool quara
  * (for its checkpoint). */
 static int sync_spool(const struct spool_journal *j)
 {
-	int rc = 0;
-	for (unsigned i = 0; i < j->nsync; i++)
-		if (syncfs(j->sync_fds[i]) < 0 && rc == 0)
-			rc = -errno;
+	int rc = spool_syncfs(j->spool);
 	if (j->journal_apart && fdatasync(j->pub_fd) < 0 && rc == 0)
 		rc = -errno;
 	return rc;
@@ -405,15 +401,6 @@ static int name_files(struct spool_journal *j, struct pending_file *f, unsigned 
 	return rc == 0 && n ? sync_spool(j) : rc;
 }
 
-/* After a failure: a second's pause that new appends do not cut short
- * (only stopping does). */
-static void pause_after_failure(struct spool_journal *j)
-{
-	struct timespec ts = monotonic_deadline(1000);
-	while (!j->stopping && pthread_cond_timedwait(&j->wake, &j->lock, &ts) == 0)
-		;
-}
-
 /* One line when publishing starts failing (and once a minute while it
  * goes on), one when it works again. */
 static void log_failure(int rc, bool sync_failed, unsigned *failures)
@@ -464,7 +451,7 @@ static void *publisher_main(void *arg)
 		if (rc == -EBADMSG || j->sync_failed || j->stopping)
 			j->broken = true;
 		else
-			pause_after_failure(j);
+			monotonic_pause(&j->wake, &j->lock, 1000, &j->stopping);
 	}
 	pthread_mutex_unlock(&j->lock);
 	return NULL;
@@ -648,12 +635,7 @@ static int open_file(struct spool_journal *j, const char *path, uint64_t lap, ch
 		return -1;
 	}
 	j->lap = (uint64_t)st.st_size - JOURNAL_HEAD; /* the size it was made with */
-	j->journal_apart = true; /* unless a syncfs of the spool covers it too */
-	for (unsigned i = 0; i < j->nsync; i++) {
-		struct stat d;
-		if (fstat(j->sync_fds[i], &d) == 0 && d.st_dev == st.st_dev)
-			j->journal_apart = false;
-	}
+	j->journal_apart = !spool_covers(j->spool, st.st_dev);
 	j->checkpoint_seq = seq;
 	atomic_store(&j->checkpoint, pos);
 	return 0;
@@ -704,10 +686,6 @@ struct spool_journal *spool_journal_open(const struct spool *s, const char *path
 	pthread_mutex_init(&j->lock, NULL);
 	monotonic_cond_init(&j->wake);
 	monotonic_cond_init(&j->room);
-	struct stat a, b;
-	j->sync_fds[j->nsync++] = s->main.tmp_fd;
-	if (fstat(s->main.tmp_fd, &a) == 0 && fstat(s->quarantine.tmp_fd, &b) == 0 && a.st_dev != b.st_dev)
-		j->sync_fds[j->nsync++] = s->quarantine.tmp_fd;
 	if (open_file(j, path, lap, err, errlen) < 0 || recover(j, err, errlen) < 0 ||
 	    resize(j, path, lap, err, errlen) < 0) {
 		free_journal(j);
@@ -718,11 +696,7 @@ struct spool_journal *spool_journal_open(const struct spool *s, const char *path
 		free_journal(j);
 		return NULL;
 	}
-	sigset_t all, old; /* signals are the main thread's (cmd_serve.c) */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&j->thread, NULL, publisher_main, j);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = quiet_thread_start(&j->thread, publisher_main, j);
 	if (rc != 0) {
 		snprintf(err, errlen, "spool journal: thread: %s", strerror(rc));
 		free_journal(j);
@@ -782,11 +756,13 @@ static void fail_written(struct spool_journal *j, struct journal_entry *e, unsig
 		if (e[i].res != 0)
 			continue;
 		e[i].res = rc;
-		if (j->at[i] != UINT64_MAX && !j->append_broken &&
-		    write_all(j->fd, wipe, sizeof wipe, file_offset(j, j->at[i])) < 0) {
+		if (j->at[i] == UINT64_MAX || j->append_broken)
+			continue;
+		int wrc = write_all(j->fd, wipe, sizeof wipe, file_offset(j, j->at[i]));
+		if (wrc < 0) {
 			j->append_broken = true;
 			log_notice("spool journal: cannot undo a failed append (%s); from now on "
-				   "every message gets 451", strerror(errno));
+				   "every message gets 451", strerror(-wrc));
 		}
 	}
 }

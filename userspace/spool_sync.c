@@ -4,6 +4,7 @@
 #include "spool_sync.h"
 
 #include "log.h"
+#include "quiet_thread.h"
 #include "spool_journal.h"
 
 #include <errno.h>
@@ -39,8 +40,7 @@ struct spool_sync {
 	struct waiter *pending, *round; /* swapped each round */
 	unsigned npending, pending_cap, round_cap;
 	bool stopping;
-	int fds[2]; /* one directory per filesystem to sync */
-	unsigned nfds;
+	const struct spool *spool;
 	struct io_uring ring; /* only for posting answers to the workers' rings */
 	unsigned long rounds, answered;
 	/* The last failed round: when it returned, and its error. syncfs
@@ -63,16 +63,6 @@ uint64_t spool_sync_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Every filesystem, even after one fails: each must be asked. */
-static int sync_all(const struct spool_sync *ss)
-{
-	int res = 0;
-	for (unsigned i = 0; i < ss->nfds; i++)
-		if (syncfs(ss->fds[i]) < 0 && res == 0)
-			res = -errno;
-	return res;
 }
 
 /* An answer that cannot be posted would leave a session waiting for ever
@@ -128,7 +118,7 @@ static void *grow_array(void *a, unsigned *cap, unsigned n, size_t size)
  * are answered. */
 static unsigned syncfs_round(struct spool_sync *ss, struct waiter *w, unsigned n)
 {
-	int res = ss->syncer ? ss->syncer(ss->syncer_arg) : sync_all(ss);
+	int res = ss->syncer ? ss->syncer(ss->syncer_arg) : spool_syncfs(ss->spool);
 	if (res < 0) {
 		log_notice("spool sync: syncfs: %s; messages written before now get 451", strerror(-res));
 		ss->failed_at = spool_sync_now();
@@ -146,6 +136,7 @@ static unsigned syncfs_round(struct spool_sync *ss, struct waiter *w, unsigned n
 static unsigned journal_round(struct spool_sync *ss, struct waiter *w, unsigned n)
 {
 	ss->entries = grow_array(ss->entries, &ss->entries_cap, n, sizeof *ss->entries);
+	ss->deferred = grow_array(ss->deferred, &ss->deferred_cap, n, sizeof *ss->deferred);
 	for (unsigned i = 0; i < n; i++)
 		ss->entries[i] = w[i].entry;
 	spool_journal_append(ss->journal, ss->entries, n);
@@ -154,8 +145,6 @@ static unsigned journal_round(struct spool_sync *ss, struct waiter *w, unsigned 
 	for (unsigned i = 0; i < n; i++) {
 		w[i].res = ss->entries[i].res;
 		if (w[i].res == -EAGAIN && now - w[i].since < JOURNAL_ROOM_WAIT_NS) {
-			ss->deferred = grow_array(ss->deferred, &ss->deferred_cap, deferred + 1,
-						  sizeof *ss->deferred);
 			ss->deferred[deferred++] = w[i];
 			continue;
 		}
@@ -266,10 +255,7 @@ struct spool_sync *spool_sync_start(const struct spool *s, struct spool_journal 
 		return NULL;
 	}
 	ss->journal = journal;
-	struct stat a, b;
-	ss->fds[ss->nfds++] = s->main.tmp_fd;
-	if (fstat(s->main.tmp_fd, &a) == 0 && fstat(s->quarantine.tmp_fd, &b) == 0 && a.st_dev != b.st_dev)
-		ss->fds[ss->nfds++] = s->quarantine.tmp_fd;
+	ss->spool = s;
 	int rc = io_uring_queue_init(ANSWER_BATCH, &ss->ring, 0);
 	if (rc < 0) {
 		snprintf(err, errlen, "spool sync: io_uring: %s", strerror(-rc));
@@ -278,13 +264,7 @@ struct spool_sync *spool_sync_start(const struct spool *s, struct spool_journal 
 	}
 	pthread_mutex_init(&ss->lock, NULL);
 	pthread_cond_init(&ss->wake, NULL);
-	/* The thread takes no signals: the daemon's main thread waits for them
-	 * with sigtimedwait, and one delivered here would end the process. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&ss->thread, NULL, sync_main, ss);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = quiet_thread_start(&ss->thread, sync_main, ss);
 	if (rc != 0) {
 		snprintf(err, errlen, "spool sync: thread: %s", strerror(rc));
 		io_uring_queue_exit(&ss->ring);
@@ -299,14 +279,8 @@ struct spool_sync *spool_sync_start(const struct spool *s, struct spool_journal 
  * memory for the whole daemon: stop rather than lose a waiter. */
 static void grow(struct spool_sync *ss)
 {
-	unsigned cap = ss->pending_cap ? ss->pending_cap * 2 : 16;
-	struct waiter *a = realloc(ss->pending, cap * sizeof *a);
-	if (!a) {
-		log_notice("spool sync: out of memory");
-		abort();
-	}
-	ss->pending = a;
-	ss->pending_cap = cap;
+	ss->pending = grow_array(ss->pending, &ss->pending_cap,
+				 ss->pending_cap ? ss->pending_cap * 2 : 16, sizeof *ss->pending);
 }
 
 static void enqueue(struct spool_sync *ss, const struct waiter *w)

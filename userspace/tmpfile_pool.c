@@ -4,6 +4,7 @@
 #include "tmpfile_pool.h"
 
 #include "cond_clock.h"
+#include "quiet_thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,15 +27,6 @@ struct tmpfile_pool {
 	pthread_cond_t taken; /* a file was taken, or stop */
 };
 
-/* After a failed open (the disk full, say) the filler waits a second:
- * takers open their own meanwhile and see the error themselves. */
-static void wait_after_failure(struct tmpfile_pool *p)
-{
-	struct timespec ts = monotonic_deadline(1000);
-	while (!p->stopping && pthread_cond_timedwait(&p->taken, &p->lock, &ts) == 0)
-		;
-}
-
 static void *fill_main(void *arg)
 {
 	struct tmpfile_pool *p = arg;
@@ -48,8 +40,8 @@ static void *fill_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		int fd = openat(p->dir_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
 		pthread_mutex_lock(&p->lock);
-		if (fd < 0)
-			wait_after_failure(p);
+		if (fd < 0) /* the disk full, say: takers open their own meanwhile and see why */
+			monotonic_pause(&p->taken, &p->lock, 1000, &p->stopping);
 		else if (p->stopping)
 			close(fd);
 		else
@@ -72,11 +64,7 @@ struct tmpfile_pool *tmpfile_pool_start(int dir_fd, unsigned size, char *err, si
 	*p = (struct tmpfile_pool){.dir_fd = dir_fd, .fds = fds, .size = size};
 	pthread_mutex_init(&p->lock, NULL);
 	monotonic_cond_init(&p->taken);
-	sigset_t all, old; /* signals are the daemon's main thread's */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&p->thread, NULL, fill_main, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = quiet_thread_start(&p->thread, fill_main, p);
 	if (rc != 0) {
 		snprintf(err, errlen, "tmpfile pool: thread: %s", strerror(rc));
 		pthread_mutex_destroy(&p->lock);

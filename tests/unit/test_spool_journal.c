@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/dir_entries.h"
 #include "userspace/journal.h"
 #include "userspace/spool.h"
 #include "userspace/spool_journal.h"
@@ -113,13 +114,7 @@ static unsigned count_dir(const char *dir, const char *sub)
 {
 	char p[512];
 	snprintf(p, sizeof p, "%s/%s", dir, sub);
-	DIR *d = opendir(p);
-	unsigned n = 0;
-	for (struct dirent *e; d && (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
+	return dir_entries(p);
 }
 
 static void appended_messages_reach_new(void **state)

@@ -12,18 +12,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "tests/unit/dir_entries.h"
 #include "userspace/tmpfile_pool.h"
-
-static unsigned entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	unsigned n = 0;
-	for (struct dirent *e; d && (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
-}
 
 /* Take a file, waiting up to 5 s for the thread to have made one. */
 static int take(struct tmpfile_pool *p)
@@ -52,16 +42,16 @@ static void fills_refills_and_stays_anonymous(void **state)
 		assert_true(fds[i] >= 0);
 		assert_int_equal(write(fds[i], "x", 1), 1);
 	}
-	assert_int_equal(entries(dir), 0);
+	assert_int_equal(dir_entries(dir), 0);
 	char path[64], name[] = "named";
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fds[3]);
 	assert_int_equal(linkat(AT_FDCWD, path, dfd, name, AT_SYMLINK_FOLLOW), 0);
-	assert_int_equal(entries(dir), 1);
+	assert_int_equal(dir_entries(dir), 1);
 	for (int i = 0; i < 10; i++)
 		close(fds[i]);
 	usleep(100000);
 	tmpfile_pool_stop(p);
-	assert_int_equal(entries(dir), 1);
+	assert_int_equal(dir_entries(dir), 1);
 	unlinkat(dfd, name, 0);
 	close(dfd);
 	assert_int_equal(rmdir(dir), 0);
