@@ -11,6 +11,11 @@
 # messages, so the run cannot end before the publisher has had to keep
 # up; its row also says when the last message was in new/ and counts the
 # CPU up to then.
+# Then latency against load: for each mode, a daemon with the default
+# journal size answers LOAD_SESSIONS closed-loop sessions in turn (5, 10,
+# 20, 50: the rate each allows, and the p99 at that rate), one JSON line
+# "daemon_load" per point. The p99 goal is a question of load: these say
+# up to which rate it holds on this machine.
 # The baseline of the whole daemon, the Postfix + OpenDKIM milter +
 # policyd-spf stack under the same corpus load, is bench/peers/postfix.sh.
 #   SPOOL_DIR=DIR  make the spools DIR/spool-fsync and DIR/spool-syncfs (and
@@ -19,12 +24,17 @@
 #   SPOOL_SYNC=M   run only spool.sync = M
 #   SESSIONS=N     concurrent sessions (default 50)
 #   MESSAGES=N     messages per session (default 100)
+#   LOAD_SESSIONS="N ..."  the latency-against-load points ("" for none)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 . "$top/tests/lib/daemon.sh" # free_port, wait_port
 sessions=${SESSIONS:-50} messages=${MESSAGES:-100}
-case ${1:-} in --quick) messages=20 ;; --smoke) sessions=4 messages=5 ;; esac
+load_sessions=${LOAD_SESSIONS-5 10 20 50} load_messages=4000
+case ${1:-} in
+--quick) messages=20 load_sessions=${LOAD_SESSIONS-5 20} load_messages=2000 ;;
+--smoke) sessions=4 messages=5 load_sessions=${LOAD_SESSIONS-2} load_messages=20 ;;
+esac
 tmp=$(mktemp -d /tmp/authgate-bench.XXXXXX)
 port=$(free_port)
 /usr/bin/python3 - "$top/tests/lib" "$tmp" <<'PY'
@@ -53,20 +63,25 @@ until_published() {
 }
 pid=
 trap '[ -z "$pid" ] || { kill $pid; wait $pid; } 2>/dev/null || true
-	rm -rf "$tmp" ${SPOOL_DIR:+"$SPOOL_DIR/spool-fsync" "$SPOOL_DIR/spool-syncfs"}' EXIT
+	rm -rf "$tmp" ${SPOOL_DIR:+"$SPOOL_DIR"/spool-*}' EXIT
+# A daemon with spool.sync = $1, spool $2, and any further config lines.
+start_daemon() {
+	local mode=$1 spool=$2
+	shift 2
+	printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.bench" "spool = $spool" \
+		"spool.sync = $mode" "dns.zone = $tmp/zone" \
+		"dns.servers = 127.0.0.1:9" "xdp.interface = none" "workers = 2" \
+		"limits.sessions_per_ip = 10000" "limits.message_size = 1M" "$@" >"$tmp/a.conf"
+	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log-$mode" &
+	pid=$!
+	wait_port "$port" || echo "authgate is not listening on $port after 30 s" >&2
+}
 # One daemon with spool.sync = $1: the message load, then connections.
 # Each mode has its own spool, kept to the end: removing thousands of
 # files between runs would slow the next run's inode allocation.
 run_mode() {
 	local mode=$1
-	printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.bench" "spool = ${SPOOL_DIR:-$tmp}/spool-$mode" \
-		"spool.sync = $mode" "dns.zone = $tmp/zone" \
-		"dns.servers = 127.0.0.1:9" "xdp.interface = none" "workers = 2" \
-		"limits.sessions_per_ip = 10000" "limits.message_size = 1M" \
-		"spool.journal_size = 16M" >"$tmp/a.conf"
-	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log-$mode" &
-	pid=$!
-	wait_port "$port" || echo "authgate is not listening on $port after 30 s" >&2
+	start_daemon "$mode" "${SPOOL_DIR:-$tmp}/spool-$mode" "spool.journal_size = 16M"
 	echo "spool.sync = $mode"
 	local c0 c1 out json n cpu_ms conns cout cps t0 extra=
 	c0=$(ticks)
@@ -95,8 +110,26 @@ run_mode() {
 	echo "{\"bench\":\"daemon\",\"spool_sync\":\"$mode\",\"cpu_ms_per_message\":$cpu_ms,\"connections_per_s\":$cps,\"connect_only_sessions\":$sessions,\"connect_only_per_session\":$conns,$extra${json#*\"loadgen\",}" >"$tmp/json-$mode"
 	cat "$tmp/json-$mode"
 }
+# Latency against load, spool.sync = $1: one loadgen run per point, each
+# of about load_messages messages, against one daemon configured as
+# deployed (the default journal size).
+run_load() {
+	local mode=$1 s out
+	[ -n "$load_sessions" ] || return 0
+	start_daemon "$mode" "${SPOOL_DIR:-$tmp}/spool-$mode-load"
+	for s in $load_sessions; do
+		out=$("$top/$BUILD/bench/loadgen" --server "127.0.0.1:$port" --message "$tmp/msg.eml" \
+			--sessions "$s" --messages $(( (load_messages + s - 1) / s )) --pipelining --json)
+		echo "$out" | grep -v '^{' | sed -n "s/^sessions.*= \(.*\)/spool.sync = $mode, $s sessions: \1/p; s/^end of data to reply[^:]*: /   /p"
+		echo "$out" | grep '^{' | sed "s/\"bench\":\"loadgen\",/\"bench\":\"daemon_load\",\"spool_sync\":\"$mode\",/"
+	done
+	kill $pid; wait $pid 2>/dev/null; pid=
+}
 for mode in ${SPOOL_SYNC:-fsync syncfs journal}; do
 	run_mode "$mode"
+done
+for mode in ${SPOOL_SYNC:-fsync syncfs journal}; do
+	run_load "$mode"
 done
 if [ -z "${SPOOL_SYNC:-}" ]; then
 	rate() { sed -n 's/.*"messages_per_s":\([0-9.]*\).*/\1/p' "$tmp/json-$1"; }

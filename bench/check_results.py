@@ -20,7 +20,7 @@ SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.schem
 
 def load_runs(r):
     """(prefix, transactions sent) of each loadgen run inside result r."""
-    if r.get("bench") == "daemon":
+    if r.get("bench") in ("daemon", "daemon_load"):
         return [("", r["sessions"] * r["messages"])]
     if r.get("bench") == "postfix_peer":
         return [(side + "_", r["sessions"] * r["messages"]) for side in ("authgate", "postfix")]

@@ -7,6 +7,9 @@
   RESULTS-latency.png     end-of-data-to-reply latency percentiles (p50,
                           p90, p99, p99.9) of authgate and of the Postfix
                           stack under the same load, log scale
+  RESULTS-load.png        p99 against messages/s per spool.sync mode, one
+                          point per number of sessions (bench_daemon's
+                          latency against load), with the 5 ms goal
 
 Prints the paths written. Exits 0 without plots if gnuplot is missing.
 """
@@ -59,6 +62,41 @@ def latency_series(results):
             if r.get("bench") == "daemon" and "skipped" not in r:
                 sync = ", spool.sync = %s" % r["spool_sync"] if "spool_sync" in r else ""
                 yield "authgate (bench_daemon%s; Postfix peer not run)" % sync, [r[k] for k in keys]
+
+
+def load_series(results):
+    """{spool.sync mode: [(messages/s, p99 ms, sessions)]}, by rate."""
+    modes = {}
+    for r in results:
+        if r.get("bench") == "daemon_load" and "skipped" not in r:
+            modes.setdefault(r["spool_sync"], []).append((r["messages_per_s"], r["p99_ms"], r["sessions"]))
+    return {m: sorted(v) for m, v in modes.items()}
+
+
+def plot_load(modes, out, tmp, term):
+    colours = {"fsync": "#e07b39", "syncfs": "#5fa8d3", "journal": "#1b6ca8"}
+    plots = []
+    for i, (mode, points) in enumerate(modes.items()):
+        dat = os.path.join(tmp, "load-%d.dat" % i)
+        with open(dat, "w") as f:
+            for rate, p99, sessions in points:
+                f.write("%g %g %d\n" % (rate, max(p99, 0.001), sessions))
+        colour = colours.get(mode, "#444444")
+        plots.append("'%s' using 1:2 with linespoints pt 7 lc rgb '%s' title 'spool.sync = %s'"
+                     % (dat, colour, mode))
+        plots.append("'%s' using 1:2:(sprintf('%%d', $3)) with labels offset 0,1 font ',8' "
+                     "tc rgb '%s' notitle" % (dat, colour))
+    plots.append("5 with lines dt 2 lc rgb '#aa0000' title 'goal: p99 under 5 ms'")
+    return """set terminal {term}
+set output '{out}'
+set title "p99 from end of data to reply against the rate it allows (labels: sessions)"
+set logscale y
+set grid
+set key top left
+set xlabel "messages/s (closed loop, 2 workers, load generator on the same cores)"
+set ylabel "p99 ms (log scale)"
+set xrange [0:*]
+plot """.format(term=term, out=out) + ", \\\n     ".join(plots) + "\n"
 
 
 def terminal():
@@ -133,6 +171,9 @@ def main(argv):
         series = list(latency_series(results))
         if series:
             jobs.append((base + "-latency.png", plot_latency(series, base + "-latency.png", tmp, term)))
+        modes = load_series(results)
+        if modes:
+            jobs.append((base + "-load.png", plot_load(modes, base + "-load.png", tmp, term)))
         for out, script in jobs:
             run = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
             if run.returncode != 0 or not os.path.exists(out):

@@ -82,6 +82,10 @@ if i is not None:
     variant("daemon: p99 below p50", lambda d: d["results"][i].update(p99_ms=d["results"][i]["p50_ms"] / 2 - 0.001, p50_ms=d["results"][i]["p50_ms"] + 1), "percentiles decrease")
     variant("daemon: negative CPU", lambda d: d["results"][i].update(cpu_ms_per_message=-1), "cpu_ms_per_message: -1 is less than")
     variant("daemon: transport errors", lambda d: d["results"][i].update(errors=3), "errors: 0 was expected")
+i = first("daemon_load")
+if i is not None:
+    variant("daemon_load: no spool.sync", lambda d: d["results"][i].pop("spool_sync"), "'spool_sync' is a required property")
+    variant("daemon_load: replies do not add up", lambda d: d["results"][i].update(rejected=d["results"][i]["rejected"] + 2), "were sent")
 i = first("postfix_peer")
 if i is not None:
     variant("postfix_peer: a side missing", lambda d: [d["results"][i].pop(k) for k in list(d["results"][i]) if k.startswith("postfix_")], "'postfix_messages_per_s' is a required property")
@@ -103,7 +107,7 @@ while IFS=$'\t' read -r path what complaint; do
 done <"$tmp/variants"
 
 if command -v gnuplot >/dev/null; then
-	for p in throughput latency; do
+	for p in throughput latency load; do
 		png=$tmp/results-$p.png
 		if [ "$(head -c 8 "$png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && [ "$(stat -c %s "$png")" -gt 5000 ]; then
 			ok "plot: results-$p.png"
@@ -115,4 +119,14 @@ else
 	skip "plots" "gnuplot is not installed (make deps)"
 fi
 grep -q '^summary (' "$tmp/run.log" && ok "the ratio table is printed" || not_ok "the ratio table is printed"
+# latency against load: one point per spool.sync mode, and the summary
+# says up to which rate the p99 goal held
+for m in fsync syncfs journal; do
+	if /usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(not any(r.get("bench") == "daemon_load" and r.get("spool_sync") == sys.argv[2] for r in d["results"]))' "$tmp/results.json" "$m"; then
+		ok "latency against load measured, spool.sync = $m"
+	else
+		not_ok "latency against load measured, spool.sync = $m"
+	fi
+done
+grep -q '^daemon p99 < 5 ms, spool.sync = journal' "$tmp/run.log" && ok "the summary says where p99 < 5 ms held" || not_ok "the summary says where p99 < 5 ms held" "$(grep 'p99 <' "$tmp/run.log")"
 tap_done
