@@ -83,8 +83,11 @@ struct session {
 	/* the transaction */
 	unsigned long gen;
 	bool spf_done, message_ready, verdict_running;
+	/* timeouts.data_term passed while the verdict ran: the sender has
+	 * its 451; the verdict's result, when it comes, is dropped */
+	bool answered_early;
 	struct spf_outcome spf;
-	struct timespec t_end; /* end of data: latency to the reply */
+	struct timespec t_mail, t_end; /* MAIL accepted; end of data: latency to the reply */
 	struct txn_record *rec; /* from the verdict to the reply only */
 	/* the reply waiting for the spool, and the spool write */
 	enum spool_step step;
@@ -125,13 +128,29 @@ static time_t now_s(void)
 	return ts.tv_sec;
 }
 
+/* The phase's timeout (docs/configuration.md): what the session waits
+ * for now. */
+static unsigned phase_timeout(const struct session *s)
+{
+	const struct config_timeouts *t = &s->w->cfg->timeouts;
+	if (s->message_ready)
+		return t->data_term; /* the verdict and the spool write */
+	if (s->rx != RX_CMD)
+		return s->wpos ? t->data_block : t->data_init;
+	const struct smtp_envelope *env = smtp_envelope(s->smtp);
+	if (!env->helo[0])
+		return t->greeting;
+	if (env->have_mail)
+		return env->nrcpt ? t->rcpt : t->mail;
+	return t->command;
+}
+
 /* The clock counts whole seconds, so "now" may be up to a second late:
  * one more second makes a timeout never fire early (it fires between its
  * length and two seconds after, the sweep running once a second). */
 static void set_deadline(struct session *s)
 {
-	const struct config_timeouts *t = &s->w->cfg->timeouts;
-	s->deadline = now_s() + (s->rx == RX_CMD ? t->command : t->data_block) + 1;
+	s->deadline = now_s() + phase_timeout(s) + 1;
 }
 
 /* ------------------------------------------------------------ lifetime */
@@ -408,6 +427,49 @@ static bool check_still_wanted(struct check_ctx *c)
 }
 
 static void start_verdict(struct session *s);
+static void fill_envelope(struct session *s, struct log_txn *l);
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* A transaction refused at MAIL (an SPF or SUBMITTER fail): its one log
+ * line now, with the recipients given so far and the time since MAIL;
+ * the checks that never ran show as none. */
+static void log_early_refusal(struct session *s, enum policy_check failed, const char *text)
+{
+	struct log_txn *l = calloc(1, sizeof *l);
+	if (!l)
+		return;
+	fill_envelope(s, l);
+	l->results[failed] = AUTH_FAIL;
+	snprintf(l->verdict, sizeof l->verdict, "drop(at MAIL)");
+	snprintf(l->code, sizeof l->code, "550 5.7.23");
+	snprintf(l->reason, sizeof l->reason, "%s", text);
+	l->ms = ms_since(&s->t_mail);
+	worker_log_transaction(s->w, l);
+	atomic_fetch_add(&s->w->shared->transactions, 1);
+	free(l);
+}
+
+/* A fail of `check` known before the message: with policy.drop_action =
+ * reject the rest of the transaction is refused at once (RFC 7208 §8.4:
+ * a fail is final); with discard or quarantine the sender must not learn
+ * of it, so the transaction goes on and the verdict after DATA, which
+ * sees the same fail, drops it. */
+static void refuse_early(struct session *s, enum policy_check check, const char *text)
+{
+	if (atomic_load(&s->w->shared->drop_action) != DROP_REJECT)
+		return;
+	smtp_reject_transaction(s->smtp, 550, "5.7.23", text);
+	if (s->message_ready || s->rx != RX_CMD)
+		return; /* the message is here or coming: its verdict logs and counts it */
+	bpf_verdict_drop(&s->peer);
+	log_early_refusal(s, check, text);
+}
 
 static void on_spf(void *arg, const struct spf_outcome *o)
 {
@@ -418,14 +480,11 @@ static void on_spf(void *arg, const struct spf_outcome *o)
 	s->spf = *o;
 	s->spf_done = true;
 	if (o->result == SPF_FAIL) {
-		/* RFC 7208 §8.4: a fail is final; refuse the rest of the transaction. */
 		char text[600];
 		snprintf(text, sizeof text, "SPF fail: %s", o->explanation[0] ? o->explanation : "not permitted");
-		smtp_reject_transaction(s->smtp, 550, "5.7.23", text);
-		if (!s->message_ready) /* else the verdict below counts this drop */
-			bpf_verdict_drop(&s->peer);
+		refuse_early(s, POLICY_SPF, text);
 	}
-	if (s->message_ready)
+	if (s->message_ready && !s->answered_early)
 		start_verdict(s);
 	flush_output(s);
 	maybe_free(s);
@@ -465,7 +524,7 @@ static void on_submitter(void *arg, const struct senderid_outcome *o)
 		char text[700];
 		snprintf(text, sizeof text, "Sender ID fail: %s may not send for SUBMITTER %s",
 			 s->ip, o->identity);
-		smtp_reject_transaction(s->smtp, 550, "5.7.23", text);
+		refuse_early(s, POLICY_SENDERID, text);
 	}
 	flush_output(s);
 	maybe_free(s);
@@ -488,12 +547,8 @@ static void spool_begin(struct session *s, bool quarantine);
 static void finish_transaction(struct session *s, unsigned code, const char *status,
 			       const char *text)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	double ms = (double)(t.tv_sec - s->t_end.tv_sec) * 1e3 +
-		    (double)(t.tv_nsec - s->t_end.tv_nsec) / 1e6;
 	if (s->rec) {
-		s->rec->log.ms = ms;
+		s->rec->log.ms = ms_since(&s->t_end);
 		snprintf(s->rec->log.code, sizeof s->rec->log.code, "%u %s", code, status);
 		worker_log_transaction(s->w, &s->rec->log);
 		free(s->rec);
@@ -501,11 +556,57 @@ static void finish_transaction(struct session *s, unsigned code, const char *sta
 	}
 	atomic_fetch_add(&s->w->shared->transactions, 1);
 	smtp_message_reply(s->smtp, code, status, text);
-	s->message_ready = s->verdict_running = false;
+	s->message_ready = s->verdict_running = s->answered_early = false;
 	s->gen++;
 	release_arena(s);
 	s->rx = RX_CMD;
 	process_commands(s);
+}
+
+/* The log line of a transaction that ends without a verdict (an
+ * oversize message, or timeouts.data_term), from its envelope: called
+ * before the reply, which resets the envelope. */
+static void log_unverified(struct session *s, const char *verdict, unsigned code,
+			   const char *status, const char *text)
+{
+	struct log_txn *l = calloc(1, sizeof *l);
+	if (!l)
+		return;
+	fill_envelope(s, l);
+	snprintf(l->verdict, sizeof l->verdict, "%s", verdict);
+	snprintf(l->code, sizeof l->code, "%u %s", code, status);
+	snprintf(l->reason, sizeof l->reason, "%s", text);
+	l->ms = ms_since(&s->t_end);
+	worker_log_transaction(s->w, l);
+	free(l);
+}
+
+static void refuse_oversize(struct session *s)
+{
+	log_unverified(s, "refused(size)", SMTP_REPLY_OVERSIZE_CODE, SMTP_REPLY_OVERSIZE_STATUS,
+		       "message larger than limits.message_size");
+	finish_transaction(s, SMTP_REPLY_OVERSIZE_CODE, SMTP_REPLY_OVERSIZE_STATUS,
+			   SMTP_REPLY_OVERSIZE_TEXT);
+}
+
+#define DATA_TERM_TEXT "verification did not finish in time, try again later"
+
+/* timeouts.data_term, no spool write begun: the sender gets 451 now.
+ * Waiting for SPF, nothing else holds the message: the transaction ends.
+ * With the verdict running (it reads the message in the arena), the
+ * reply goes out and the rest waits for the verdict, whose result is then
+ * dropped (on_verdict). */
+static void answer_data_term(struct session *s)
+{
+	log_unverified(s, "tempfail(timeout)", 451, "4.4.3", DATA_TERM_TEXT);
+	if (!s->verdict_running) {
+		finish_transaction(s, 451, "4.4.3", DATA_TERM_TEXT);
+		return;
+	}
+	atomic_fetch_add(&s->w->shared->transactions, 1);
+	smtp_message_reply(s->smtp, 451, "4.4.3", DATA_TERM_TEXT);
+	s->answered_early = true;
+	flush_output(s);
 }
 
 static bool ensure_rec(struct session *s)
@@ -515,10 +616,9 @@ static bool ensure_rec(struct session *s)
 	return s->rec != NULL;
 }
 
-static void fill_log(struct session *s, const struct verdict_result *r)
+static void fill_envelope(struct session *s, struct log_txn *l)
 {
 	const struct smtp_envelope *env = smtp_envelope(s->smtp);
-	struct log_txn *l = &s->rec->log;
 	memset(l, 0, sizeof *l);
 	l->session = s->id;
 	l->worker = s->w->id;
@@ -529,6 +629,13 @@ static void fill_log(struct session *s, const struct verdict_result *r)
 	for (unsigned i = 0; i < env->nrcpt && n + 2 < sizeof l->rcpts; i++)
 		n += (size_t)snprintf(l->rcpts + n, sizeof l->rcpts - n, "%s%s", i ? "," : "", env->rcpt[i]);
 	l->nrcpt = env->nrcpt;
+	l->size = s->message_ready ? smtp_message_size(s->smtp) : 0;
+}
+
+static void fill_log(struct session *s, const struct verdict_result *r)
+{
+	struct log_txn *l = &s->rec->log;
+	fill_envelope(s, l);
 	l->size = s->wpos;
 	for (int c = 0; c < POLICY_CHECKS; c++)
 		l->results[c] = r->results[c];
@@ -568,6 +675,17 @@ static void on_verdict(void *arg, struct verdict_result *r)
 	struct session *s = c->s;
 	if (!check_still_wanted(c))
 		return;
+	if (s->answered_early) { /* timeouts.data_term: told 451 already */
+		s->verdict_running = false;
+		s->message_ready = s->answered_early = false;
+		s->gen++;
+		release_arena(s);
+		s->rx = RX_CMD;
+		process_commands(s);
+		flush_output(s);
+		maybe_free(s);
+		return;
+	}
 	act_on_verdict(s, r);
 	flush_output(s);
 	maybe_free(s);
@@ -781,6 +899,9 @@ static void message_complete(struct session *s)
 	clock_gettime(CLOCK_MONOTONIC, &s->t_end);
 	s->message_ready = true;
 	s->rx = RX_CMD;
+	set_deadline(s); /* timeouts.data_term */
+	if (smtp_message_oversize(s->smtp))
+		return refuse_oversize(s);
 	start_verdict(s);
 }
 
@@ -790,6 +911,7 @@ static void handle_event(struct session *s, enum smtp_event ev)
 	case SMTP_EV_MAIL:
 		/* A new transaction: what an abandoned one (BDAT chunks, then
 		 * RSET) left in the arena is not part of this message. */
+		clock_gettime(CLOCK_MONOTONIC, &s->t_mail);
 		release_arena(s);
 		s->gen++;
 		start_spf(s);
@@ -1152,17 +1274,25 @@ void session_dirsync_done(struct session *s, int res)
 	maybe_free(s);
 }
 
+/* In a transaction: from MAIL to its reply. A drain lets it finish. */
 bool session_busy(const struct session *s)
 {
 	return s->message_ready || s->verdict_running || s->step != SP_NONE ||
-	       s->rx != RX_CMD;
+	       s->rx != RX_CMD || smtp_envelope(s->smtp)->have_mail;
 }
 
 void session_sweep(struct session *s, time_t now, bool drain_now)
 {
 	if (s->closing)
 		return;
-	if (drain_now || (now >= s->deadline && !s->verdict_running && s->step == SP_NONE)) {
+	if (!drain_now && now >= s->deadline && s->message_ready && s->step == SP_NONE &&
+	    !s->answered_early) {
+		answer_data_term(s);
+		maybe_free(s);
+		return;
+	}
+	if (drain_now || (now >= s->deadline && !s->verdict_running && !s->message_ready &&
+			  s->step == SP_NONE)) {
 		char line[300];
 		snprintf(line, sizeof line, drain_now ? "421 4.3.2 %s Service shutting down"
 						      : "421 4.4.2 %s Timeout, closing connection",

@@ -520,14 +520,10 @@ enum smtp_event smtp_event(struct smtp_session *s)
 
 /* ---------------------------------------------------------------- data */
 
+/* The transaction's end: the host answers it (smtp_message_reply), an
+ * oversize one too, so that it can log the envelope before it is reset. */
 static void message_end(struct smtp_session *s)
 {
-	if (s->oversize) {
-		reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
-		reset_transaction(s);
-		s->state = ST_CMD;
-		return;
-	}
 	s->state = ST_WAIT_REPLY;
 	s->event = SMTP_EV_MESSAGE;
 }
@@ -653,11 +649,8 @@ size_t smtp_bdat_input(struct smtp_session *s, size_t n)
 			reply(s, "%s", s->bdat_error);
 		else
 			error_reply(s, s->bdat_error);
-	} else if (s->bdat_last) {
-		message_end(s);
-	} else if (s->oversize) {
-		reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
-		reset_transaction(s);
+	} else if (s->bdat_last || s->oversize) {
+		message_end(s); /* oversize: the transaction ends at this chunk */
 	} else {
 		reply(s, "250 2.0.0 %zu octets received", s->msg_size);
 	}

@@ -18,7 +18,9 @@
  *    the end-of-data line is found across any buffer boundary. BDAT chunks
  *    are counted by smtp_bdat_input() and never changed.
  *  - At SMTP_EV_MESSAGE the host verifies the message and answers with
- *    smtp_message_reply(); input is not consumed until it does.
+ *    smtp_message_reply(); input is not consumed until it does. A message
+ *    over max_message is the host's to answer too (SMTP_REPLY_OVERSIZE_*),
+ *    so that it can log the envelope first.
  *  - After STARTTLS the host runs the handshake and calls
  *    smtp_tls_started(); plaintext that followed the command is discarded
  *    (never executed inside TLS).
@@ -31,6 +33,11 @@
 
 #define SMTP_ADDR_MAX 512 /* a reverse- or forward-path, decoded */
 #define SMTP_HELO_MAX 256
+
+/* RFC 1870 §6.2 / RFC 3463: the reply to a message over max_message. */
+#define SMTP_REPLY_OVERSIZE_CODE 552
+#define SMTP_REPLY_OVERSIZE_STATUS "5.3.4"
+#define SMTP_REPLY_OVERSIZE_TEXT "Message size exceeds fixed maximum message size"
 
 struct smtp_config {
 	const char *hostname;
@@ -46,7 +53,9 @@ enum smtp_event {
 	SMTP_EV_MAIL,       /* a transaction began (MAIL accepted): start SPF */
 	SMTP_EV_DATA,       /* 354 queued: message bytes follow, use smtp_data_input */
 	SMTP_EV_BDAT,       /* a BDAT chunk follows: smtp_bdat_remaining() octets */
-	SMTP_EV_MESSAGE,    /* the message is complete: verify, then smtp_message_reply */
+	SMTP_EV_MESSAGE,    /* the message is complete: verify, then smtp_message_reply;
+			     * or it passed max_message (smtp_message_oversize):
+			     * answer with SMTP_REPLY_OVERSIZE_* unverified */
 	SMTP_EV_STARTTLS,   /* 220 queued: send it, handshake, then smtp_tls_started */
 	SMTP_EV_CLOSE,      /* 221 or 421 queued: send it, then close */
 };
@@ -93,7 +102,8 @@ size_t smtp_bdat_input(struct smtp_session *s, size_t n);
 bool smtp_bdat_discarding(const struct smtp_session *s);
 
 /* The message's size so far, and whether it passed max_message (the
- * excess is not kept: the reply will be 552 5.3.4 whatever the verdict). */
+ * excess is not kept: the reply must be SMTP_REPLY_OVERSIZE whatever the
+ * verdict; a BDAT chunk that passes it ends the transaction). */
 size_t smtp_message_size(const struct smtp_session *s);
 bool smtp_message_oversize(const struct smtp_session *s);
 

@@ -43,7 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (smtp_event(s)) {
 		case SMTP_EV_MESSAGE:
 			wpos = 0;
-			smtp_message_reply(s, 250, "2.0.0", "ok");
+			if (smtp_message_oversize(s))
+				smtp_message_reply(s, SMTP_REPLY_OVERSIZE_CODE, SMTP_REPLY_OVERSIZE_STATUS,
+						   SMTP_REPLY_OVERSIZE_TEXT);
+			else
+				smtp_message_reply(s, 250, "2.0.0", "ok");
 			break;
 		case SMTP_EV_STARTTLS:
 			smtp_tls_started(s);

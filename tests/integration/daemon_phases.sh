@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Integration: the transaction's phases in `authgate serve`, on loopback
+# with raw sockets. Each RFC 5321 §4.5.3.2 timeout applies in its own
+# phase (command, mail, rcpt, data_init, data_block) and no other;
+# timeouts.data_term answers 451 4.4.3 when verification outlasts it, both
+# while SPF is still out and while the verdict runs, and the session goes
+# on; a fail known at MAIL is refused there only with drop_action =
+# reject (discard and quarantine answer 250 after DATA), and such a
+# refusal and an oversize message each get their one log line; a SIGTERM
+# lets an open transaction finish.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/tap.sh"
+. "$top/tests/lib/daemon.sh"
+AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
+PY=/usr/bin/python3
+
+tmp=$(mktemp -d /tmp/authgate-phases.XXXXXX)
+cleanup() { [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+port=$(free_port)
+
+# example.org passes SPF from loopback; fail.example fails it; any other
+# name goes to dns.servers, a socket on loopback that takes queries and
+# never answers (so a lookup of slow.example waits dns.timeout).
+cat >"$tmp/zone" <<'EOF'
+example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"
+fail.example. TXT "v=spf1 -all"
+EOF
+$PY -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+while True:
+    s.recv(4096)' >"$tmp/blackhole.port" &
+blackhole=$!
+for i in $(seq 50); do [ -s "$tmp/blackhole.port" ] && break; sleep 0.1; done
+trap 'cleanup; kill $blackhole 2>/dev/null' EXIT
+
+conf() { # EXTRA_LINES...
+	{
+		echo "listen = 127.0.0.1:$port"
+		echo "hostname = mx.test"
+		echo "spool = $tmp/spool"
+		echo "dns.zone = $tmp/zone"
+		echo "dns.servers = 127.0.0.1:$(cat "$tmp/blackhole.port")"
+		echo "dns.timeout = 6000"
+		echo "dns.tries = 1"
+		echo "xdp.interface = none"
+		echo "workers = 1"
+		for l in "$@"; do echo "$l"; done
+	} >"$tmp/authgate.conf"
+}
+start() { : >"$tmp/serve.log"; daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; }
+stop() { daemon_stop; }
+
+# A dialogue on one connection: each argument a line to send ("" sends
+# nothing), each followed by reading one reply; a line ending in "\n"
+# (two characters) is sent as it is, with no reply read; "WAIT" reads
+# with no line sent, the reply's time since the last send printed after
+# it; "SLEEP" waits half a second.
+cat >"$tmp/talk.py" <<'EOF'
+import socket, sys, time
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+c.settimeout(20)
+f = c.makefile('rb')
+def reply():
+    lines = []
+    while True:
+        l = f.readline().decode(errors='replace').rstrip('\r\n')
+        if not l:
+            return 'EOF'
+        lines.append(l)
+        if len(l) < 4 or l[3] != '-':
+            return l
+reply()  # the greeting
+t = time.time()
+for step in sys.argv[2:]:
+    if step == 'SLEEP':
+        time.sleep(0.5)
+        continue
+    if step == 'WAIT':
+        try:
+            r = reply()
+        except socket.timeout:
+            r = 'no reply'
+        print('%s after %.1f s' % (r, time.time() - t))
+        continue
+    c.sendall(step.encode().replace(b'\\n', b'\r\n') + (b'' if step.endswith('\\n') else b'\r\n'))
+    t = time.time()
+    if not step.endswith('\\n'):
+        print(reply())
+EOF
+talk() { $PY "$tmp/talk.py" "$port" "$@" 2>&1; }
+
+# in_range REPLY_LINE LOW HIGH: "... after S s" with LOW <= S <= HIGH
+in_range() {
+	local s=${1##* after }
+	s=${s% s}
+	awk -v t="$s" -v lo="$2" -v hi="$3" 'BEGIN { exit !(t >= lo && t <= hi) }'
+}
+
+# 1. Each phase's timeout, 2 s, with every other one at a minute: a
+# session idle in that phase is told 421 4.4.2 after 2 to 6 s.
+long=(timeouts.greeting=60s timeouts.command=60s timeouts.mail=60s timeouts.rcpt=60s
+	timeouts.data_init=60s timeouts.data_block=60s)
+phase_conf() { # KEY: that key at 2 s, the others at 60 s
+	local lines=() k
+	for k in "${long[@]}"; do
+		[ "${k%%=*}" = "$1" ] && k="$1=2s"
+		lines+=("${k%%=*} = ${k#*=}")
+	done
+	conf "${lines[@]}"
+}
+phase_test() { # KEY STEPS...
+	local key=$1 out last
+	shift
+	phase_conf "$key"
+	start
+	out=$(talk "$@" WAIT)
+	last=$(echo "$out" | tail -1)
+	case $last in
+	"421 4.4.2 mx.test Timeout, closing connection after "*)
+		if in_range "$last" 2.0 6.0; then ok "$key: idle in its phase, $last"; else not_ok "$key: 2 to 6 s" "$out"; fi ;;
+	*) not_ok "$key: 421 4.4.2 after 2 s" "$out" ;;
+	esac
+	stop
+}
+phase_test timeouts.greeting
+phase_test timeouts.command "EHLO c.test"
+phase_test timeouts.mail "EHLO c.test" "MAIL FROM:<a@example.org>"
+phase_test timeouts.rcpt "EHLO c.test" "MAIL FROM:<a@example.org>" "RCPT TO:<b@example.net>"
+phase_test timeouts.data_init "EHLO c.test" "MAIL FROM:<a@example.org>" "RCPT TO:<b@example.net>" "DATA"
+phase_test timeouts.data_block "EHLO c.test" "MAIL FROM:<a@example.org>" "RCPT TO:<b@example.net>" "DATA" 'Subject: x\n'
+
+# And a phase's timeout does not cut another phase short: with
+# timeouts.command = 2s, a session idle after MAIL (timeouts.mail = 60s)
+# is still there 4 s later.
+conf "timeouts.command = 2s" "timeouts.mail = 60s"
+start
+out=$($PY - "$port" <<'EOF'
+import socket, sys, time
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+c.settimeout(10)
+f = c.makefile('rb')
+def reply():
+    while True:
+        l = f.readline().decode().rstrip()
+        if len(l) < 4 or l[3] != '-':
+            return l
+reply()
+c.sendall(b'EHLO c.test\r\n'); reply()
+c.sendall(b'MAIL FROM:<a@example.org>\r\n'); reply()
+time.sleep(4)
+c.sendall(b'NOOP\r\n')
+print(reply())
+EOF
+)
+case $out in "250 "*) ok "timeouts.command does not apply inside a transaction (NOOP after 4 s: $out)" ;; *) not_ok "timeouts.command inside a transaction" "$out" ;; esac
+stop
+
+# 2. timeouts.data_term = 1s, lookups that take 6 s.
+msg() { printf 'From: %s\r\nTo: b@example.net\r\nSubject: t\r\n\r\nbody\r\n.\r\n' "$1"; }
+conf "timeouts.data_term = 1s"
+start
+# SPF still out at the end of data (MAIL FROM in slow.example)
+out=$(talk "EHLO c.test" "MAIL FROM:<s@slow.example>" "RCPT TO:<b@example.net>" "DATA" \
+	"$(msg '<s@slow.example>' | sed 's/\r$//' | awk '{printf "%s\\n", $0}')" WAIT "NOOP")
+line=$(echo "$out" | grep '^451' | head -1)
+case $line in
+"451 4.4.3 verification did not finish in time, try again later after "*)
+	if in_range "$line" 0.9 4.5; then ok "timeouts.data_term, SPF still out: $line"; else not_ok "data_term (SPF): 1 to 4.5 s" "$out"; fi ;;
+*) not_ok "timeouts.data_term, SPF still out: 451 4.4.3" "$out" ;;
+esac
+case $(echo "$out" | tail -1) in "250 "*) ok "the session goes on after the data_term 451 (NOOP: 250)" ;; *) not_ok "the session after data_term" "$out" ;; esac
+# the verdict running (SPF passes, Sender ID asks slow.example for the PRA)
+out=$(talk "EHLO c.test" "MAIL FROM:<a@example.org>" "RCPT TO:<b@example.net>" "DATA" \
+	"$(msg '<s@slow.example>' | sed 's/\r$//' | awk '{printf "%s\\n", $0}')" WAIT "NOOP" "MAIL FROM:<a@example.org>")
+line=$(echo "$out" | grep '^451' | head -1)
+case $line in
+"451 4.4.3 verification did not finish in time, try again later after "*)
+	if in_range "$line" 0.9 4.5; then ok "timeouts.data_term, verdict running: $line"; else not_ok "data_term (verdict): 1 to 4.5 s" "$out"; fi ;;
+*) not_ok "timeouts.data_term, verdict running: 451 4.4.3" "$out" ;;
+esac
+case $(echo "$out" | tail -2 | tr '\n' '|') in "250 "*"|250 "*) ok "after the verdict ends, the session goes on (NOOP and MAIL: 250)" ;; *) not_ok "the session after data_term (verdict)" "$out" ;; esac
+n=$(ls -A "$tmp/spool/new" 2>/dev/null | wc -l)
+expect_eq "nothing is spooled for a transaction told 451" 0 "$n"
+n=$(grep -c 'verdict=tempfail(timeout) code="451 4.4.3"' "$tmp/serve.log")
+expect_eq "each data_term 451 has its log line" 2 "$n"
+stop
+
+# 3. A fail known at MAIL (SPF -all), per policy.drop_action.
+for action in reject discard quarantine; do
+	rm -rf "$tmp/spool"
+	conf "policy.drop_action = $action"
+	start
+	out=$(talk "EHLO c.test" "MAIL FROM:<x@fail.example>" SLEEP "RCPT TO:<b@example.net>" "DATA" \
+		"$(msg '<x@fail.example>' | sed 's/\r$//' | awk '{printf "%s\\n", $0}')" WAIT)
+	rcpt=$(echo "$out" | sed -n 3p)
+	final=$(echo "$out" | tail -1)
+	case $action in
+	reject)
+		case $rcpt in "550 5.7.23 SPF fail"*) ok "reject: refused at RCPT ($rcpt)" ;; *) not_ok "reject: 550 5.7.23 at RCPT" "$out" ;; esac
+		n=$(grep -c 'spf=fail sender-id=none dkim=none verdict=drop(at MAIL) code="550 5.7.23"' "$tmp/serve.log")
+		expect_eq "reject: the refusal at MAIL has one log line" 1 "$n" ;;
+	discard)
+		case $rcpt:$final in "250 "*:"250 "*) ok "discard: RCPT and the message get 250, the sender learns nothing" ;; *) not_ok "discard: 250s" "$out" ;; esac
+		expect_eq "discard: nothing in new/" 0 "$(ls -A "$tmp/spool/new" 2>/dev/null | wc -l)"
+		n=$(grep -c 'spf=fail .*verdict=drop(discarded) code="250 2.0.0"' "$tmp/serve.log")
+		expect_eq "discard: one log line, spf=fail" 1 "$n" ;;
+	quarantine)
+		case $rcpt:$final in "250 "*:"250 "*) ok "quarantine: RCPT and the message get 250" ;; *) not_ok "quarantine: 250s" "$out" ;; esac
+		expect_eq "quarantine: the message is in quarantine/new" 1 "$(wait_files "$tmp/spool/quarantine/new" 1)"
+		expect_eq "quarantine: nothing in new/" 0 "$(ls -A "$tmp/spool/new" 2>/dev/null | wc -l)" ;;
+	esac
+	stop
+done
+
+# 4. An oversize message: 552 5.3.4 and its log line.
+conf "limits.message_size = 1K"
+start
+big=$(head -c 3000 /dev/zero | tr '\0' 'x')
+out=$(talk "EHLO c.test" "MAIL FROM:<a@example.org>" "RCPT TO:<b@example.net>" "DATA" "Subject: big\\n\\n$big\\n.\\n" WAIT "NOOP")
+case $(echo "$out" | grep '^552' | head -1) in "552 5.3.4 Message size exceeds fixed maximum message size after "*) ok "oversize: 552 5.3.4" ;; *) not_ok "oversize: 552 5.3.4" "$out" ;; esac
+n=$(grep -c 'from=<a@example.org> rcpts=b@example.net size=[0-9]* .*verdict=refused(size) code="552 5.3.4"' "$tmp/serve.log")
+expect_eq "oversize: one log line with the envelope" 1 "$n"
+stop
+
+# 5. SIGTERM with a transaction open (MAIL and RCPT given): it may
+# finish; a new connection is refused meanwhile; then the daemon exits 0.
+conf
+start
+cat >"$tmp/drain.py" <<'EOF'
+import os, socket, sys, time
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+c.settimeout(20)
+f = c.makefile('rb')
+out = open(sys.argv[2], 'w')
+def reply():
+    while True:
+        l = f.readline().decode().rstrip()
+        if len(l) < 4 or l[3] != '-':
+            return l
+reply()
+for cmd in (b'EHLO c.test', b'MAIL FROM:<a@example.org>', b'RCPT TO:<b@example.net>'):
+    c.sendall(cmd + b'\r\n'); reply()
+out.write('open\n'); out.flush()
+while not os.path.exists(sys.argv[3]):  # SIGTERM has been sent
+    time.sleep(0.05)
+c.sendall(b'DATA\r\n'); out.write(reply() + '\n')
+c.sendall(b'From: <a@example.org>\r\nSubject: d\r\n\r\nbody\r\n.\r\n'); out.write(reply() + '\n')
+c.sendall(b'QUIT\r\n'); out.write(reply() + '\n'); out.flush()
+EOF
+$PY "$tmp/drain.py" "$port" "$tmp/drain.out" "$tmp/go" &
+client=$!
+for i in $(seq 100); do grep -q open "$tmp/drain.out" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$daemon_pid"
+# the workers see the stop within a second of the daemon's line
+wait_log "$tmp/serve.log" "stopping: draining" 1
+sleep 1.5
+late=$($PY -c "
+import socket
+try:
+    c = socket.create_connection(('127.0.0.1', $port), 2); c.settimeout(2)
+    print(c.recv(200).decode().strip() or 'closed')
+except OSError:
+    print('refused')" 2>&1)
+touch "$tmp/go"
+wait "$client"
+wait "$daemon_pid"
+status=$?
+daemon_pid=
+got=$(tr '\n' '|' <"$tmp/drain.out")
+# after its 250 the session is idle: QUIT may meet the drain's 421
+if echo "$got" | grep -qE '^open\|354 [^|]*\|250 2\.0\.0 queued as [^|]*\|(221 |421 4\.3\.2 )'; then
+	ok "drain: the open transaction finishes (${got})"
+else
+	not_ok "drain: the open transaction finishes" "$got"
+fi
+case $late in refused | "421 "* | closed) ok "drain: a new connection is not served ($late)" ;; *) not_ok "drain: new connection" "$late" ;; esac
+expect_eq "drain: exit 0" 0 "$status"
+tap_done
