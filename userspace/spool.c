@@ -26,6 +26,36 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0750) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+/* The Maildir's directories, and their names in their parents, durable
+ * before anything is acknowledged into them: a message whose name is
+ * durable in new/ is lost all the same if new/ itself is not (a first
+ * start, or a run that made them and crashed). A few fsyncs at start. */
+static int sync_maildir(const char *path, char *err, size_t errlen)
+{
+	static const char *const subdirs[] = {"tmp/", "new/", "cur/", "", ".."};
+	char p[1100];
+	for (int i = 0; i < 5; i++) {
+		snprintf(p, sizeof p, "%s/%s", path, subdirs[i]);
+		if (fsync_dir(p) < 0 && !(i == 4 && errno == EACCES)) { /* a parent we may not read */
+			snprintf(err, errlen, "spool %s: fsync: %s", p, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int open_maildir(struct spool_dir *d, const char *path, char *err, size_t errlen)
 {
 	static const char *const subdirs[] = {"tmp", "new", "cur"};
@@ -37,6 +67,8 @@ static int open_maildir(struct spool_dir *d, const char *path, char *err, size_t
 			return -1;
 		}
 	}
+	if (sync_maildir(path, err, errlen) < 0)
+		return -1;
 	snprintf(p, sizeof p, "%s/tmp", path);
 	d->tmp_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	snprintf(p, sizeof p, "%s/new", path);

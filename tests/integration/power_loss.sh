@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Integration: "250 only once the message is durable", under a simulated
+# power cut. The spool (spool.sync = fsync), or the journal (spool.sync =
+# journal), lives on tests/lib/crashfs.py: a FUSE filesystem that keeps
+# only what fsync made durable (a file's bytes as of its last fsync, a
+# name as of its directory's last fsync). Clients send messages from
+# several sessions at once and keep the queue name of every 250; then the
+# daemon is killed (-9) and the power cut; what the filesystem had made
+# durable is written out and must hold every acknowledged message, whole,
+# and nothing partial in new/. Kill -9 alone cannot show this: the page
+# cache survives it. A control shows the check fails for a file named
+# into new/ without the fsyncs.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/tap.sh"
+. "$top/tests/lib/daemon.sh"
+AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
+PY=/usr/bin/python3
+
+if [ ! -c /dev/fuse ] || ! $PY -c 'import fusepy' 2>/dev/null || [ "$(id -u)" != 0 ]; then
+	skip "power loss" "needs root, /dev/fuse and python3-fusepy (make deps)"
+	tap_done
+	exit
+fi
+
+tmp=$(mktemp -d /tmp/authgate-power.XXXXXX)
+fs_pid=
+cleanup() {
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	mountpoint -q "$tmp/mnt" && umount -l "$tmp/mnt"
+	[ -n "$fs_pid" ] && kill "$fs_pid" 2>/dev/null
+	mountpoint -q "$tmp/small" && umount "$tmp/small"
+	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+port=$(free_port)
+
+$PY - "$top/tests/lib" "$tmp" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import dkim_fixture as fx
+open(sys.argv[2] + '/zone', 'w').write(f'example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"\n{fx.KEY_RR}\n')
+EOF
+
+mount_crashfs() {
+	mkdir -p "$tmp/mnt" "$tmp/dump"
+	rm -rf "$tmp/dump"/* "$tmp/dump/.done"
+	$PY "$top/tests/lib/crashfs.py" "$tmp/mnt" "$tmp/dump" 2>"$tmp/crashfs.log" &
+	fs_pid=$!
+	for i in $(seq 100); do mountpoint -q "$tmp/mnt" && return 0; sleep 0.1; done
+	return 1
+}
+
+# Cut the power: the daemon first (it may sync no more), then the dump.
+power_cut() {
+	kill -9 "$daemon_pid"
+	wait "$daemon_pid" 2>/dev/null
+	daemon_pid=
+	: >"$tmp/mnt/.crash"
+	for i in $(seq 100); do [ -e "$tmp/dump/.done" ] && break; sleep 0.1; done
+	umount -l "$tmp/mnt"
+	kill "$fs_pid" 2>/dev/null
+	wait "$fs_pid" 2>/dev/null
+	fs_pid=
+}
+
+conf() { # EXTRA_LINES...
+	{
+		echo "listen = 127.0.0.1:$port"
+		echo "hostname = mx.test"
+		echo "dns.zone = $tmp/zone"
+		echo "dns.servers = 127.0.0.1:9"
+		echo "xdp.interface = none"
+		echo "workers = 2"
+		for l in "$@"; do echo "$l"; done
+	} >"$tmp/authgate.conf"
+}
+
+# SESSIONS sessions send MESSAGES signed messages each, as fast as the
+# replies come; prints "NAME BODY-TAG" per 250.
+cat >"$tmp/send.py" <<'EOF'
+import re, smtplib, sys, threading
+sys.path.insert(0, sys.argv[4])
+import dkim_fixture as fx
+port, sessions, messages = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+acked, lock = [], threading.Lock()
+def one(s):
+    c = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.example.org', timeout=60)
+    c.ehlo()
+    for m in range(messages):
+        tag = 'power-%d-%d' % (s, m)
+        body = ''.join('%s line %d of a message that must survive\r\n' % (tag, i) for i in range(160))
+        msg = (f'From: <alice@example.org>\r\nTo: <b@example.net>\r\nSubject: {tag}\r\n\r\n{body}').encode()
+        msg = fx.signature(msg) + msg
+        c.mail('alice@example.org'); c.rcpt('b@example.net')
+        code, text = c.data(msg)
+        if code == 250:
+            name = re.search(rb'queued as (\S+)', text).group(1).decode()
+            with lock:
+                acked.append((name, tag))
+    c.quit()
+ts = [threading.Thread(target=one, args=(s,)) for s in range(sessions)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+for name, tag in acked:
+    print(name, tag)
+EOF
+send() { $PY "$tmp/send.py" "$port" "$1" "$2" "$top/tests/lib" >"$tmp/acked" 2>"$tmp/send.err"; }
+
+# check DIR: every acknowledged name is in DIR whole (its own tag on all
+# 160 lines (8 KB), and the headers the daemon adds), and every file in DIR is whole
+check_durable() {
+	$PY - "$1" "$tmp/acked" <<'EOF'
+import os, sys
+d = sys.argv[1]
+acked = [l.split() for l in open(sys.argv[2]) if l.strip()]
+def whole(data, tag):
+    return (data.startswith(b'Return-Path: ') and b'Authentication-Results: ' in data
+            and data.count(tag.encode() + b' line ') == 160 and data.endswith(b'must survive\r\n'))
+missing = [n for n, t in acked if not os.path.exists(os.path.join(d, n))
+           or not whole(open(os.path.join(d, n), 'rb').read(), t)]
+partial = [n for n in (os.listdir(d) if os.path.isdir(d) else [])
+           if not open(os.path.join(d, n), 'rb').read().endswith(b'must survive\r\n')]
+print('%d acknowledged, %d missing or not whole%s, %d partial in new/%s' % (
+    len(acked), len(missing), (' (' + ' '.join(missing[:3]) + ')') if missing else '',
+    len(partial), (' (' + ' '.join(partial[:3]) + ')') if partial else ''))
+sys.exit(0 if acked and not missing and not partial else 1)
+EOF
+}
+
+# 1. spool.sync = fsync, the spool on the crash filesystem.
+if mount_crashfs; then
+	conf "spool = $tmp/mnt/spool" "spool.sync = fsync"
+	start_ok=
+	daemon_start "$tmp/authgate.conf" "$tmp/serve.log" && start_ok=1
+	if [ -n "$start_ok" ]; then
+		send 4 10
+		# the control: a file named into new/ the way a careless writer
+		# would, no fsync of it or of new/
+		printf 'never synced\r\n' >"$tmp/mnt/spool/tmp/control"
+		mv "$tmp/mnt/spool/tmp/control" "$tmp/mnt/spool/new/control"
+		power_cut
+		if out=$(check_durable "$tmp/dump/durable/spool/new"); then
+			ok "fsync: after the power cut, $out"
+		else
+			not_ok "fsync: every acknowledged message durable and whole" "$out; $(tail -3 "$tmp/send.err")"
+		fi
+		[ ! -e "$tmp/dump/durable/spool/new/control" ] && ok "the control: a file named without fsyncs is gone after the cut" ||
+			not_ok "the control file survived the cut: the crash filesystem keeps too much"
+	else
+		not_ok "fsync: the daemon starts on the crash filesystem" "$(tail -5 "$tmp/serve.log")"
+		power_cut
+	fi
+else
+	not_ok "crashfs mounts" "$(cat "$tmp/crashfs.log")"
+fi
+
+# 2. spool.sync = journal, the journal on the crash filesystem and the
+# spool on a tmpfs of one page, too small for one message: nothing can be published, so
+# every 250 rests on the journal alone. After the cut, a start with the
+# journal as the cut left it, and room in the spool, must publish them all.
+mkdir -p "$tmp/small"
+if mount -t tmpfs -o size=4k tmpfs "$tmp/small" && mount_crashfs; then
+	conf "spool = $tmp/small" "spool.sync = journal" "spool.journal = $tmp/mnt/journal" \
+		"spool.journal_size = 1M" "limits.message_size = 256K"
+	if daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; then
+		send 3 4
+		power_cut
+		umount "$tmp/small"
+		mkdir -p "$tmp/spool2"
+		cp "$tmp/dump/durable/journal" "$tmp/journal2" 2>/dev/null
+		conf "spool = $tmp/spool2" "spool.sync = journal" "spool.journal = $tmp/journal2" \
+			"spool.journal_size = 1M" "limits.message_size = 256K"
+		: >"$tmp/serve2.log"
+		if daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then
+			daemon_stop
+			if out=$(check_durable "$tmp/spool2/new"); then
+				ok "journal: after the power cut and a restart, $out ($(grep -o '[0-9]* published now' "$tmp/serve2.log"))"
+			else
+				not_ok "journal: every acknowledged message recovered whole" "$out; $(grep journal "$tmp/serve2.log" | tail -3)"
+			fi
+		else
+			not_ok "journal: the restart with the journal the cut left" "$(tail -5 "$tmp/serve2.log")"
+		fi
+	else
+		not_ok "journal: the daemon starts with its journal on the crash filesystem" "$(tail -5 "$tmp/serve.log")"
+		power_cut
+	fi
+else
+	not_ok "journal: tmpfs and crashfs mount" "$(cat "$tmp/crashfs.log")"
+fi
+tap_done
