@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Integration: the daemon's DNS server stops while it serves. The records
+# come from a real unbound on 127.0.0.1 (free port, generated config) and
+# nowhere else: a message is accepted through it; unbound is stopped, and
+# a sender the daemon has not looked up yet gets 451 4.7.24 (a temporary
+# error, nothing spooled) while one it has cached is still accepted;
+# unbound is started again on the same port, and the refused sender's
+# next try is accepted. Every 250 is in new/.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/tap.sh"
+. "$top/tests/lib/unbound.sh"
+. "$top/tests/lib/daemon.sh"
+AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
+PY=/usr/bin/python3
+
+if ! command -v unbound >/dev/null; then
+	skip "dns outage" "unbound is not installed (make deps)"
+	tap_done
+	exit
+fi
+tmp=$(mktemp -d /tmp/authgate-outage.XXXXXX)
+ub=
+cleanup() {
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	[ -n "$ub" ] && kill "$ub" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+dns_port=$($PY -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
+
+{
+	unbound_server_head "$tmp" "$dns_port"
+	cat <<'CONF'
+  local-zone: "outage.test." static
+  local-data: "outage.test. 300 IN SOA ns.outage.test. h.outage.test. 1 3600 600 86400 60"
+  local-data: 'early.outage.test. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"'
+  local-data: 'late.outage.test. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"'
+CONF
+} >"$tmp/unbound.conf"
+start_unbound() {
+	unbound -c "$tmp/unbound.conf" >>"$tmp/unbound.log" 2>&1 &
+	ub=$!
+	for _ in $(seq 50); do
+		$PY - "$dns_port" <<'EOF' && return 0
+import socket, sys
+name = b''.join(bytes([len(l)]) + l for l in b'early.outage.test'.split(b'.')) + b'\0'
+q = bytes.fromhex('123401000001000000000000') + name + bytes.fromhex('00100001')  # TXT IN
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
+s.sendto(q, ('127.0.0.1', int(sys.argv[1])))
+try:
+    s.recv(512)
+except OSError:
+    sys.exit(1)
+EOF
+		sleep 0.1
+	done
+	return 1
+}
+stop_unbound() { kill "$ub"; wait "$ub" 2>/dev/null; ub=; }
+
+: >"$tmp/empty.zone"
+printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.test" "spool = $tmp/spool" \
+	"dns.zone = $tmp/empty.zone" "dns.servers = 127.0.0.1:$dns_port" "dns.timeout = 500" \
+	"dns.tries = 2" "xdp.interface = none" "workers = 1" >"$tmp/authgate.conf"
+
+# deliver DOMAIN: an unsigned message from user@DOMAIN (envelope and
+# From), SPF and Sender ID from DOMAIN's record; prints "CODE STATUS" or
+# "CODE STATUS NAME" for a 250
+deliver() {
+	$PY - "$port" "$1" <<'EOF'
+import re, smtplib, sys
+port, dom = int(sys.argv[1]), sys.argv[2]
+c = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.' + dom, timeout=30)
+c.ehlo()
+msg = f'From: <user@{dom}>\r\nTo: <b@example.net>\r\nSubject: outage\r\n\r\nbody\r\n'.encode()
+c.mail('user@' + dom); c.rcpt('b@example.net')
+code, text = c.data(msg)
+m = re.search(rb'queued as (\S+)', text)
+print(code, text.split()[0].decode(), m.group(1).decode() if m else '')
+c.quit()
+EOF
+}
+
+if ! start_unbound; then
+	not_ok "unbound answers on 127.0.0.1:$dns_port" "$(tail -3 "$tmp/unbound.log")"
+	tap_done
+	exit
+fi
+daemon_start "$tmp/authgate.conf" "$tmp/serve.log"
+names=()
+got=$(deliver early.outage.test)
+case $got in "250 2.0.0 "?*) ok "with unbound up: 250"; names+=("${got##* }") ;; *) not_ok "with unbound up: 250" "$got" ;; esac
+
+stop_unbound
+got=$(deliver late.outage.test)
+case $got in "451 4.7.24 "*) ok "unbound stopped, a sender not looked up yet: 451 4.7.24" ;; *) not_ok "unbound stopped: 451 4.7.24" "$got" ;; esac
+got=$(deliver early.outage.test)
+case $got in "250 2.0.0 "?*) ok "unbound stopped, a sender in the cache: still 250"; names+=("${got##* }") ;; *) not_ok "unbound stopped, cached sender: 250" "$got" ;; esac
+
+start_unbound || not_ok "unbound starts again" "$(tail -3 "$tmp/unbound.log")"
+got=$(deliver late.outage.test)
+case $got in "250 2.0.0 "?*) ok "unbound back: the refused sender's next try is accepted"; names+=("${got##* }") ;; *) not_ok "unbound back: 250" "$got" ;; esac
+
+daemon_stop
+missing=0
+for n in "${names[@]}"; do [ -s "$tmp/spool/new/$n" ] || missing=$((missing + 1)); done
+expect_eq "every 250 is in new/ (${#names[@]})" 0 "$missing"
+expect_eq "nothing else is in new/" "${#names[@]}" "$(ls "$tmp/spool/new" | wc -l)"
+expect_eq "the daemon exits 0" 0 "$daemon_status"
+tap_done
