@@ -172,14 +172,16 @@ static int run(struct config *cfg, const char *path)
 			struct timespec ts = {.tv_sec = 1};
 			sig = sigtimedwait(&set, NULL, &ts);
 			bpf_sweep();
-			if (sig == SIGHUP)
+			if (sig == SIGHUP) {
 				reload(&d, path);
-			else if (sig == SIGTERM || sig == SIGINT || atomic_load(&d.stop))
+				workers_wake(w, started);
+			} else if (sig == SIGTERM || sig == SIGINT || atomic_load(&d.stop))
 				break;
 		}
 		log_notice("stopping: draining sessions");
 	}
 	atomic_store(&d.stop, 1);
+	workers_wake(w, started);
 	unsigned long msgs = 0;
 	for (unsigned i = 0; i < started; i++) {
 		pthread_join(w[i].thread, NULL);

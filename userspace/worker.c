@@ -493,6 +493,7 @@ void *worker_main(void *arg)
 		return NULL;
 	}
 	w->ring_ready = true;
+	atomic_store(&w->wake_fd, w->ring.ring_fd);
 	if (w->cfg->command_buffers) {
 		char why[200];
 		unsigned n = 1;
@@ -551,6 +552,7 @@ void *worker_main(void *arg)
 int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
 {
 	memset(w, 0, sizeof *w);
+	atomic_init(&w->wake_fd, -1);
 	w->id = id;
 	w->shared = shared;
 	w->cfg = shared->cfg;
@@ -572,6 +574,27 @@ int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
 	w->spf_cache = spf_cache_new(4096);
 	w->dkim_keys = dkim_key_cache_new(1024);
 	return 0;
+}
+
+/* A CQE without user_data, which dispatch() ignores: its only effect is
+ * to end the wait. The rings stay open until worker_destroy(), after the
+ * threads are joined, so a descriptor seen here is still that ring. */
+void workers_wake(struct worker *w, unsigned n)
+{
+	struct io_uring ring;
+	if (io_uring_queue_init(4, &ring, 0) < 0)
+		return; /* they notice within a second anyway */
+	for (unsigned i = 0; i < n; i++) {
+		int fd = atomic_load(&w[i].wake_fd);
+		struct io_uring_sqe *sqe = fd >= 0 ? io_uring_get_sqe(&ring) : NULL;
+		if (!sqe)
+			continue;
+		io_uring_prep_msg_ring(sqe, fd, 0, 0, 0);
+		struct io_uring_cqe *cqe;
+		if (io_uring_submit_and_wait(&ring, 1) >= 0 && io_uring_wait_cqe(&ring, &cqe) == 0)
+			io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
 }
 
 void worker_destroy(struct worker *w)

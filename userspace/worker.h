@@ -87,6 +87,7 @@ struct worker {
 	unsigned long next_session, next_spool;
 	int reload_seen;
 	bool draining, ring_ready;
+	atomic_int wake_fd; /* the ring's fd once it is made, for workers_wake(); else -1 */
 	struct worker_stats stats;
 	/* Group commit: sessions whose rename into new/ waits for a directory
 	 * fsync; one fsync in flight per directory covers a whole batch. */
@@ -123,6 +124,10 @@ int worker_probe_ring(char *err, size_t errlen);
 /* The thread body: run until stop and every session has ended. */
 void *worker_main(void *arg);
 void worker_destroy(struct worker *w);
+/* Wake the running workers' ring waits now (after stop or reload was
+ * set), rather than at their next one-second timeout. From the main
+ * thread, before the workers are joined. */
+void workers_wake(struct worker *w, unsigned n);
 
 /* For sessions: an SQE (submitting when the SQ is full), never NULL. */
 struct io_uring_sqe *worker_sqe(struct worker *w);

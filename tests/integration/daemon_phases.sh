@@ -183,9 +183,9 @@ talk "EHLO c.test" "MAIL FROM:<a@example.org>" "RCPT TO:<b@example.net>" NOTE:op
 client=$!
 for i in $(seq 100); do grep -q open "$tmp/drain.out" 2>/dev/null && break; sleep 0.1; done
 kill -TERM "$daemon_pid"
-# the workers see the stop within a second of the daemon's line
+# the signal thread wakes the workers right after its line
 wait_log "$tmp/serve.log" "stopping: draining" 1
-sleep 1.5
+sleep 0.5
 late=$($PY -c "
 import socket
 try:
