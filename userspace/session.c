@@ -133,8 +133,6 @@ static time_t now_s(void)
 static unsigned phase_timeout(const struct session *s)
 {
 	const struct config_timeouts *t = &s->w->cfg->timeouts;
-	if (s->message_ready)
-		return t->data_term; /* the verdict and the spool write */
 	if (s->rx != RX_CMD)
 		return s->wpos ? t->data_block : t->data_init;
 	const struct smtp_envelope *env = smtp_envelope(s->smtp);
@@ -150,6 +148,8 @@ static unsigned phase_timeout(const struct session *s)
  * length and two seconds after, the sweep running once a second). */
 static void set_deadline(struct session *s)
 {
+	if (s->message_ready)
+		return; /* timeouts.data_term runs from the end of data, whatever arrives meanwhile */
 	s->deadline = now_s() + phase_timeout(s) + 1;
 }
 
@@ -560,6 +560,7 @@ static void finish_transaction(struct session *s, unsigned code, const char *sta
 	s->gen++;
 	release_arena(s);
 	s->rx = RX_CMD;
+	set_deadline(s); /* the next phase's, even while a multishot recv stays armed */
 	process_commands(s);
 }
 
@@ -681,6 +682,7 @@ static void on_verdict(void *arg, struct verdict_result *r)
 		s->gen++;
 		release_arena(s);
 		s->rx = RX_CMD;
+		set_deadline(s);
 		process_commands(s);
 		flush_output(s);
 		maybe_free(s);
@@ -899,7 +901,7 @@ static void message_complete(struct session *s)
 	clock_gettime(CLOCK_MONOTONIC, &s->t_end);
 	s->message_ready = true;
 	s->rx = RX_CMD;
-	set_deadline(s); /* timeouts.data_term */
+	s->deadline = now_s() + s->w->cfg->timeouts.data_term + 1;
 	if (smtp_message_oversize(s->smtp))
 		return refuse_oversize(s);
 	start_verdict(s);

@@ -97,6 +97,9 @@ phase_test timeouts.mail "EHLO c.test" "MAIL FROM:<a@example.org>"
 phase_test timeouts.rcpt "EHLO c.test" "MAIL FROM:<a@example.org>" "RCPT TO:<b@example.net>"
 phase_test timeouts.data_init "EHLO c.test" "MAIL FROM:<a@example.org>" "RCPT TO:<b@example.net>" "DATA"
 phase_test timeouts.data_block "EHLO c.test" "MAIL FROM:<a@example.org>" "RCPT TO:<b@example.net>" "DATA" 'Subject: x\n'
+# after a whole transaction the session is back in the command phase
+phase_test timeouts.command "EHLO c.test" "MAIL FROM:<a@example.org>" "RCPT TO:<b@example.net>" "DATA" \
+	'From: <a@example.org>\nSubject: x\n\nbody\n.\n' WAIT
 
 # And a phase's timeout does not cut another phase short: with
 # timeouts.command = 2s, a session idle after MAIL (timeouts.mail = 60s)
@@ -109,6 +112,7 @@ stop
 
 # 2. timeouts.data_term = 1s, lookups that take 6 s.
 msg() { printf 'From: %s\r\nTo: b@example.net\r\nSubject: t\r\n\r\nbody\r\n.\r\n' "$1"; }
+rm -rf "$tmp/spool"
 conf "timeouts.data_term = 1s"
 start
 # SPF still out at the end of data (MAIL FROM in slow.example)
