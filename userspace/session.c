@@ -86,6 +86,7 @@ struct session {
 	/* timeouts.data_term passed while the verdict ran: the sender has
 	 * its 451; the verdict's result, when it comes, is dropped */
 	bool answered_early;
+	bool refused_early; /* this transaction's refusal at MAIL is logged */
 	struct spf_outcome spf;
 	struct timespec t_mail, t_end; /* MAIL accepted; end of data: latency to the reply */
 	struct txn_record *rec; /* from the verdict to the reply only */
@@ -464,9 +465,12 @@ static void refuse_early(struct session *s, enum policy_check check, const char 
 {
 	if (atomic_load(&s->w->shared->drop_action) != DROP_REJECT)
 		return;
+	if (s->refused_early || !smtp_envelope(s->smtp)->have_mail)
+		return; /* refused already (SPF and SUBMITTER both failed), or abandoned (RSET) */
 	smtp_reject_transaction(s->smtp, 550, "5.7.23", text);
-	if (s->message_ready || s->rx != RX_CMD)
+	if (s->message_ready || smtp_message_coming(s->smtp))
 		return; /* the message is here or coming: its verdict logs and counts it */
+	s->refused_early = true;
 	bpf_verdict_drop(&s->peer);
 	log_early_refusal(s, check, text);
 }
@@ -914,6 +918,7 @@ static void handle_event(struct session *s, enum smtp_event ev)
 		/* A new transaction: what an abandoned one (BDAT chunks, then
 		 * RSET) left in the arena is not part of this message. */
 		clock_gettime(CLOCK_MONOTONIC, &s->t_mail);
+		s->refused_early = false;
 		release_arena(s);
 		s->gen++;
 		start_spf(s);
@@ -1279,6 +1284,8 @@ void session_dirsync_done(struct session *s, int res)
 /* In a transaction: from MAIL to its reply. A drain lets it finish. */
 bool session_busy(const struct session *s)
 {
+	if (s->answered_early)
+		return false; /* told 451 already: the verdict's result will be dropped */
 	return s->message_ready || s->verdict_running || s->step != SP_NONE ||
 	       s->rx != RX_CMD || smtp_envelope(s->smtp)->have_mail;
 }

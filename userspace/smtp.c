@@ -662,6 +662,11 @@ bool smtp_bdat_discarding(const struct smtp_session *s)
 	return s->state == ST_BDAT && s->bdat_discard;
 }
 
+bool smtp_message_coming(const struct smtp_session *s)
+{
+	return s->state == ST_DATA || (s->state == ST_BDAT && s->bdat_last && !s->bdat_discard);
+}
+
 size_t smtp_message_size(const struct smtp_session *s)
 {
 	return s->msg_size;

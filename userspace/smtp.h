@@ -100,6 +100,10 @@ size_t smtp_bdat_input(struct smtp_session *s, size_t n);
 /* True when the current chunk is read only to be thrown away (its BDAT
  * was refused): the host must not keep its octets. */
 bool smtp_bdat_discarding(const struct smtp_session *s);
+/* True while the bytes being read end in SMTP_EV_MESSAGE: DATA, or a
+ * BDAT LAST chunk being kept. (A fail known now is then the verdict's to
+ * act on; between BDAT chunks it is not.) */
+bool smtp_message_coming(const struct smtp_session *s);
 
 /* The message's size so far, and whether it passed max_message (the
  * excess is not kept: the reply must be SMTP_REPLY_OVERSIZE whatever the

@@ -11,21 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int mkdir_p(const char *path)
-{
-	char buf[1200];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(buf, 0750) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -36,6 +21,40 @@ static int fsync_dir(const char *path)
 	close(fd);
 	errno = e;
 	return rc;
+}
+
+/* One directory of the path, made if missing; when made, its name is
+ * made durable in its parent (the new directory itself is synced when
+ * its own child is made, or by sync_maildir). */
+static int make_dir(char *buf)
+{
+	if (mkdir(buf, 0750) < 0)
+		return errno == EEXIST ? 0 : -1;
+	char *slash = strrchr(buf, '/');
+	if (!slash)
+		return fsync_dir(".");
+	if (slash == buf)
+		return fsync_dir("/");
+	*slash = '\0';
+	int rc = fsync_dir(buf);
+	*slash = '/';
+	return rc;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[1200];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int rc = make_dir(buf);
+		*p = '/';
+		if (rc < 0)
+			return -1;
+	}
+	return make_dir(buf);
 }
 
 /* The Maildir's directories, and their names in their parents, durable

@@ -154,7 +154,26 @@ for action in reject discard quarantine; do
 	reject)
 		case $rcpt in "550 5.7.23 SPF fail"*) ok "reject: refused at RCPT ($rcpt)" ;; *) not_ok "reject: 550 5.7.23 at RCPT" "$out" ;; esac
 		n=$(grep -c 'spf=fail sender-id=none dkim=none verdict=drop(at MAIL) code="550 5.7.23"' "$tmp/serve.log")
-		expect_eq "reject: the refusal at MAIL has one log line" 1 "$n" ;;
+		expect_eq "reject: the refusal at MAIL has one log line" 1 "$n"
+		# SPF and SUBMITTER both fail: still one refusal, one line
+		talk "EHLO c.test" "MAIL FROM:<y@fail.example> SUBMITTER=y@fail.example" SLEEP \
+			"RCPT TO:<b@example.net>" >/dev/null
+		n=$(grep -c 'from=<y@fail.example> .*verdict=drop(at MAIL)' "$tmp/serve.log")
+		expect_eq "reject: SPF and SUBMITTER both failing make one log line" 1 "$n"
+		# a transaction abandoned (RSET) before its SPF fail is known: no
+		# refusal was sent, none is logged
+		before=$(grep -c 'verdict=drop(at MAIL)' "$tmp/serve.log")
+		talk "EHLO c.test" 'MAIL FROM:<z@fail.example>\nRSET\n' SLEEP NOOP >/dev/null
+		n=$(grep -c 'verdict=drop(at MAIL)' "$tmp/serve.log")
+		expect_eq "reject: an abandoned transaction's late SPF fail is not logged" "$before" "$n"
+		# the fail arrives while a BDAT chunk (not LAST) is read: the chunk
+		# gets its 250, BDAT LAST the 550, and the refusal its one line
+		out=$(talk "EHLO c.test" 'MAIL FROM:<w@fail.example>\nRCPT TO:<b@example.net>\nBDAT 2000\n' \
+			WAIT WAIT SLEEP "$(head -c 1998 /dev/zero | tr '\0' x)\n" WAIT "BDAT 0 LAST")
+		case $(echo "$out" | tr '\n' '|') in "250 "*"|250 "*"|250 2.0.0 2000 octets received"*"|550 5.7.23 "*) ok "reject: SPF fail during a BDAT chunk: 250 for the chunk, 550 for LAST" ;;
+		*) not_ok "reject: SPF fail during a BDAT chunk" "$out" ;; esac
+		n=$(grep -c 'from=<w@fail.example> .*verdict=drop(at MAIL)' "$tmp/serve.log")
+		expect_eq "reject: ... and that refusal has its one log line" 1 "$n" ;;
 	discard)
 		case $rcpt:$final in "250 "*:"250 "*) ok "discard: RCPT and the message get 250, the sender learns nothing" ;; *) not_ok "discard: 250s" "$out" ;; esac
 		expect_eq "discard: nothing in new/" 0 "$(ls -A "$tmp/spool/new" 2>/dev/null | wc -l)"

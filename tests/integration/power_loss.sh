@@ -4,10 +4,10 @@
 # journal), lives on tests/lib/crashfs.py: a FUSE filesystem that keeps
 # only what fsync made durable (a file's bytes as of its last fsync, a
 # name as of its directory's last fsync). Clients send messages from
-# several sessions at once and keep the queue name of every 250; then the
-# daemon is killed (-9) and the power cut; what the filesystem had made
-# durable is written out and must hold every acknowledged message, whole,
-# and nothing partial in new/. Kill -9 alone cannot show this: the page
+# several sessions at once and keep the queue name of every 250; while
+# they are still sending, the daemon is killed (-9) and the power cut;
+# what the filesystem had made durable is written out and must hold every
+# acknowledged message, whole, and nothing partial in new/. Kill -9 alone cannot show this: the page
 # cache survives it. A control shows the check fails for a file named
 # into new/ without the fsyncs.
 set -u
@@ -52,10 +52,17 @@ mount_crashfs() {
 }
 
 # Cut the power: the daemon first (it may sync no more), then the dump.
+# With CONTROL_DIR set, first a control file is named into it the way a
+# careless writer would, no fsync of it or of the directory: the cut must
+# lose it.
 power_cut() {
 	kill -9 "$daemon_pid"
 	wait "$daemon_pid" 2>/dev/null
 	daemon_pid=
+	if [ -n "${CONTROL_DIR:-}" ]; then
+		printf 'never synced\r\n' >"$CONTROL_DIR/../tmp/control"
+		mv "$CONTROL_DIR/../tmp/control" "$CONTROL_DIR/control"
+	fi
 	: >"$tmp/mnt/.crash"
 	for i in $(seq 100); do [ -e "$tmp/dump/.done" ] && break; sleep 0.1; done
 	umount -l "$tmp/mnt"
@@ -77,7 +84,8 @@ conf() { # EXTRA_LINES...
 }
 
 # SESSIONS sessions send MESSAGES signed messages each, as fast as the
-# replies come; prints "NAME BODY-TAG" per 250.
+# replies come; prints "NAME BODY-TAG" the moment each 250 comes. A
+# session whose connection dies (the daemon killed) just ends.
 cat >"$tmp/send.py" <<'EOF'
 import re, smtplib, sys, threading
 sys.path.insert(0, sys.argv[4])
@@ -85,6 +93,11 @@ import dkim_fixture as fx
 port, sessions, messages = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 acked, lock = [], threading.Lock()
 def one(s):
+    try:
+        send(s)
+    except (OSError, smtplib.SMTPException):
+        pass
+def send(s):
     c = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.example.org', timeout=60)
     c.ehlo()
     for m in range(messages):
@@ -97,15 +110,24 @@ def one(s):
         if code == 250:
             name = re.search(rb'queued as (\S+)', text).group(1).decode()
             with lock:
-                acked.append((name, tag))
+                print(name, tag, flush=True)
     c.quit()
 ts = [threading.Thread(target=one, args=(s,)) for s in range(sessions)]
 [t.start() for t in ts]
 [t.join() for t in ts]
-for name, tag in acked:
-    print(name, tag)
 EOF
-send() { $PY "$tmp/send.py" "$port" "$1" "$2" "$top/tests/lib" >"$tmp/acked" 2>"$tmp/send.err"; }
+# send SESSIONS MESSAGES CUT_AFTER: cut the power once CUT_AFTER messages
+# are acknowledged, while the sessions are still sending
+send_and_cut() {
+	$PY "$tmp/send.py" "$port" "$1" "$2" "$top/tests/lib" >"$tmp/acked" 2>"$tmp/send.err" &
+	local client=$! i
+	for i in $(seq 600); do
+		[ "$(wc -l <"$tmp/acked")" -ge "$3" ] && break
+		sleep 0.05
+	done
+	power_cut
+	wait "$client"
+}
 
 # check DIR: every acknowledged name is in DIR whole (its own tag on all
 # 160 lines (8 KB), and the headers the daemon adds), and every file in DIR is whole
@@ -134,12 +156,7 @@ if mount_crashfs; then
 	start_ok=
 	daemon_start "$tmp/authgate.conf" "$tmp/serve.log" && start_ok=1
 	if [ -n "$start_ok" ]; then
-		send 4 10
-		# the control: a file named into new/ the way a careless writer
-		# would, no fsync of it or of new/
-		printf 'never synced\r\n' >"$tmp/mnt/spool/tmp/control"
-		mv "$tmp/mnt/spool/tmp/control" "$tmp/mnt/spool/new/control"
-		power_cut
+		CONTROL_DIR=$tmp/mnt/spool/new send_and_cut 4 30 20
 		if out=$(check_durable "$tmp/dump/durable/spool/new"); then
 			ok "fsync: after the power cut, $out"
 		else
@@ -164,8 +181,7 @@ if mount -t tmpfs -o size=4k tmpfs "$tmp/small" && mount_crashfs; then
 	conf "spool = $tmp/small" "spool.sync = journal" "spool.journal = $tmp/mnt/journal" \
 		"spool.journal_size = 1M" "limits.message_size = 256K"
 	if daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; then
-		send 3 4
-		power_cut
+		send_and_cut 3 20 8
 		umount "$tmp/small"
 		mkdir -p "$tmp/spool2"
 		cp "$tmp/dump/durable/journal" "$tmp/journal2" 2>/dev/null
