@@ -437,22 +437,26 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* A transaction refused at MAIL (an SPF or SUBMITTER fail): its one log
- * line now, with the recipients given so far and the time since MAIL;
- * the checks that never ran show as none. */
-static void log_early_refusal(struct session *s, enum policy_check failed, const char *text)
+/* The log line of a transaction that ends without a verdict, from its
+ * envelope (so before the reply, which resets it): refused at MAIL (an
+ * SPF or SUBMITTER fail: `failed`, timed from `since` = MAIL), or after
+ * the data (oversize, timeouts.data_term: failed = POLICY_CHECKS, none).
+ * The checks that never ran show as none. */
+static void log_without_verdict(struct session *s, const struct timespec *since,
+				enum policy_check failed, const char *verdict, unsigned code,
+				const char *status, const char *text)
 {
 	struct log_txn *l = calloc(1, sizeof *l);
 	if (!l)
 		return;
 	fill_envelope(s, l);
-	l->results[failed] = AUTH_FAIL;
-	snprintf(l->verdict, sizeof l->verdict, "drop(at MAIL)");
-	snprintf(l->code, sizeof l->code, "550 5.7.23");
+	if (failed < POLICY_CHECKS)
+		l->results[failed] = AUTH_FAIL;
+	snprintf(l->verdict, sizeof l->verdict, "%s", verdict);
+	snprintf(l->code, sizeof l->code, "%u %s", code, status);
 	snprintf(l->reason, sizeof l->reason, "%s", text);
-	l->ms = ms_since(&s->t_mail);
+	l->ms = ms_since(since);
 	worker_log_transaction(s->w, l);
-	atomic_fetch_add(&s->w->shared->transactions, 1);
 	free(l);
 }
 
@@ -472,7 +476,8 @@ static void refuse_early(struct session *s, enum policy_check check, const char 
 		return; /* the message is here or coming: its verdict logs and counts it */
 	s->refused_early = true;
 	bpf_verdict_drop(&s->peer);
-	log_early_refusal(s, check, text);
+	log_without_verdict(s, &s->t_mail, check, "drop(at MAIL)", 550, "5.7.23", text);
+	atomic_fetch_add(&s->w->shared->transactions, 1);
 }
 
 static void on_spf(void *arg, const struct spf_outcome *o)
@@ -548,6 +553,19 @@ static void start_submitter_check(struct session *s)
 
 static void spool_begin(struct session *s, bool quarantine);
 
+/* The transaction is answered: the session is back to commands, with
+ * the next phase's deadline even while a multishot recv stays armed; a
+ * result still to come for it is dropped (gen). */
+static void end_transaction(struct session *s)
+{
+	s->message_ready = s->verdict_running = s->answered_early = false;
+	s->gen++;
+	release_arena(s);
+	s->rx = RX_CMD;
+	set_deadline(s);
+	process_commands(s);
+}
+
 static void finish_transaction(struct session *s, unsigned code, const char *status,
 			       const char *text)
 {
@@ -560,36 +578,13 @@ static void finish_transaction(struct session *s, unsigned code, const char *sta
 	}
 	atomic_fetch_add(&s->w->shared->transactions, 1);
 	smtp_message_reply(s->smtp, code, status, text);
-	s->message_ready = s->verdict_running = s->answered_early = false;
-	s->gen++;
-	release_arena(s);
-	s->rx = RX_CMD;
-	set_deadline(s); /* the next phase's, even while a multishot recv stays armed */
-	process_commands(s);
-}
-
-/* The log line of a transaction that ends without a verdict (an
- * oversize message, or timeouts.data_term), from its envelope: called
- * before the reply, which resets the envelope. */
-static void log_unverified(struct session *s, const char *verdict, unsigned code,
-			   const char *status, const char *text)
-{
-	struct log_txn *l = calloc(1, sizeof *l);
-	if (!l)
-		return;
-	fill_envelope(s, l);
-	snprintf(l->verdict, sizeof l->verdict, "%s", verdict);
-	snprintf(l->code, sizeof l->code, "%u %s", code, status);
-	snprintf(l->reason, sizeof l->reason, "%s", text);
-	l->ms = ms_since(&s->t_end);
-	worker_log_transaction(s->w, l);
-	free(l);
+	end_transaction(s);
 }
 
 static void refuse_oversize(struct session *s)
 {
-	log_unverified(s, "refused(size)", SMTP_REPLY_OVERSIZE_CODE, SMTP_REPLY_OVERSIZE_STATUS,
-		       "message larger than limits.message_size");
+	log_without_verdict(s, &s->t_end, POLICY_CHECKS, "refused(size)", SMTP_REPLY_OVERSIZE_CODE,
+			    SMTP_REPLY_OVERSIZE_STATUS, "message larger than limits.message_size");
 	finish_transaction(s, SMTP_REPLY_OVERSIZE_CODE, SMTP_REPLY_OVERSIZE_STATUS,
 			   SMTP_REPLY_OVERSIZE_TEXT);
 }
@@ -603,7 +598,8 @@ static void refuse_oversize(struct session *s)
  * dropped (on_verdict). */
 static void answer_data_term(struct session *s)
 {
-	log_unverified(s, "tempfail(timeout)", 451, "4.4.3", DATA_TERM_TEXT);
+	log_without_verdict(s, &s->t_end, POLICY_CHECKS, "tempfail(timeout)", 451, "4.4.3",
+			    DATA_TERM_TEXT);
 	if (!s->verdict_running) {
 		finish_transaction(s, 451, "4.4.3", DATA_TERM_TEXT);
 		return;
@@ -680,19 +676,10 @@ static void on_verdict(void *arg, struct verdict_result *r)
 	struct session *s = c->s;
 	if (!check_still_wanted(c))
 		return;
-	if (s->answered_early) { /* timeouts.data_term: told 451 already */
-		s->verdict_running = false;
-		s->message_ready = s->answered_early = false;
-		s->gen++;
-		release_arena(s);
-		s->rx = RX_CMD;
-		set_deadline(s);
-		process_commands(s);
-		flush_output(s);
-		maybe_free(s);
-		return;
-	}
-	act_on_verdict(s, r);
+	if (s->answered_early) /* timeouts.data_term: told 451 already */
+		end_transaction(s);
+	else
+		act_on_verdict(s, r);
 	flush_output(s);
 	maybe_free(s);
 }
