@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,22 +24,25 @@ static int fsync_dir(const char *path)
 	return rc;
 }
 
+int spool_fsync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return fsync_dir(".");
+	slash[slash == dir] = '\0'; /* "/name" keeps its "/" */
+	return fsync_dir(dir);
+}
+
 /* One directory of the path, made if missing; when made, its name is
  * made durable in its parent (the new directory itself is synced when
  * its own child is made, or by sync_maildir). */
-static int make_dir(char *buf)
+static int make_dir(const char *path)
 {
-	if (mkdir(buf, 0750) < 0)
+	if (mkdir(path, 0750) < 0)
 		return errno == EEXIST ? 0 : -1;
-	char *slash = strrchr(buf, '/');
-	if (!slash)
-		return fsync_dir(".");
-	if (slash == buf)
-		return fsync_dir("/");
-	*slash = '\0';
-	int rc = fsync_dir(buf);
-	*slash = '/';
-	return rc;
+	return spool_fsync_parent(path);
 }
 
 static int mkdir_p(const char *path)

@@ -45,6 +45,10 @@ int spool_syncfs(const struct spool *s);
 /* Whether spool_syncfs() covers a file on device `dev`. */
 bool spool_covers(const struct spool *s, dev_t dev);
 
+/* fsync(2) the directory that holds `path` (after a create or rename
+ * there, to make the name durable). 0, or -1 with errno. */
+int spool_fsync_parent(const char *path);
+
 /* The path linkat(2) reaches an open anonymous file by. */
 void spool_fd_path(int fd, char *out, size_t size);
 

@@ -174,18 +174,7 @@ static int create_file(const char *path, uint64_t lap, char *err, size_t errlen)
 		unlink(tmp);
 		return -1;
 	}
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof dir, ".");
-	else
-		slash[slash == dir] = '\0'; /* "/journal" keeps its "/" */
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	spool_fsync_parent(path); /* as before, a failure here is not reported */
 	return 0;
 }
 
