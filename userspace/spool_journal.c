@@ -174,7 +174,11 @@ static int create_file(const char *path, uint64_t lap, char *err, size_t errlen)
 		unlink(tmp);
 		return -1;
 	}
-	spool_fsync_parent(path); /* as before, a failure here is not reported */
+	if (spool_fsync_parent(path) < 0) { /* else the journal's name may not survive a power cut */
+		snprintf(err, errlen, "spool journal %s: fsync of its directory: %s", path,
+			 strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
