@@ -27,16 +27,8 @@ cat >"$tmp/zone" <<'EOF'
 example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"
 fail.example. TXT "v=spf1 -all"
 EOF
-$PY -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1], flush=True)
-while True:
-    s.recv(4096)' >"$tmp/blackhole.port" &
-blackhole=$!
-for i in $(seq 50); do [ -s "$tmp/blackhole.port" ] && break; sleep 0.1; done
-trap 'cleanup; kill $blackhole 2>/dev/null' EXIT
+silent_udp
+trap 'cleanup; kill $silent_pid 2>/dev/null' EXIT
 
 conf() { # EXTRA_LINES...
 	{
@@ -44,7 +36,7 @@ conf() { # EXTRA_LINES...
 		echo "hostname = mx.test"
 		echo "spool = $tmp/spool"
 		echo "dns.zone = $tmp/zone"
-		echo "dns.servers = 127.0.0.1:$(cat "$tmp/blackhole.port")"
+		echo "dns.servers = 127.0.0.1:$silent_port"
 		echo "dns.timeout = 6000"
 		echo "dns.tries = 1"
 		echo "xdp.interface = none"

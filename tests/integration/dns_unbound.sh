@@ -6,6 +6,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
 . "$top/tests/lib/unbound.sh"
+. "$top/tests/lib/daemon.sh" # silent_udp
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 
@@ -23,7 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 
 # A TXT record of four 240-octet strings (960 octets, over 512 and under
@@ -126,10 +126,10 @@ after=$(tcp_queries)
 if [[ $after -gt $before ]]; then ok "... and was fetched over TCP ($before -> $after)"
 else not_ok "... and was fetched over TCP" "num.query.tcp $before -> $after"; fi
 
-# A port where nothing answers: a UDP socket that never reads.
-exec 3< <(exec $PY -c 'import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1], flush=True); time.sleep(60)')
-pids+=($!)
-read -r silent <&3
+# A port where nothing answers.
+silent_udp
+pids+=("$silent_pid")
+silent=$silent_port
 start=$(date +%s%N)
 lookup "silent port times out" 75 "TEMPFAIL (timeout)" --server "127.0.0.1:$silent" --timeout 200 --tries 2 TXT any.authgate.test
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))

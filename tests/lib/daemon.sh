@@ -6,6 +6,10 @@
 #   wait_files DIR N       wait (30 s at most) until DIR holds N entries; print
 #                          how many it holds (spool.sync = journal publishes
 #                          into new/ shortly after the 250)
+#   silent_udp             a UDP socket on 127.0.0.1 that takes datagrams and
+#                          never answers (a DNS server that is there but
+#                          silent), for ten minutes; its port in
+#                          $silent_port, its process in $silent_pid
 #   daemon_start CONF LOG  start the daemon in the background; pid in $daemon_pid
 #   daemon_stop            SIGTERM, wait; the exit status in $daemon_status
 free_port() {
@@ -40,6 +44,18 @@ wait_files() {
 		sleep 0.1
 	done
 	echo "$n"
+}
+
+silent_udp() {
+	local fd
+	exec {fd}< <(exec /usr/bin/python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+time.sleep(600)')
+	silent_pid=$!
+	read -r silent_port <&$fd
+	exec {fd}<&-
 }
 
 daemon_pid=
