@@ -21,19 +21,15 @@ import socket
 import sys
 import time
 
+from smtp_conn import Conn
+
 
 def main():
-    c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-    c.settimeout(20)
-    f = c.makefile("rb")
+    c = Conn("127.0.0.1", int(sys.argv[1]))
 
     def reply():
-        while True:
-            line = f.readline().decode(errors="replace").rstrip("\r\n")
-            if not line:
-                return "EOF"
-            if len(line) < 4 or line[3] != "-":
-                return line
+        last = c.reply().split("\n")[-1]
+        return "EOF" if last == "<EOF>" else last
 
     def say(text):
         print(text, flush=True)
@@ -55,10 +51,10 @@ def main():
                 r = "no reply"
             say("%s after %.1f s" % (r, time.time() - t))
         elif step.endswith("\\n"):
-            c.sendall(step.encode().replace(b"\\n", b"\r\n"))
+            c.send(step.encode().replace(b"\\n", b"\r\n"))
             t = time.time()
         else:
-            c.sendall(step.encode() + b"\r\n")
+            c.send(step.encode() + b"\r\n")
             t = time.time()
             try:
                 say(reply())
