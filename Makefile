@@ -239,7 +239,8 @@ DEPS := build-essential clang llvm pkg-config bpftool libbpf-dev liburing-dev \
 	zlib1g-dev iproute2 unbound swaks openssl python3 python3-yaml \
 	python3-dkim python3-spf python3-authres libmail-spf-perl \
 	libmail-dkim-perl libnet-dns-resolver-programmable-perl libspf2-dev libopendkim-dev opendkim opendkim-tools postfix \
-	postfix-policyd-spf-python gnuplot-nox python3-jsonschema python3-fusepy
+	postfix-policyd-spf-python gnuplot-nox python3-jsonschema python3-fusepy \
+	e2fsprogs mount
 
 # The services these packages bring (postfix, opendkim, unbound) are not
 # started on install: tests and benches run their own, on loopback, from

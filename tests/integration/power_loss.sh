@@ -83,43 +83,10 @@ conf() { # EXTRA_LINES...
 	} >"$tmp/authgate.conf"
 }
 
-# SESSIONS sessions send MESSAGES signed messages each, as fast as the
-# replies come; prints "NAME BODY-TAG" the moment each 250 comes. A
-# session whose connection dies (the daemon killed) just ends.
-cat >"$tmp/send.py" <<'EOF'
-import re, smtplib, sys, threading
-sys.path.insert(0, sys.argv[4])
-import dkim_fixture as fx
-port, sessions, messages = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-acked, lock = [], threading.Lock()
-def one(s):
-    try:
-        send(s)
-    except (OSError, smtplib.SMTPException):
-        pass
-def send(s):
-    c = smtplib.SMTP('127.0.0.1', port, local_hostname='mail.example.org', timeout=60)
-    c.ehlo()
-    for m in range(messages):
-        tag = 'power-%d-%d' % (s, m)
-        body = ''.join('%s line %d of a message that must survive\r\n' % (tag, i) for i in range(160))
-        msg = (f'From: <alice@example.org>\r\nTo: <b@example.net>\r\nSubject: {tag}\r\n\r\n{body}').encode()
-        msg = fx.signature(msg) + msg
-        c.mail('alice@example.org'); c.rcpt('b@example.net')
-        code, text = c.data(msg)
-        if code == 250:
-            name = re.search(rb'queued as (\S+)', text).group(1).decode()
-            with lock:
-                print(name, tag, flush=True)
-    c.quit()
-ts = [threading.Thread(target=one, args=(s,)) for s in range(sessions)]
-[t.start() for t in ts]
-[t.join() for t in ts]
-EOF
 # send SESSIONS MESSAGES CUT_AFTER: cut the power once CUT_AFTER messages
 # are acknowledged, while the sessions are still sending
 send_and_cut() {
-	$PY "$tmp/send.py" "$port" "$1" "$2" "$top/tests/lib" >"$tmp/acked" 2>"$tmp/send.err" &
+	$PY "$top/tests/lib/acked_send.py" "$port" "$1" "$2" >"$tmp/acked" 2>"$tmp/send.err" &
 	local client=$! i
 	for i in $(seq 600); do
 		[ "$(wc -l <"$tmp/acked")" -ge "$3" ] && break
@@ -129,25 +96,9 @@ send_and_cut() {
 	wait "$client"
 }
 
-# check DIR: every acknowledged name is in DIR whole (its own tag on all
-# 160 lines (8 KB), and the headers the daemon adds), and every file in DIR is whole
+# check DIR: every acknowledged message whole in DIR, nothing partial there
 check_durable() {
-	$PY - "$1" "$tmp/acked" <<'EOF'
-import os, sys
-d = sys.argv[1]
-acked = [l.split() for l in open(sys.argv[2]) if l.strip()]
-def whole(data, tag):
-    return (data.startswith(b'Return-Path: ') and b'Authentication-Results: ' in data
-            and data.count(tag.encode() + b' line ') == 160 and data.endswith(b'must survive\r\n'))
-missing = [n for n, t in acked if not os.path.exists(os.path.join(d, n))
-           or not whole(open(os.path.join(d, n), 'rb').read(), t)]
-partial = [n for n in (os.listdir(d) if os.path.isdir(d) else [])
-           if not open(os.path.join(d, n), 'rb').read().endswith(b'must survive\r\n')]
-print('%d acknowledged, %d missing or not whole%s, %d partial in new/%s' % (
-    len(acked), len(missing), (' (' + ' '.join(missing[:3]) + ')') if missing else '',
-    len(partial), (' (' + ' '.join(partial[:3]) + ')') if partial else ''))
-sys.exit(0 if acked and not missing and not partial else 1)
-EOF
+	$PY "$top/tests/lib/check_durable.py" "$1" "$tmp/acked"
 }
 
 # 1. spool.sync = fsync, the spool on the crash filesystem.

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""tests/lib/cutdisk.py MOUNTPOINT SIZE_MB CUT_IMAGE — a disk whose power
+can be cut, for a real filesystem to run on (FUSE, python3-fusepy).
+
+MOUNTPOINT/disk is a file of SIZE_MB MiB to put a loop device on
+(`losetup -f --show MOUNTPOINT/disk`) and a real filesystem on that. The
+disk is as strict as a disk with a volatile write cache may be: a write is
+durable only once a flush has come after it. The loop driver turns a
+filesystem's flush (a barrier, FUA, fsync, syncfs) into an fsync of this
+file, and that is the only thing that makes writes durable here; nothing
+reaches the platter on its own.
+
+Writing anything to MOUNTPOINT/cut cuts the power: the durable image (the
+disk as of its last flush) is written to CUT_IMAGE, then CUT_IMAGE.done is
+made. Every write after the cut is ignored for the image. The image can
+then be checked and mounted like a disk after a power failure.
+
+This lets tests/integration/power_loss_disk.sh check "acknowledged means
+durable" against ext4 itself (O_TMPFILE, syncfs, linkat, fdatasync, its
+journal or the lack of one), where tests/lib/crashfs.py models POSIX's
+rules with a filesystem of its own.
+"""
+import errno
+import os
+import stat
+import sys
+import time
+
+from fusepy import FUSE, FuseOSError, Operations
+
+
+class CutDisk(Operations):
+    def __init__(self, size, cut_image):
+        self.size = size
+        self.current = bytearray(size)  # what reads see
+        self.durable = bytearray(size)  # what a power cut leaves
+        self.unflushed = []  # (offset, length) written since the last flush
+        self.cut_image = cut_image
+        self.cut = False
+        self.flushes = 0
+        self.now = time.time()
+
+    def getattr(self, path, fh=None):
+        if path == "/":
+            mode, size = stat.S_IFDIR | 0o755, 4096
+        elif path == "/disk":
+            mode, size = stat.S_IFREG | 0o600, self.size
+        elif path == "/cut":
+            mode, size = stat.S_IFREG | 0o200, 0
+        else:
+            raise FuseOSError(errno.ENOENT)
+        return {"st_mode": mode, "st_nlink": 1, "st_size": size,
+                "st_atime": self.now, "st_mtime": self.now,
+                "st_ctime": self.now}
+
+    def readdir(self, path, fh):
+        return [".", "..", "disk", "cut"]
+
+    def open(self, path, flags):
+        if path not in ("/disk", "/cut"):
+            raise FuseOSError(errno.ENOENT)
+        return 0
+
+    def read(self, path, size, offset, fh):
+        if path != "/disk":
+            return b""
+        return bytes(self.current[offset:offset + size])
+
+    def write(self, path, buf, offset, fh):
+        if path == "/cut":
+            self._cut_power()
+            return len(buf)
+        if offset + len(buf) > self.size:
+            raise FuseOSError(errno.ENOSPC)
+        self.current[offset:offset + len(buf)] = buf
+        self.unflushed.append((offset, len(buf)))
+        return len(buf)
+
+    def truncate(self, path, length, fh=None):
+        if path == "/cut":
+            return 0
+        raise FuseOSError(errno.EPERM)
+
+    def fsync(self, path, datasync, fh):
+        if path == "/disk" and not self.cut:
+            for offset, length in self.unflushed:
+                self.durable[offset:offset + length] = \
+                    self.current[offset:offset + length]
+            self.unflushed.clear()
+            self.flushes += 1
+        return 0
+
+    def flush(self, path, fh):
+        return 0  # close(2), not a disk flush
+
+    def release(self, path, fh):
+        return 0
+
+    def _cut_power(self):
+        if self.cut:
+            return
+        self.cut = True
+        with open(self.cut_image, "wb") as f:
+            f.write(self.durable)
+        with open(self.cut_image + ".done", "w") as f:
+            f.write("%d flushes, %d writes lost\n" %
+                    (self.flushes, len(self.unflushed)))
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit("usage: cutdisk.py MOUNTPOINT SIZE_MB CUT_IMAGE")
+    size = int(sys.argv[2]) << 20
+    # One thread: every write and flush is applied in the order the
+    # kernel sent it. Large writes, so that the loop driver's requests
+    # reach us whole.
+    FUSE(CutDisk(size, sys.argv[3]), sys.argv[1], foreground=True,
+         nothreads=True, big_writes=True, max_write=1 << 20)
+
+
+if __name__ == "__main__":
+    main()
