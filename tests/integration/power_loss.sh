@@ -14,6 +14,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
 . "$top/tests/lib/daemon.sh"
+. "$top/tests/lib/power_cut.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 
@@ -35,12 +36,7 @@ cleanup() {
 trap cleanup EXIT
 port=$(free_port)
 
-$PY - "$top/tests/lib" "$tmp" <<'EOF'
-import sys
-sys.path.insert(0, sys.argv[1])
-import dkim_fixture as fx
-open(sys.argv[2] + '/zone', 'w').write(f'example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"\n{fx.KEY_RR}\n')
-EOF
+power_zone
 
 mount_crashfs() {
 	mkdir -p "$tmp/mnt" "$tmp/dump"
@@ -71,27 +67,10 @@ power_cut() {
 	fs_pid=
 }
 
-conf() { # EXTRA_LINES...
-	{
-		echo "listen = 127.0.0.1:$port"
-		echo "hostname = mx.test"
-		echo "dns.zone = $tmp/zone"
-		echo "dns.servers = 127.0.0.1:9"
-		echo "xdp.interface = none"
-		echo "workers = 2"
-		for l in "$@"; do echo "$l"; done
-	} >"$tmp/authgate.conf"
-}
-
 # send SESSIONS MESSAGES CUT_AFTER: cut the power once CUT_AFTER messages
 # are acknowledged, while the sessions are still sending
 send_and_cut() {
-	$PY "$top/tests/lib/acked_send.py" "$port" "$1" "$2" >"$tmp/acked" 2>"$tmp/send.err" &
-	local client=$! i
-	for i in $(seq 600); do
-		[ "$(wc -l <"$tmp/acked")" -ge "$3" ] && break
-		sleep 0.05
-	done
+	send_until "$1" "$2" "$3"
 	power_cut
 	wait "$client"
 }
@@ -103,7 +82,7 @@ check_durable() {
 
 # 1. spool.sync = fsync, the spool on the crash filesystem.
 if mount_crashfs; then
-	conf "spool = $tmp/mnt/spool" "spool.sync = fsync"
+	power_conf "spool = $tmp/mnt/spool" "spool.sync = fsync"
 	start_ok=
 	daemon_start "$tmp/authgate.conf" "$tmp/serve.log" && start_ok=1
 	if [ -n "$start_ok" ]; then
@@ -129,14 +108,14 @@ fi
 # journal as the cut left it, and room in the spool, must publish them all.
 mkdir -p "$tmp/small"
 if mount -t tmpfs -o size=4k tmpfs "$tmp/small" && mount_crashfs; then
-	conf "spool = $tmp/small" "spool.sync = journal" "spool.journal = $tmp/mnt/journal" \
+	power_conf "spool = $tmp/small" "spool.sync = journal" "spool.journal = $tmp/mnt/journal" \
 		"spool.journal_size = 1M" "limits.message_size = 256K"
 	if daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; then
 		send_and_cut 3 20 8
 		umount "$tmp/small"
 		mkdir -p "$tmp/spool2"
 		cp "$tmp/dump/durable/journal" "$tmp/journal2" 2>/dev/null
-		conf "spool = $tmp/spool2" "spool.sync = journal" "spool.journal = $tmp/journal2" \
+		power_conf "spool = $tmp/spool2" "spool.sync = journal" "spool.journal = $tmp/journal2" \
 			"spool.journal_size = 1M" "limits.message_size = 256K"
 		: >"$tmp/serve2.log"
 		if daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then

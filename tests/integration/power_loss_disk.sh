@@ -18,6 +18,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
 . "$top/tests/lib/daemon.sh"
+. "$top/tests/lib/power_cut.sh"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 
@@ -40,12 +41,7 @@ trap cleanup EXIT
 port=$(free_port)
 mkdir -p "$tmp/disk" "$tmp/fs"
 
-$PY - "$top/tests/lib" "$tmp" <<'EOF'
-import sys
-sys.path.insert(0, sys.argv[1])
-import dkim_fixture as fx
-open(sys.argv[2] + '/zone', 'w').write(f'example.org. TXT "v=spf1 ip4:127.0.0.0/8 -all"\n{fx.KEY_RR}\n')
-EOF
+power_zone
 
 # Everything below the daemon, in the order it must go away.
 unmount_all() {
@@ -96,17 +92,7 @@ mount_cut_image() {
 }
 
 conf() { # EXTRA_LINES...
-	{
-		echo "listen = 127.0.0.1:$port"
-		echo "hostname = mx.test"
-		echo "dns.zone = $tmp/zone"
-		echo "dns.servers = 127.0.0.1:9"
-		echo "xdp.interface = none"
-		echo "workers = 2"
-		echo "spool = $tmp/fs/spool"
-		echo "limits.message_size = 256K"
-		for l in "$@"; do echo "$l"; done
-	} >"$tmp/authgate.conf"
+	power_conf "spool = $tmp/fs/spool" "limits.message_size = 256K" "$@"
 }
 
 # send_and_cut SESSIONS MESSAGES CUT_AFTER: once CUT_AFTER messages are
@@ -114,12 +100,7 @@ conf() { # EXTRA_LINES...
 # cut the power. Killing it first means every 250 the clients saw was
 # sent, so made durable, before the cut.
 send_and_cut() {
-	$PY "$top/tests/lib/acked_send.py" "$port" "$1" "$2" >"$tmp/acked" 2>"$tmp/send.err" &
-	local client=$! i
-	for i in $(seq 600); do
-		[ "$(wc -l <"$tmp/acked")" -ge "$3" ] && break
-		sleep 0.05
-	done
+	send_until "$1" "$2" "$3"
 	kill -9 "$daemon_pid"
 	wait "$daemon_pid" 2>/dev/null
 	daemon_pid=
@@ -208,8 +189,8 @@ journal_alone() {
 		unmount_all
 		return
 	fi
-	conf "spool.sync = journal" "spool.journal_size = 2M" "spool.journal = $tmp/fs/journal"
-	sed -i "s|^spool = .*|spool = $tmp/small|" "$tmp/authgate.conf"
+	power_conf "spool = $tmp/small" "limits.message_size = 256K" "spool.sync = journal" \
+		"spool.journal_size = 2M" "spool.journal = $tmp/fs/journal"
 	: >"$tmp/serve.log"
 	if ! daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; then
 		not_ok "$what: the daemon starts" "$(tail -5 "$tmp/serve.log")"
