@@ -6,10 +6,12 @@
 # spool.sync mode (fsync, syncfs, journal) and for ext4 with and without
 # its journal (an operator's usual choice, and this machine's /tmp),
 # clients send from several sessions; while they are still sending, the
-# daemon is killed (-9) and the power cut. The image the disk had made
-# durable is checked with e2fsck and mounted, and must hold every
-# acknowledged message whole and nothing partial in new/ (with the journal,
-# after a start on the recovered disk has published what the journal held).
+# power is cut, and the daemon killed (-9). Each run is made twice: a cut
+# that loses every write since the last flush, and a torn cut that keeps
+# a random half of them. The image the cut left is checked with e2fsck and
+# mounted, and must hold every message acknowledged before the cut, whole,
+# and nothing partial in new/ (with the journal, after a start on the
+# recovered disk has published what the journal held).
 # tests/integration/power_loss.sh checks the same against POSIX's rules
 # (tests/lib/crashfs.py); this one checks them against what a real
 # filesystem does, including syncfs and O_TMPFILE, which crashfs lacks.
@@ -53,11 +55,12 @@ unmount_all() {
 	disk_pid=
 }
 
-# new_disk MKFS_OPTIONS: a fresh cut-able disk with ext4 on it, mounted
-# on $tmp/fs.
+# new_disk MKFS_OPTIONS [TORN_SEED]: a fresh cut-able disk with ext4 on
+# it, mounted on $tmp/fs. With TORN_SEED, the cut keeps a random half of
+# the blocks written since the last flush (tests/lib/cutdisk.py).
 new_disk() {
 	rm -f "$tmp/cut.img" "$tmp/cut.img.done"
-	$PY "$top/tests/lib/cutdisk.py" "$tmp/disk" 96 "$tmp/cut.img" 2>"$tmp/cutdisk.log" &
+	$PY "$top/tests/lib/cutdisk.py" "$tmp/disk" 96 "$tmp/cut.img" ${2:+"$2"} 2>"$tmp/cutdisk.log" &
 	disk_pid=$!
 	local i
 	for i in $(seq 100); do mountpoint -q "$tmp/disk" && break; sleep 0.1; done
@@ -73,12 +76,18 @@ mount_options() { # MKFS_OPTIONS
 	case "$1" in *^has_journal*) ;; *) echo "-o commit=300" ;; esac
 }
 
-# cut: write the durable image out, then take the disk away
-cut() {
-	echo cut >"$tmp/disk/cut"
+# cut_power [flush]: write the durable image out; what comes after does
+# not count. With "flush", the cut comes with the next flush the
+# filesystem asks for, before it takes effect (5 s at most, then at once).
+cut_power() {
 	local i
+	if [ "${1:-}" = flush ]; then
+		echo flush >"$tmp/disk/cut"
+		for i in $(seq 50); do [ -e "$tmp/cut.img.done" ] && break; sleep 0.1; done
+	fi
+	echo now >"$tmp/disk/cut"
 	for i in $(seq 100); do [ -e "$tmp/cut.img.done" ] && break; sleep 0.1; done
-	unmount_all
+	cut_note=$(cat "$tmp/cut.img.done" 2>/dev/null)
 }
 
 # mount_cut_image: e2fsck the image the cut left (repairing what a disk
@@ -95,23 +104,26 @@ conf() { # EXTRA_LINES...
 	power_conf "spool = $tmp/fs/spool" "limits.message_size = 256K" "$@"
 }
 
-# send_and_cut SESSIONS MESSAGES CUT_AFTER: once CUT_AFTER messages are
-# acknowledged, while the sessions are still sending, kill the daemon and
-# cut the power. Killing it first means every 250 the clients saw was
-# sent, so made durable, before the cut.
+# send_and_cut SESSIONS MESSAGES CUT_AFTER [flush]: once CUT_AFTER
+# messages are acknowledged, while the sessions are still sending and the
+# daemon is writing and syncing, cut the power (at once, or at the next
+# flush), then kill the daemon. The messages to check are those
+# acknowledged before the cut ($tmp/acked.cut): their syncs came before it.
 send_and_cut() {
 	send_until "$1" "$2" "$3"
+	cp "$tmp/acked" "$tmp/acked.cut"
+	cut_power "${4:-}"
 	kill -9 "$daemon_pid"
 	wait "$daemon_pid" 2>/dev/null
 	daemon_pid=
-	cut
+	unmount_all
 	wait "$client"
 }
 
 # run FS_NAME MKFS_OPTIONS MODE: one power cut with spool.sync = MODE
-run() {
-	local what="$1, spool.sync = $3"
-	if ! new_disk "$2"; then
+run() { # FS_NAME MKFS_OPTIONS MODE [TORN_SEED]
+	local what="$1, spool.sync = $3${4:+, torn (seed $4)}"
+	if ! new_disk "$2" "${4:-}"; then
 		not_ok "$what: ext4 on the cut-able disk" "$(tail -3 "$tmp/cutdisk.log")"
 		unmount_all
 		return
@@ -125,13 +137,13 @@ run() {
 		unmount_all
 		return
 	fi
-	send_and_cut 4 40 30
+	send_and_cut 4 40 30 ${4:+flush}
 	if ! mount_cut_image; then
 		not_ok "$what: the disk after the cut passes e2fsck" "$(tail -5 "$tmp/e2fsck.log")"
 		unmount_all
 		return
 	fi
-	local note="e2fsck status $fsck_status"
+	local note="$cut_note; e2fsck status $fsck_status"
 	if [ "$3" = journal ]; then
 		# The journal holds what was acknowledged; a start publishes it.
 		: >"$tmp/serve2.log"
@@ -144,7 +156,7 @@ run() {
 			daemon_pid=
 		fi
 	fi
-	if out=$($PY "$top/tests/lib/check_durable.py" "$tmp/fs/spool/new" "$tmp/acked"); then
+	if out=$($PY "$top/tests/lib/check_durable.py" "$tmp/fs/spool/new" "$tmp/acked.cut"); then
 		ok "$what: after the power cut, $out ($note)"
 	else
 		not_ok "$what: every acknowledged message durable and whole" \
@@ -161,7 +173,8 @@ control() { # FS_NAME MKFS_OPTIONS
 	if new_disk "$2" && mkdir -p "$tmp/fs/spool/new" "$tmp/fs/spool/tmp" && sync -f "$tmp/fs"; then
 		printf 'never synced\r\n' >"$tmp/fs/spool/tmp/control"
 		mv "$tmp/fs/spool/tmp/control" "$tmp/fs/spool/new/control"
-		cut
+		cut_power
+		unmount_all
 		if mount_cut_image; then
 			[ -d "$tmp/fs/spool/new" ] && [ ! -e "$tmp/fs/spool/new/control" ] &&
 				ok "$1, the control: a file named into new/ without a sync is gone after the cut" ||
@@ -180,10 +193,10 @@ control() { # FS_NAME MKFS_OPTIONS
 # message: nothing can be published, so every 250 rests on the journal's
 # fdatasync alone. After the cut, a start with the spool on the recovered
 # disk must publish every acknowledged message from the journal.
-journal_alone() {
-	local what="$1, spool.sync = journal, nothing published before the cut"
+journal_alone() { # FS_NAME MKFS_OPTIONS [TORN_SEED]
+	local what="$1, spool.sync = journal, nothing published before the cut${3:+, torn (seed $3)}"
 	mkdir -p "$tmp/small"
-	if ! mount -t tmpfs -o size=4k tmpfs "$tmp/small" || ! new_disk "$2"; then
+	if ! mount -t tmpfs -o size=4k tmpfs "$tmp/small" || ! new_disk "$2" "${3:-}"; then
 		not_ok "$what: tmpfs and the cut-able disk" "$(tail -3 "$tmp/cutdisk.log")"
 		mountpoint -q "$tmp/small" && umount "$tmp/small"
 		unmount_all
@@ -200,7 +213,7 @@ journal_alone() {
 		unmount_all
 		return
 	fi
-	send_and_cut 3 20 8
+	send_and_cut 3 20 8 ${3:+flush}
 	umount "$tmp/small"
 	if ! mount_cut_image; then
 		not_ok "$what: the disk after the cut passes e2fsck" "$(tail -5 "$tmp/e2fsck.log")"
@@ -211,8 +224,8 @@ journal_alone() {
 	: >"$tmp/serve2.log"
 	if daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then
 		daemon_stop
-		if out=$($PY "$top/tests/lib/check_durable.py" "$tmp/fs/spool/new" "$tmp/acked"); then
-			ok "$what: after the power cut and a restart, $out (e2fsck status $fsck_status, $(grep -o '[0-9]* published now' "$tmp/serve2.log"))"
+		if out=$($PY "$top/tests/lib/check_durable.py" "$tmp/fs/spool/new" "$tmp/acked.cut"); then
+			ok "$what: after the power cut and a restart, $out ($cut_note; e2fsck status $fsck_status, $(grep -o '[0-9]* published now' "$tmp/serve2.log"))"
 		else
 			not_ok "$what: every acknowledged message recovered whole" "$out; $(grep journal "$tmp/serve2.log" | tail -3)"
 		fi
@@ -224,12 +237,17 @@ journal_alone() {
 	unmount_all
 }
 
+# The torn cuts' seeds follow from CUT_SEED (default: the time), printed
+# with each result, so that a failure can be run again as it was.
+seed=${CUT_SEED:-$(date +%s)}
 for fs in "ext4|" "ext4 without a journal|-O ^has_journal"; do
 	name=${fs%%|*} opts=${fs#*|}
 	control "$name" "$opts"
 	for mode in fsync syncfs journal; do
 		run "$name" "$opts" "$mode"
+		run "$name" "$opts" "$mode" $((seed += 1))
 	done
 	journal_alone "$name" "$opts"
+	journal_alone "$name" "$opts" $((seed += 1))
 done
 tap_done

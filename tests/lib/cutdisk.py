@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""tests/lib/cutdisk.py MOUNTPOINT SIZE_MB CUT_IMAGE — a disk whose power
-can be cut, for a real filesystem to run on (FUSE, python3-fusepy).
+"""tests/lib/cutdisk.py MOUNTPOINT SIZE_MB CUT_IMAGE [TORN_SEED] — a disk
+whose power can be cut, for a real filesystem to run on (FUSE,
+python3-fusepy).
 
 MOUNTPOINT/disk is a file of SIZE_MB MiB to put a loop device on
 (`losetup -f --show MOUNTPOINT/disk`) and a real filesystem on that. The
@@ -12,8 +13,20 @@ reaches the platter on its own.
 
 Writing anything to MOUNTPOINT/cut cuts the power: the durable image (the
 disk as of its last flush) is written to CUT_IMAGE, then CUT_IMAGE.done is
-made. Every write after the cut is ignored for the image. The image can
+made. Writing "flush" there instead cuts it when the next flush arrives,
+before that flush takes effect: the moment when the most writes are on
+their way to the platter and none is yet covered. Every write after the cut is ignored for the image. The image can
 then be checked and mounted like a disk after a power failure.
+
+With TORN_SEED, the cut is harsher in the other way a real disk may be:
+of the writes since the last flush, some reached the platter and some did
+not, in no particular order. Of the 4 KiB blocks written since the last
+flush, the later half is kept, and each of the earlier half is kept or
+lost by a coin (random.Random(TORN_SEED)); the kept ones are applied in
+the order they were written. A disk that reorders may well persist the
+later writes first, and that is the order that hurts a program counting
+on the order of writes no flush separated: a name (written late) reaching
+the disk before its file's data (written early).
 
 This lets tests/integration/power_loss_disk.sh check "acknowledged means
 durable" against ext4 itself (O_TMPFILE, syncfs, linkat, fdatasync, its
@@ -21,7 +34,7 @@ journal or the lack of one), where tests/lib/crashfs.py models POSIX's
 rules with a filesystem of its own.
 """
 import errno
-import os
+import random
 import stat
 import sys
 import time
@@ -29,14 +42,19 @@ import time
 from fusepy import FUSE, FuseOSError, Operations
 
 
+BLOCK = 4096
+
+
 class CutDisk(Operations):
-    def __init__(self, size, cut_image):
+    def __init__(self, size, cut_image, torn_seed=None):
         self.size = size
+        self.torn = None if torn_seed is None else random.Random(torn_seed)
         self.current = bytearray(size)  # what reads see
         self.durable = bytearray(size)  # what a power cut leaves
-        self.unflushed = []  # (offset, length) written since the last flush
+        self.unflushed = []  # (offset, bytes) written since the last flush
         self.cut_image = cut_image
         self.cut = False
+        self.cut_at_flush = False
         self.flushes = 0
         self.now = time.time()
 
@@ -68,12 +86,15 @@ class CutDisk(Operations):
 
     def write(self, path, buf, offset, fh):
         if path == "/cut":
-            self._cut_power()
+            if bytes(buf).startswith(b"flush"):
+                self.cut_at_flush = True
+            else:
+                self._cut_power()
             return len(buf)
         if offset + len(buf) > self.size:
             raise FuseOSError(errno.ENOSPC)
         self.current[offset:offset + len(buf)] = buf
-        self.unflushed.append((offset, len(buf)))
+        self.unflushed.append((offset, bytes(buf)))
         return len(buf)
 
     def truncate(self, path, length, fh=None):
@@ -82,10 +103,11 @@ class CutDisk(Operations):
         raise FuseOSError(errno.EPERM)
 
     def fsync(self, path, datasync, fh):
+        if path == "/disk" and self.cut_at_flush:
+            self._cut_power()
         if path == "/disk" and not self.cut:
-            for offset, length in self.unflushed:
-                self.durable[offset:offset + length] = \
-                    self.current[offset:offset + length]
+            for offset, data in self.unflushed:
+                self.durable[offset:offset + len(data)] = data
             self.unflushed.clear()
             self.flushes += 1
         return 0
@@ -100,21 +122,44 @@ class CutDisk(Operations):
         if self.cut:
             return
         self.cut = True
+        kept = lost = 0
+        if self.torn is not None:
+            kept, lost = self._tear()
+        else:
+            lost = sum((len(data) + BLOCK - 1) // BLOCK
+                       for _, data in self.unflushed)
         with open(self.cut_image, "wb") as f:
             f.write(self.durable)
         with open(self.cut_image + ".done", "w") as f:
-            f.write("%d flushes, %d writes lost\n" %
-                    (self.flushes, len(self.unflushed)))
+            f.write("%d flushes; of the blocks written since the last, "
+                    "%d kept and %d lost\n" % (self.flushes, kept, lost))
+
+    def _tear(self):
+        """Apply the later half of the unflushed blocks and a random half
+        of the earlier ones, in the order they were written."""
+        blocks = [(offset + at, data[at:at + BLOCK])
+                  for offset, data in self.unflushed
+                  for at in range(0, len(data), BLOCK)]
+        later = len(blocks) // 2
+        kept = lost = 0
+        for i, (at, piece) in enumerate(blocks):
+            if i >= later or self.torn.random() < 0.5:
+                self.durable[at:at + len(piece)] = piece
+                kept += 1
+            else:
+                lost += 1
+        return kept, lost
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: cutdisk.py MOUNTPOINT SIZE_MB CUT_IMAGE")
+    if len(sys.argv) not in (4, 5):
+        sys.exit("usage: cutdisk.py MOUNTPOINT SIZE_MB CUT_IMAGE [TORN_SEED]")
     size = int(sys.argv[2]) << 20
+    torn_seed = int(sys.argv[4]) if len(sys.argv) == 5 else None
     # One thread: every write and flush is applied in the order the
     # kernel sent it. Large writes, so that the loop driver's requests
     # reach us whole.
-    FUSE(CutDisk(size, sys.argv[3]), sys.argv[1], foreground=True,
+    FUSE(CutDisk(size, sys.argv[3], torn_seed), sys.argv[1], foreground=True,
          nothreads=True, big_writes=True, max_write=1 << 20)
 
 
