@@ -282,7 +282,7 @@ for name in os.listdir(sys.argv[1]):
 print(bad)
 PY
 )
-# Both clients must have been acknowledged something, or one of them was
+# Both clients must have had something acknowledged, or one of them was
 # not tracked (smtp-source's log not read as expected).
 if [ "$python_acked" -gt 0 ] && { [ -z "${ss_load:-}" ] || [ "$ss_acked" -gt 0 ]; } &&
 	[ "$missing" -eq 0 ] && [ "$partial" -eq 0 ]; then

@@ -56,8 +56,9 @@ unmount_all() {
 }
 
 # new_disk MKFS_OPTIONS [TORN_SEED]: a fresh cut-able disk with ext4 on
-# it, mounted on $tmp/fs. With TORN_SEED, the cut keeps a random half of
-# the blocks written since the last flush (tests/lib/cutdisk.py).
+# it, mounted on $tmp/fs. With TORN_SEED, the cut is torn: of the blocks
+# written since the last flush, it keeps the later half and a random half
+# of the earlier ones (tests/lib/cutdisk.py).
 new_disk() {
 	rm -f "$tmp/cut.img" "$tmp/cut.img.done"
 	$PY "$top/tests/lib/cutdisk.py" "$tmp/disk" 96 "$tmp/cut.img" ${2:+"$2"} 2>"$tmp/cutdisk.log" &
@@ -120,8 +121,9 @@ send_and_cut() {
 	wait "$client"
 }
 
-# run FS_NAME MKFS_OPTIONS MODE: one power cut with spool.sync = MODE
-run() { # FS_NAME MKFS_OPTIONS MODE [TORN_SEED]
+# run FS_NAME MKFS_OPTIONS MODE [TORN_SEED]: one power cut with
+# spool.sync = MODE; with TORN_SEED, a torn cut at a flush
+run() {
 	local what="$1, spool.sync = $3${4:+, torn (seed $4)}"
 	if ! new_disk "$2" "${4:-}"; then
 		not_ok "$what: ext4 on the cut-able disk" "$(tail -3 "$tmp/cutdisk.log")"
@@ -188,12 +190,12 @@ control() { # FS_NAME MKFS_OPTIONS
 	unmount_all
 }
 
-# journal_alone FS_NAME MKFS_OPTIONS: spool.sync = journal with the journal
-# on the disk and the Maildir on a tmpfs of one page, too small for one
-# message: nothing can be published, so every 250 rests on the journal's
-# fdatasync alone. After the cut, a start with the spool on the recovered
+# journal_alone FS_NAME MKFS_OPTIONS [TORN_SEED]: spool.sync = journal,
+# the journal on the disk and the Maildir on a tmpfs of one page, too
+# small for one message: nothing can be published, so every 250 rests on
+# the journal's fdatasync alone. After the cut, a start with the spool on the recovered
 # disk must publish every acknowledged message from the journal.
-journal_alone() { # FS_NAME MKFS_OPTIONS [TORN_SEED]
+journal_alone() {
 	local what="$1, spool.sync = journal, nothing published before the cut${3:+, torn (seed $3)}"
 	mkdir -p "$tmp/small"
 	if ! mount -t tmpfs -o size=4k tmpfs "$tmp/small" || ! new_disk "$2" "${3:-}"; then
@@ -237,8 +239,9 @@ journal_alone() { # FS_NAME MKFS_OPTIONS [TORN_SEED]
 	unmount_all
 }
 
-# The torn cuts' seeds follow from CUT_SEED (default: the time), printed
-# with each result, so that a failure can be run again as it was.
+# The torn cuts' seeds follow from CUT_SEED (default: the time) and are
+# printed with each result, so that a failure's coins can be thrown again
+# (the moment of the cut, set by the daemon's flushes, still varies).
 seed=${CUT_SEED:-$(date +%s)}
 for fs in "ext4|" "ext4 without a journal|-O ^has_journal"; do
 	name=${fs%%|*} opts=${fs#*|}
