@@ -236,10 +236,12 @@ if command -v smtp-source >/dev/null; then
 		"127.0.0.1:$port" >/dev/null 2>"$tmp/ss-kill.log" &
 	ss_load=$!
 fi
-# Kill it mid-load, once some messages have been acknowledged (the first
-# sync of a busy filesystem can take seconds on a slow machine).
+# Kill it mid-load, once some messages have been acknowledged, to each
+# client (the first sync of a busy filesystem can take seconds on a slow
+# machine).
 for _ in $(seq 300); do
-	[ "$(wc -l 2>/dev/null <"$tmp/acked" || echo 0)" -ge 20 ] && break
+	[ "$(wc -l 2>/dev/null <"$tmp/acked" || echo 0)" -ge 20 ] &&
+		{ [ -z "${ss_load:-}" ] || grep -q '<<< 250 .* queued as' "$tmp/ss-kill.log"; } && break
 	sleep 0.1
 done
 kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=

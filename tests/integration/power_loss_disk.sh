@@ -34,7 +34,8 @@ fi
 tmp=$(mktemp -d /tmp/authgate-cutdisk.XXXXXX)
 disk_pid= loop=
 cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	[ -n "$client" ] && kill "$client" 2>/dev/null
+	kill_daemon
 	unmount_all
 	mountpoint -q "$tmp/small" && umount "$tmp/small"
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
@@ -44,6 +45,14 @@ port=$(free_port)
 mkdir -p "$tmp/disk" "$tmp/fs"
 
 power_zone
+
+# kill -9 and wait, so that the daemon's hold on the filesystem is gone
+kill_daemon() {
+	[ -n "$daemon_pid" ] || return 0
+	kill -9 "$daemon_pid" 2>/dev/null
+	wait "$daemon_pid" 2>/dev/null
+	daemon_pid=
+}
 
 # Everything below the daemon, in the order it must go away.
 unmount_all() {
@@ -60,14 +69,19 @@ unmount_all() {
 # written since the last flush, it keeps the later half and a random half
 # of the earlier ones (tests/lib/cutdisk.py).
 new_disk() {
+	start_disk "${2:-}" &&
+		mkfs.ext4 -q -F -b 4096 $1 "$loop" &&
+		mount $(mount_options "$1") "$loop" "$tmp/fs"
+}
+
+# start_disk [TORN_SEED]: the cut-able disk alone, its loop device in $loop
+start_disk() {
 	rm -f "$tmp/cut.img" "$tmp/cut.img.done"
-	$PY "$top/tests/lib/cutdisk.py" "$tmp/disk" 96 "$tmp/cut.img" ${2:+"$2"} 2>"$tmp/cutdisk.log" &
+	$PY "$top/tests/lib/cutdisk.py" "$tmp/disk" 96 "$tmp/cut.img" ${1:+"$1"} 2>"$tmp/cutdisk.log" &
 	disk_pid=$!
 	local i
 	for i in $(seq 100); do mountpoint -q "$tmp/disk" && break; sleep 0.1; done
-	loop=$(losetup -f --show "$tmp/disk/disk") &&
-		mkfs.ext4 -q -F -b 4096 $1 "$loop" &&
-		mount $(mount_options "$1") "$loop" "$tmp/fs"
+	loop=$(losetup -f --show "$tmp/disk/disk")
 }
 
 # With ext4's journal, commit=300: its periodic commit (every 5 s) does not
@@ -108,17 +122,20 @@ conf() { # EXTRA_LINES...
 # send_and_cut SESSIONS MESSAGES CUT_AFTER [flush]: once CUT_AFTER
 # messages are acknowledged, while the sessions are still sending and the
 # daemon is writing and syncing, cut the power (at once, or at the next
-# flush), then kill the daemon. The messages to check are those
-# acknowledged before the cut ($tmp/acked.cut): their syncs came before it.
+# flush), then kill the daemon. Every flush fails from the cut on, so every
+# 250 the clients saw, even one read after the cut, rests on a flush from
+# before it: $tmp/acked, complete once the client has ended, is what to
+# check. $cut_late says why the cut did not come mid-load, if it did not.
 send_and_cut() {
 	send_until "$1" "$2" "$3"
-	cp "$tmp/acked" "$tmp/acked.cut"
+	cut_late=
+	kill -0 "$client" 2>/dev/null || cut_late="the clients had stopped sending before the cut"
+	[ "$(wc -l <"$tmp/acked")" -ge "$3" ] || cut_late="only $(wc -l <"$tmp/acked") of $3 messages acknowledged before the cut"
 	cut_power "${4:-}"
-	kill -9 "$daemon_pid"
-	wait "$daemon_pid" 2>/dev/null
-	daemon_pid=
-	unmount_all
+	kill_daemon
 	wait "$client"
+	client=
+	unmount_all
 }
 
 # run FS_NAME MKFS_OPTIONS MODE [TORN_SEED]: one power cut with
@@ -134,12 +151,15 @@ run() {
 	: >"$tmp/serve.log"
 	if ! daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; then
 		not_ok "$what: the daemon starts" "$(tail -5 "$tmp/serve.log")"
-		kill -9 "$daemon_pid" 2>/dev/null
-		daemon_pid=
+		kill_daemon
 		unmount_all
 		return
 	fi
 	send_and_cut 4 40 30 ${4:+flush}
+	if [ -n "$cut_late" ]; then
+		not_ok "$what: the cut comes while the clients send" "$cut_late; $(tail -3 "$tmp/send.err")"
+		return
+	fi
 	if ! mount_cut_image; then
 		not_ok "$what: the disk after the cut passes e2fsck" "$(tail -5 "$tmp/e2fsck.log")"
 		unmount_all
@@ -149,16 +169,21 @@ run() {
 	if [ "$3" = journal ]; then
 		# The journal holds what was acknowledged; a start publishes it.
 		: >"$tmp/serve2.log"
-		if daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then
-			daemon_stop
-			note="$note, $(grep -o '[0-9]* published now' "$tmp/serve2.log" || echo 'nothing to publish')"
-		else
+		if ! daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then
 			not_ok "$what: a start on the disk the cut left" "$(tail -5 "$tmp/serve2.log")"
-			kill -9 "$daemon_pid" 2>/dev/null
-			daemon_pid=
+			kill_daemon
+			unmount_all
+			return
 		fi
+		daemon_stop
+		if [ "$daemon_status" != 0 ]; then
+			not_ok "$what: the start on the disk the cut left exits 0" "status $daemon_status; $(tail -5 "$tmp/serve2.log")"
+			unmount_all
+			return
+		fi
+		note="$note, $(grep -o '[0-9]* published now' "$tmp/serve2.log" || echo 'nothing to publish')"
 	fi
-	if out=$($PY "$top/tests/lib/check_durable.py" "$tmp/fs/spool/new" "$tmp/acked.cut"); then
+	if out=$($PY "$top/tests/lib/check_durable.py" "$tmp/fs/spool/new" "$tmp/acked"); then
 		ok "$what: after the power cut, $out ($note)"
 	else
 		not_ok "$what: every acknowledged message durable and whole" \
@@ -190,6 +215,53 @@ control() { # FS_NAME MKFS_OPTIONS
 	unmount_all
 }
 
+# The disk itself, before anything runs on it. Without these, a disk that
+# kept too much would let every run above pass.
+mark() { # BLOCK TEXT [fsync]: one 4 KiB block straight to the disk
+	printf '%s' "$2" | dd of="$loop" bs=4096 seek="$1" oflag=direct conv=sync${3:+,fsync} status=none 2>/dev/null
+}
+image_has() { # BLOCK TEXT
+	dd if="$tmp/cut.img" bs=4096 skip="$1" count=1 status=none | grep -q "$2"
+}
+disk_control() {
+	local flushed
+	if start_disk; then
+		mark 10 early && mark 20 flushed fsync && mark 30 late
+		cut_power
+		unmount_all
+		image_has 10 early && image_has 20 flushed && ! image_has 30 late &&
+			ok "the disk: a block is in the image after a cut if and only if a flush followed it" ||
+			not_ok "the disk keeps exactly what a flush covered" "$cut_note"
+	else
+		not_ok "the disk starts" "$(tail -3 "$tmp/cutdisk.log")"
+		unmount_all
+	fi
+	# A cut at a flush: that flush's own writes are lost, and it fails.
+	if start_disk; then
+		mark 10 before fsync
+		echo flush >"$tmp/disk/cut"
+		mark 20 during fsync
+		flushed=$?
+		cut_power
+		unmount_all
+		[ "$flushed" != 0 ] && image_has 10 before && ! image_has 20 during &&
+			ok "the disk: a cut at a flush loses what it would have covered, and the flush fails" ||
+			not_ok "a cut at a flush" "the flush's status $flushed; $cut_note"
+	fi
+	# A torn cut keeps the later half of the blocks since the last flush
+	# (5 blocks: the last 3) and a coin's choice of the others.
+	if start_disk 1; then
+		mark 11 torn-1 && mark 12 torn-2 && mark 13 torn-3 && mark 14 torn-4
+		echo flush >"$tmp/disk/cut"
+		mark 15 torn-5 fsync
+		cut_power
+		unmount_all
+		image_has 13 torn-3 && image_has 14 torn-4 && image_has 15 torn-5 &&
+			ok "the disk: a torn cut keeps the later half of the unflushed blocks ($cut_note)" ||
+			not_ok "a torn cut keeps the later half" "$cut_note"
+	fi
+}
+
 # journal_alone FS_NAME MKFS_OPTIONS [TORN_SEED]: spool.sync = journal,
 # the journal on the disk and the Maildir on a tmpfs of one page, too
 # small for one message: nothing can be published, so every 250 rests on
@@ -209,14 +281,17 @@ journal_alone() {
 	: >"$tmp/serve.log"
 	if ! daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; then
 		not_ok "$what: the daemon starts" "$(tail -5 "$tmp/serve.log")"
-		kill -9 "$daemon_pid" 2>/dev/null
-		daemon_pid=
+		kill_daemon
 		umount "$tmp/small"
 		unmount_all
 		return
 	fi
 	send_and_cut 3 20 8 ${3:+flush}
 	umount "$tmp/small"
+	if [ -n "$cut_late" ]; then
+		not_ok "$what: the cut comes while the clients send" "$cut_late; $(tail -3 "$tmp/send.err")"
+		return
+	fi
 	if ! mount_cut_image; then
 		not_ok "$what: the disk after the cut passes e2fsck" "$(tail -5 "$tmp/e2fsck.log")"
 		unmount_all
@@ -226,15 +301,16 @@ journal_alone() {
 	: >"$tmp/serve2.log"
 	if daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then
 		daemon_stop
-		if out=$($PY "$top/tests/lib/check_durable.py" "$tmp/fs/spool/new" "$tmp/acked.cut"); then
+		if [ "$daemon_status" != 0 ]; then
+			not_ok "$what: the start with the journal the cut left exits 0" "status $daemon_status; $(tail -5 "$tmp/serve2.log")"
+		elif out=$($PY "$top/tests/lib/check_durable.py" "$tmp/fs/spool/new" "$tmp/acked"); then
 			ok "$what: after the power cut and a restart, $out ($cut_note; e2fsck status $fsck_status, $(grep -o '[0-9]* published now' "$tmp/serve2.log"))"
 		else
 			not_ok "$what: every acknowledged message recovered whole" "$out; $(grep journal "$tmp/serve2.log" | tail -3)"
 		fi
 	else
 		not_ok "$what: a start with the journal the cut left" "$(tail -5 "$tmp/serve2.log")"
-		kill -9 "$daemon_pid" 2>/dev/null
-		daemon_pid=
+		kill_daemon
 	fi
 	unmount_all
 }
@@ -243,6 +319,7 @@ journal_alone() {
 # printed with each result, so that a failure's coins can be thrown again
 # (the moment of the cut, set by the daemon's flushes, still varies).
 seed=${CUT_SEED:-$(date +%s)}
+disk_control
 for fs in "ext4|" "ext4 without a journal|-O ^has_journal"; do
 	name=${fs%%|*} opts=${fs#*|}
 	control "$name" "$opts"

@@ -15,8 +15,10 @@ Writing anything to MOUNTPOINT/cut cuts the power: the durable image (the
 disk as of its last flush) is written to CUT_IMAGE, then CUT_IMAGE.done is
 made. Writing "flush" there instead cuts it when the next flush arrives,
 before that flush takes effect: the moment when the most writes are on
-their way to the platter and none is yet covered. Every write after the cut is ignored for the image. The image can
-then be checked and mounted like a disk after a power failure.
+their way to the platter and none is yet covered. Every write after the
+cut is ignored for the image, and every flush after it fails (EIO), as it
+would with the power off. The image can then be checked and mounted like
+a disk after a power failure.
 
 With TORN_SEED, the cut is harsher in the other way a real disk may be:
 of the writes since the last flush, some reached the platter and some did
@@ -103,13 +105,18 @@ class CutDisk(Operations):
         raise FuseOSError(errno.EPERM)
 
     def fsync(self, path, datasync, fh):
-        if path == "/disk" and self.cut_at_flush:
+        if path != "/disk":
+            return 0
+        if self.cut_at_flush:
             self._cut_power()
-        if path == "/disk" and not self.cut:
-            for offset, data in self.unflushed:
-                self.durable[offset:offset + len(data)] = data
-            self.unflushed.clear()
-            self.flushes += 1
+        if self.cut:
+            # The power is off: no flush succeeds any more, so nothing the
+            # program under test is told after the cut rests on one.
+            raise FuseOSError(errno.EIO)
+        for offset, data in self.unflushed:
+            self.durable[offset:offset + len(data)] = data
+        self.unflushed.clear()
+        self.flushes += 1
         return 0
 
     def flush(self, path, fh):
@@ -157,8 +164,8 @@ def main():
     size = int(sys.argv[2]) << 20
     torn_seed = int(sys.argv[4]) if len(sys.argv) == 5 else None
     # One thread: every write and flush is applied in the order the
-    # kernel sent it. Large writes, so that the loop driver's requests
-    # reach us whole.
+    # kernel sent it. (FUSE splits writes at 128 KiB whatever max_write
+    # asks; the order is what matters.)
     FUSE(CutDisk(size, sys.argv[3], torn_seed), sys.argv[1], foreground=True,
          nothreads=True, big_writes=True, max_write=1 << 20)
 
