@@ -138,6 +138,22 @@ send_and_cut() {
 	unmount_all
 }
 
+# cut_and_mount WHAT SESSIONS MESSAGES CUT_AFTER [flush]: send_and_cut,
+# then the image the cut left mounted on $tmp/fs; if the cut came late or
+# the image fails e2fsck, says so (not ok) and returns 1
+cut_and_mount() {
+	send_and_cut "$2" "$3" "$4" "${5:-}"
+	if [ -n "$cut_late" ]; then
+		not_ok "$1: the cut comes while the clients send" "$cut_late; $(tail -3 "$tmp/send.err")"
+		return 1
+	fi
+	if ! mount_cut_image; then
+		not_ok "$1: the disk after the cut passes e2fsck" "$(tail -5 "$tmp/e2fsck.log")"
+		unmount_all
+		return 1
+	fi
+}
+
 # run FS_NAME MKFS_OPTIONS MODE [TORN_SEED]: one power cut with
 # spool.sync = MODE; with TORN_SEED, a torn cut at a flush
 run() {
@@ -155,16 +171,7 @@ run() {
 		unmount_all
 		return
 	fi
-	send_and_cut 4 40 30 ${4:+flush}
-	if [ -n "$cut_late" ]; then
-		not_ok "$what: the cut comes while the clients send" "$cut_late; $(tail -3 "$tmp/send.err")"
-		return
-	fi
-	if ! mount_cut_image; then
-		not_ok "$what: the disk after the cut passes e2fsck" "$(tail -5 "$tmp/e2fsck.log")"
-		unmount_all
-		return
-	fi
+	cut_and_mount "$what" 4 40 30 ${4:+flush} || return
 	local note="$cut_note; e2fsck status $fsck_status"
 	if [ "$3" = journal ]; then
 		# The journal holds what was acknowledged; a start publishes it.
@@ -286,17 +293,10 @@ journal_alone() {
 		unmount_all
 		return
 	fi
-	send_and_cut 3 20 8 ${3:+flush}
+	cut_and_mount "$what" 3 20 8 ${3:+flush}
+	local mounted=$?
 	umount "$tmp/small"
-	if [ -n "$cut_late" ]; then
-		not_ok "$what: the cut comes while the clients send" "$cut_late; $(tail -3 "$tmp/send.err")"
-		return
-	fi
-	if ! mount_cut_image; then
-		not_ok "$what: the disk after the cut passes e2fsck" "$(tail -5 "$tmp/e2fsck.log")"
-		unmount_all
-		return
-	fi
+	[ "$mounted" = 0 ] || return
 	conf "spool.sync = journal" "spool.journal_size = 2M" "spool.journal = $tmp/fs/journal"
 	: >"$tmp/serve2.log"
 	if daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then
