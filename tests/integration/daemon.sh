@@ -16,7 +16,7 @@ for tool in swaks; do
 done
 
 tmp=$(mktemp -d /tmp/authgate-daemon.XXXXXX)
-cleanup() { [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null; rm -rf "$tmp"; }
+cleanup() { daemon_kill; rm -rf "$tmp"; }
 trap cleanup EXIT
 port=$(free_port)
 

@@ -22,7 +22,7 @@ fi
 tmp=$(mktemp -d /tmp/authgate-outage.XXXXXX)
 ub=
 cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	daemon_kill
 	[ -n "$ub" ] && kill "$ub" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$tmp"

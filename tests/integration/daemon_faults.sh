@@ -13,7 +13,7 @@ PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/authgate-faults.XXXXXX)
 mounted=
 cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	daemon_kill
 	[ -n "$mounted" ] && umount "$mounted" 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -244,7 +244,7 @@ for _ in $(seq 300); do
 		{ [ -z "${ss_load:-}" ] || grep -q '<<< 250 .* queued as' "$tmp/ss-kill.log"; } && break
 	sleep 0.1
 done
-kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+daemon_kill
 wait "$load"
 python_acked=$(wc -l 2>/dev/null <"$tmp/acked" || echo 0)
 ss_acked=0

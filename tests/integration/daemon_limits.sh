@@ -24,7 +24,7 @@ AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 
 tmp=$(mktemp -d /tmp/authgate-limits.XXXXXX)
-cleanup() { [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null; rm -rf "$tmp"; }
+cleanup() { daemon_kill; rm -rf "$tmp"; }
 trap cleanup EXIT
 export PYTHONPATH=$top/tests/lib:$tmp # spool_wait.py, t.py
 port=$(free_port)

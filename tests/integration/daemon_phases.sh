@@ -16,7 +16,7 @@ AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 
 tmp=$(mktemp -d /tmp/authgate-phases.XXXXXX)
-cleanup() { [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null; rm -rf "$tmp"; }
+cleanup() { daemon_kill; rm -rf "$tmp"; }
 trap cleanup EXIT
 port=$(free_port)
 

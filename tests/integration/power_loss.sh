@@ -27,7 +27,7 @@ fi
 tmp=$(mktemp -d /tmp/authgate-power.XXXXXX)
 fs_pid=
 cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	daemon_kill
 	mountpoint -q "$tmp/mnt" && umount -l "$tmp/mnt"
 	[ -n "$fs_pid" ] && kill "$fs_pid" 2>/dev/null
 	mountpoint -q "$tmp/small" && umount "$tmp/small"
@@ -52,9 +52,7 @@ mount_crashfs() {
 # careless writer would, no fsync of it or of the directory: the cut must
 # lose it.
 power_cut() {
-	kill -9 "$daemon_pid"
-	wait "$daemon_pid" 2>/dev/null
-	daemon_pid=
+	daemon_kill
 	if [ -n "${CONTROL_DIR:-}" ]; then
 		printf 'never synced\r\n' >"$CONTROL_DIR/../tmp/control"
 		mv "$CONTROL_DIR/../tmp/control" "$CONTROL_DIR/control"
@@ -75,23 +73,12 @@ send_and_cut() {
 	wait "$client"
 }
 
-# check DIR: every acknowledged message whole in DIR, nothing partial there
-check_durable() {
-	$PY "$top/tests/lib/check_durable.py" "$1" "$tmp/acked"
-}
-
 # 1. spool.sync = fsync, the spool on the crash filesystem.
 if mount_crashfs; then
 	power_conf "spool = $tmp/mnt/spool" "spool.sync = fsync"
-	start_ok=
-	daemon_start "$tmp/authgate.conf" "$tmp/serve.log" && start_ok=1
-	if [ -n "$start_ok" ]; then
+	if daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; then
 		CONTROL_DIR=$tmp/mnt/spool/new send_and_cut 4 30 20
-		if out=$(check_durable "$tmp/dump/durable/spool/new"); then
-			ok "fsync: after the power cut, $out"
-		else
-			not_ok "fsync: every acknowledged message durable and whole" "$out; $(tail -3 "$tmp/send.err")"
-		fi
+		expect_durable fsync "$tmp/dump/durable/spool/new" "crashfs"
 		[ ! -e "$tmp/dump/durable/spool/new/control" ] && ok "the control: a file named without fsyncs is gone after the cut" ||
 			not_ok "the control file survived the cut: the crash filesystem keeps too much"
 	else
@@ -117,17 +104,7 @@ if mount -t tmpfs -o size=4k tmpfs "$tmp/small" && mount_crashfs; then
 		cp "$tmp/dump/durable/journal" "$tmp/journal2" 2>/dev/null
 		power_conf "spool = $tmp/spool2" "spool.sync = journal" "spool.journal = $tmp/journal2" \
 			"spool.journal_size = 1M" "limits.message_size = 256K"
-		: >"$tmp/serve2.log"
-		if daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then
-			daemon_stop
-			if out=$(check_durable "$tmp/spool2/new"); then
-				ok "journal: after the power cut and a restart, $out ($(grep -o '[0-9]* published now' "$tmp/serve2.log"))"
-			else
-				not_ok "journal: every acknowledged message recovered whole" "$out; $(grep journal "$tmp/serve2.log" | tail -3)"
-			fi
-		else
-			not_ok "journal: the restart with the journal the cut left" "$(tail -5 "$tmp/serve2.log")"
-		fi
+		recover journal && expect_durable journal "$tmp/spool2/new" "crashfs, $published"
 	else
 		not_ok "journal: the daemon starts with its journal on the crash filesystem" "$(tail -5 "$tmp/serve.log")"
 		power_cut

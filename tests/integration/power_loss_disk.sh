@@ -35,7 +35,7 @@ tmp=$(mktemp -d /tmp/authgate-cutdisk.XXXXXX)
 disk_pid= loop=
 cleanup() {
 	[ -n "$client" ] && kill "$client" 2>/dev/null
-	kill_daemon
+	daemon_kill
 	unmount_all
 	mountpoint -q "$tmp/small" && umount "$tmp/small"
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
@@ -45,14 +45,6 @@ port=$(free_port)
 mkdir -p "$tmp/disk" "$tmp/fs"
 
 power_zone
-
-# kill -9 and wait, so that the daemon's hold on the filesystem is gone
-kill_daemon() {
-	[ -n "$daemon_pid" ] || return 0
-	kill -9 "$daemon_pid" 2>/dev/null
-	wait "$daemon_pid" 2>/dev/null
-	daemon_pid=
-}
 
 # Everything below the daemon, in the order it must go away.
 unmount_all() {
@@ -132,7 +124,7 @@ send_and_cut() {
 	kill -0 "$client" 2>/dev/null || cut_late="the clients had stopped sending before the cut"
 	[ "$(wc -l <"$tmp/acked")" -ge "$3" ] || cut_late="only $(wc -l <"$tmp/acked") of $3 messages acknowledged before the cut"
 	cut_power "${4:-}"
-	kill_daemon
+	daemon_kill
 	wait "$client"
 	client=
 	unmount_all
@@ -167,7 +159,7 @@ run() {
 	: >"$tmp/serve.log"
 	if ! daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; then
 		not_ok "$what: the daemon starts" "$(tail -5 "$tmp/serve.log")"
-		kill_daemon
+		daemon_kill
 		unmount_all
 		return
 	fi
@@ -175,27 +167,10 @@ run() {
 	local note="$cut_note; e2fsck status $fsck_status"
 	if [ "$3" = journal ]; then
 		# The journal holds what was acknowledged; a start publishes it.
-		: >"$tmp/serve2.log"
-		if ! daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then
-			not_ok "$what: a start on the disk the cut left" "$(tail -5 "$tmp/serve2.log")"
-			kill_daemon
-			unmount_all
-			return
-		fi
-		daemon_stop
-		if [ "$daemon_status" != 0 ]; then
-			not_ok "$what: the start on the disk the cut left exits 0" "status $daemon_status; $(tail -5 "$tmp/serve2.log")"
-			unmount_all
-			return
-		fi
-		note="$note, $(grep -o '[0-9]* published now' "$tmp/serve2.log" || echo 'nothing to publish')"
+		recover "$what" || { unmount_all; return; }
+		note="$note, $published"
 	fi
-	if out=$($PY "$top/tests/lib/check_durable.py" "$tmp/fs/spool/new" "$tmp/acked"); then
-		ok "$what: after the power cut, $out ($note)"
-	else
-		not_ok "$what: every acknowledged message durable and whole" \
-			"$out; $note; $(tail -3 "$tmp/send.err")"
-	fi
+	expect_durable "$what" "$tmp/fs/spool/new" "$note"
 	unmount_all
 }
 
@@ -288,7 +263,7 @@ journal_alone() {
 	: >"$tmp/serve.log"
 	if ! daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; then
 		not_ok "$what: the daemon starts" "$(tail -5 "$tmp/serve.log")"
-		kill_daemon
+		daemon_kill
 		umount "$tmp/small"
 		unmount_all
 		return
@@ -298,20 +273,8 @@ journal_alone() {
 	umount "$tmp/small"
 	[ "$mounted" = 0 ] || return
 	conf "spool.sync = journal" "spool.journal_size = 2M" "spool.journal = $tmp/fs/journal"
-	: >"$tmp/serve2.log"
-	if daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then
-		daemon_stop
-		if [ "$daemon_status" != 0 ]; then
-			not_ok "$what: the start with the journal the cut left exits 0" "status $daemon_status; $(tail -5 "$tmp/serve2.log")"
-		elif out=$($PY "$top/tests/lib/check_durable.py" "$tmp/fs/spool/new" "$tmp/acked"); then
-			ok "$what: after the power cut and a restart, $out ($cut_note; e2fsck status $fsck_status, $(grep -o '[0-9]* published now' "$tmp/serve2.log"))"
-		else
-			not_ok "$what: every acknowledged message recovered whole" "$out; $(grep journal "$tmp/serve2.log" | tail -3)"
-		fi
-	else
-		not_ok "$what: a start with the journal the cut left" "$(tail -5 "$tmp/serve2.log")"
-		kill_daemon
-	fi
+	recover "$what" &&
+		expect_durable "$what" "$tmp/fs/spool/new" "$cut_note; e2fsck status $fsck_status, $published"
 	unmount_all
 }
 

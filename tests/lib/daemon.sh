@@ -12,6 +12,8 @@
 #                          $silent_port, its process in $silent_pid
 #   daemon_start CONF LOG  start the daemon in the background; pid in $daemon_pid
 #   daemon_stop            SIGTERM, wait; the exit status in $daemon_status
+#   daemon_kill            kill -9 the daemon, if one runs, and wait for it (so
+#                          that its hold on files and mounts is gone)
 free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -69,5 +71,12 @@ daemon_stop() {
 	kill -TERM "$daemon_pid"
 	wait "$daemon_pid"
 	daemon_status=$?
+	daemon_pid=
+}
+
+daemon_kill() {
+	[ -n "$daemon_pid" ] || return 0
+	kill -9 "$daemon_pid" 2>/dev/null
+	wait "$daemon_pid" 2>/dev/null
 	daemon_pid=
 }

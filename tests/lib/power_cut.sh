@@ -10,6 +10,15 @@
 #                        250's queue name and tag in $tmp/acked; returns
 #                        once N are acknowledged (30 s at most), the
 #                        client's pid in $client
+#   recover WHAT         a start with $tmp/authgate.conf (log
+#                        $tmp/serve2.log) publishes what the journal the
+#                        cut left holds, and stops with status 0; what it
+#                        published in $published. Otherwise says not ok
+#                        and returns 1
+#   expect_durable WHAT DIR NOTE
+#                        ok if every acknowledged message is whole in DIR
+#                        and nothing there is partial
+#                        (tests/lib/check_durable.py), else not ok
 power_zone() {
 	$PY - "$top/tests/lib" "$tmp" <<'PY'
 import sys
@@ -41,4 +50,31 @@ send_until() {
 		[ "$(wc -l <"$tmp/acked")" -ge "$3" ] && break
 		sleep 0.05
 	done
+}
+
+published=
+recover() {
+	: >"$tmp/serve2.log"
+	if ! daemon_start "$tmp/authgate.conf" "$tmp/serve2.log"; then
+		not_ok "$1: a start with the journal the cut left" "$(tail -5 "$tmp/serve2.log")"
+		daemon_kill
+		return 1
+	fi
+	daemon_stop
+	if [ "$daemon_status" != 0 ]; then
+		not_ok "$1: the start with the journal the cut left exits 0" \
+			"status $daemon_status; $(tail -5 "$tmp/serve2.log")"
+		return 1
+	fi
+	published=$(grep -o '[0-9]* published now' "$tmp/serve2.log" || echo 'nothing to publish')
+}
+
+expect_durable() {
+	local out
+	if out=$($PY "$top/tests/lib/check_durable.py" "$2" "$tmp/acked"); then
+		ok "$1: after the power cut, $out ($3)"
+	else
+		not_ok "$1: every acknowledged message durable and whole" \
+			"$out; $3; $(tail -3 "$tmp/send.err")"
+	fi
 }
