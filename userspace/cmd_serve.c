@@ -35,7 +35,8 @@ static const char usage[] =
 	"  -c, --config FILE  the configuration file (etc/authgate.conf)\n"
 	"  --check            read the configuration, report, and exit\n"
 	"  --help             this text\n\n"
-	"signals: TERM/INT drain and exit 0, HUP reloads the zone and the policy.\n"
+	"signals: TERM/INT drain and exit 0; HUP rereads the zone file and the\n"
+	"policy.* keys (other changed keys are logged, and wait for a restart).\n"
 	"exit status: 0 after a clean stop, 1 could not start, 2 usage or\n"
 	"configuration error.\n";
 
@@ -44,6 +45,18 @@ static void set_policy(struct daemon_shared *d, const struct config *c)
 	atomic_store(&d->softfail, c->policy.softfail);
 	atomic_store(&d->permerror, c->policy.permerror);
 	atomic_store(&d->drop_action, c->drop_action);
+}
+
+/* SIGHUP applies the policy keys and rereads the zone file named at the
+ * start; every other change waits for a restart, and says so. */
+static void log_restart_keys(const struct config *running, const struct config *fresh)
+{
+	const char *names[64];
+	size_t n = config_changed_keys(running, fresh, names, 64);
+	for (size_t i = 0; i < n && i < 64; i++)
+		if (strncmp(names[i], "policy.", 7) != 0)
+			log_notice("reload: %s changed in the file; it takes effect at the next start, "
+				   "the running value stays", names[i]);
 }
 
 static void reload(struct daemon_shared *d, const char *path)
@@ -56,10 +69,11 @@ static void reload(struct daemon_shared *d, const char *path)
 	}
 	set_policy(d, &fresh);
 	atomic_fetch_add(&d->reload, 1);
-	log_notice("reload: policy softfail=%s permerror=%s drop_action=%s; zone overlay reloading",
+	log_notice("reload: policy softfail=%s permerror=%s drop_action=%s; zone overlay %s reloading",
 		   fresh.policy.softfail == TREAT_FAIL ? "fail" : "neutral",
 		   fresh.policy.permerror == TREAT_FAIL ? "fail" : "neutral",
-		   drop_action_name(fresh.drop_action));
+		   drop_action_name(fresh.drop_action), d->cfg->dns_zone[0] ? d->cfg->dns_zone : "(none)");
+	log_restart_keys(d->cfg, &fresh);
 }
 
 static unsigned worker_count(const struct config *c)
@@ -182,13 +196,14 @@ static int run(struct config *cfg, const char *path)
 	}
 	atomic_store(&d.stop, 1);
 	workers_wake(w, started);
-	unsigned long msgs = 0;
+	bool failed = started != n;
 	for (unsigned i = 0; i < started; i++) {
 		pthread_join(w[i].thread, NULL);
-		msgs += w[i].stats.messages;
-		log_notice("worker %u: %lu connections accepted, %lu command reads from the shared pool, "
-			   "pool dry %lu times, %lu log lines written at once, %lu log bytes lost",
-			   i, w[i].stats.accepted, w[i].stats.pooled_reads, w[i].stats.pool_dry,
+		failed = failed || !w[i].ring_ready; /* its ring could not be made: logged, and the rest stopped */
+		log_notice("worker %u: %lu connections accepted (%lu of them told 421, limits.sessions), "
+			   "%lu command reads from the shared pool, pool dry %lu times, %lu log lines "
+			   "written at once, %lu log bytes lost",
+			   i, w[i].stats.accepted, w[i].stats.refused, w[i].stats.pooled_reads, w[i].stats.pool_dry,
 			   w[i].log_direct, w[i].log.lost_bytes);
 		worker_destroy(&w[i]);
 	}
@@ -204,12 +219,11 @@ static int run(struct config *cfg, const char *path)
 	}
 	spool_journal_close(d.journal); /* publishes what is left first */
 	d.journal = NULL;
-	(void)msgs;
 	free(w);
 	bpf_stop();
 	spool_close(&d.spool);
 	SSL_CTX_free(d.tls_ctx);
-	return started == n ? 0 : 1;
+	return failed ? 1 : 0;
 }
 
 int cmd_serve(int argc, char **argv)

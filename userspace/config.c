@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 enum vtype { V_STR, V_UINT, V_SIZE, V_SECONDS, V_MILLIS, V_BOOL, V_LISTEN, V_TREAT, V_DROP, V_LOGFMT, V_SYNC };
 
@@ -21,29 +22,36 @@ struct key {
 	size_t off;
 	size_t size;             /* V_STR: buffer size */
 	unsigned long long min, max;
+	const char *(*check)(const char *v); /* V_STR: NULL, or what is wrong with v */
 };
+
+static const char *check_hostname(const char *v);
+static const char *check_servers(const char *v);
+static const char *check_readable(const char *v);
+static const char *check_xdp_mode(const char *v);
+static const char *check_steer(const char *v);
 
 #define F(field) offsetof(struct config, field)
 #define STR(field) F(field), sizeof(((struct config *)0)->field)
 
 static const struct key keys[] = {
 	{"listen", V_LISTEN, 0, 0, 0, 0},
-	{"hostname", V_STR, STR(hostname), 0, 0},
+	{"hostname", V_STR, STR(hostname), 0, 0, check_hostname},
 	{"workers", V_UINT, F(workers), 0, 0, 256},
 	{"spool", V_STR, STR(spool), 0, 0},
 	{"spool.sync", V_SYNC, F(spool_sync), 0, 0, 0},
 	{"spool.journal", V_STR, STR(spool_journal), 0, 0},
 	{"spool.journal_size", V_SIZE, F(spool_journal_size), 0, 1ull << 20, 1ull << 40},
-	{"dns.zone", V_STR, STR(dns_zone), 0, 0},
-	{"dns.servers", V_STR, STR(dns_servers), 0, 0},
+	{"dns.zone", V_STR, STR(dns_zone), 0, 0, check_readable},
+	{"dns.servers", V_STR, STR(dns_servers), 0, 0, check_servers},
 	{"dns.timeout", V_MILLIS, F(dns_timeout_ms), 0, 1, 600000},
 	{"dns.tries", V_UINT, F(dns_tries), 0, 1, 10},
-	{"tls.cert", V_STR, STR(tls_cert), 0, 0},
-	{"tls.key", V_STR, STR(tls_key), 0, 0},
+	{"tls.cert", V_STR, STR(tls_cert), 0, 0, check_readable},
+	{"tls.key", V_STR, STR(tls_key), 0, 0, check_readable},
 	{"xdp.interface", V_STR, STR(xdp_interface), 0, 0},
-	{"xdp.mode", V_STR, STR(xdp_mode), 0, 0},
+	{"xdp.mode", V_STR, STR(xdp_mode), 0, 0, check_xdp_mode},
 	{"bpf.pin_dir", V_STR, STR(bpf_pin_dir), 0, 0},
-	{"bpf.steer", V_STR, STR(bpf_steer), 0, 0},
+	{"bpf.steer", V_STR, STR(bpf_steer), 0, 0, check_steer},
 	{"bpf.keep_blocklist", V_BOOL, F(bpf_keep_blocklist), 0, 0, 1},
 	{"xdp.block_after", V_UINT, F(xdp_block_after), 0, 0, 1000000},
 	{"xdp.block_ttl", V_SECONDS, F(xdp_block_ttl), 0, 1, 31536000},
@@ -60,6 +68,8 @@ static const struct key keys[] = {
 	{"timeouts.data_init", V_SECONDS, F(timeouts.data_init), 0, 1, 3600},
 	{"timeouts.data_block", V_SECONDS, F(timeouts.data_block), 0, 1, 3600},
 	{"timeouts.data_term", V_SECONDS, F(timeouts.data_term), 0, 1, 3600},
+	{"timeouts.close", V_SECONDS, F(timeouts.close), 0, 1, 3600},
+	{"timeouts.drain", V_SECONDS, F(timeouts.drain), 0, 1, 3600},
 	{"policy.softfail", V_TREAT, F(policy.softfail), 0, 0, 0},
 	{"policy.permerror", V_TREAT, F(policy.permerror), 0, 0, 0},
 	{"policy.drop_action", V_DROP, F(drop_action), 0, 0, 0},
@@ -92,7 +102,7 @@ void config_defaults(struct config *c)
 	/* RFC 5321 §4.5.3.2 minimums, which a busy edge may shorten. */
 	c->timeouts = (struct config_timeouts){.greeting = 300, .command = 300, .mail = 300,
 					       .rcpt = 300, .data_init = 120, .data_block = 180,
-					       .data_term = 600};
+					       .data_term = 600, .close = 10, .drain = 30};
 	policy_config_default(&c->policy);
 	c->drop_action = DROP_REJECT;
 	c->log_format = LOG_TEXT;
@@ -191,6 +201,98 @@ static int set_enum(const char *v, const char *const *names, int n, int *out)
 	return -1;
 }
 
+/* A name for our greeting and Received headers: dot-separated labels of
+ * letters, digits and hyphens (RFC 5321 §4.1.2 Domain), no hyphen at a
+ * label's ends. */
+static const char *check_hostname(const char *v)
+{
+	size_t n = strlen(v), label = 0;
+	if (n > 253)
+		return "a domain name is at most 253 characters";
+	for (size_t i = 0; i <= n; i++) {
+		char ch = v[i];
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || label > 63 || v[i - 1] == '-' || v[i - label] == '-')
+				return "expected a domain name (labels of letters, digits and '-')";
+			label = 0;
+		} else if (isalnum((unsigned char)ch) || ch == '-') {
+			label++;
+		} else {
+			return "expected a domain name (labels of letters, digits and '-')";
+		}
+	}
+	return NULL;
+}
+
+/* One server as c-ares takes it: an address, IPv4:port or [IPv6]:port. */
+static bool server_ok(const char *v, size_t n)
+{
+	char host[64];
+	const char *port = NULL;
+	if (n && v[0] == '[') {
+		const char *rb = memchr(v, ']', n);
+		if (!rb || (rb + 1 != v + n && rb[1] != ':'))
+			return false;
+		port = rb + 1 == v + n ? NULL : rb + 2;
+		v++, n = (size_t)(rb - v);
+	} else {
+		const char *colon = memchr(v, ':', n);
+		if (colon && !memchr(colon + 1, ':', n - (size_t)(colon + 1 - v))) { /* IPv4:port */
+			port = colon + 1;
+			n = (size_t)(colon - v);
+		}
+	}
+	if (n == 0 || n >= sizeof host)
+		return false;
+	memcpy(host, v, n);
+	host[n] = '\0';
+	unsigned char a[16];
+	if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+		return false;
+	if (!port)
+		return true;
+	char *end;
+	long p = strtol(port, &end, 10);
+	return isdigit((unsigned char)*port) && (*end == ',' || *end == '\0') && p >= 1 && p <= 65535;
+}
+
+static const char *check_servers(const char *v)
+{
+	for (const char *p = v;;) {
+		size_t n = strcspn(p, ",");
+		if (!server_ok(p, n))
+			return "expected addresses separated by commas: IPv4, IPv4:port, IPv6 or [IPv6]:port";
+		if (!p[n])
+			return NULL;
+		p += n + 1;
+	}
+}
+
+static const char *check_readable(const char *v)
+{
+	static __thread char why[160];
+	if (access(v, R_OK) == 0)
+		return NULL;
+	snprintf(why, sizeof why, "cannot read it: %s", strerror(errno));
+	return why;
+}
+
+static const char *check_xdp_mode(const char *v)
+{
+	int e;
+	return set_enum(v, (const char *const[]){"auto", "native", "generic"}, 3, &e) < 0
+		       ? "expected auto, native or generic"
+		       : NULL;
+}
+
+static const char *check_steer(const char *v)
+{
+	int e;
+	return set_enum(v, (const char *const[]){"hash", "least", "off"}, 3, &e) < 0
+		       ? "expected hash, least or off"
+		       : NULL;
+}
+
 /* Store v into the field described by k. Returns NULL or what is wrong. */
 static const char *set_value(struct config *c, const struct key *k, const char *v)
 {
@@ -201,11 +303,14 @@ static const char *set_value(struct config *c, const struct key *k, const char *
 	static const unsigned long long s_mult[] = {0, 1, 60, 3600, 86400};
 	char *field = (char *)c + k->off;
 	unsigned long long n;
+	const char *why;
 	int e;
 	switch (k->type) {
 	case V_STR:
 		if (strlen(v) >= k->size)
 			return "value too long";
+		if (k->check && (why = k->check(v)))
+			return why;
 		memcpy(field, v, strlen(v) + 1);
 		return NULL;
 	case V_LISTEN:
@@ -289,7 +394,15 @@ static int fail(char *err, size_t errlen, const char *file, unsigned line,
 	return -1;
 }
 
-static int parse_line(struct config *c, char *s, bool *seen, const char *file,
+static size_t key_index(const char *name)
+{
+	size_t i = 0;
+	while (i < NKEYS && strcmp(keys[i].name, name) != 0)
+		i++;
+	return i;
+}
+
+static int parse_line(struct config *c, char *s, unsigned *seen, const char *file,
 		      unsigned line, char *err, size_t errlen)
 {
 	for (char *h = s; (h = strchr(h, '#')); h++) /* comment: at start or after space */
@@ -305,28 +418,38 @@ static int parse_line(struct config *c, char *s, bool *seen, const char *file,
 		return fail(err, errlen, file, line, "expected 'key = value'");
 	*eq = '\0';
 	char *key = trim(s), *value = trim(eq + 1);
-	size_t i = 0;
-	while (i < NKEYS && strcmp(keys[i].name, key) != 0)
-		i++;
+	size_t i = key_index(key);
 	if (i == NKEYS)
 		return fail(err, errlen, file, line, "unknown key '%s'", key);
 	if (!*value)
 		return fail(err, errlen, file, line, "%s: missing value", key);
 	if (seen[i] && keys[i].type != V_LISTEN)
-		return fail(err, errlen, file, line, "%s given twice", key);
+		return fail(err, errlen, file, line, "%s given twice (first on line %u)", key, seen[i]);
 	if (keys[i].type == V_LISTEN && !seen[i])
 		c->nlisten = 0; /* the first listen line replaces the default */
-	seen[i] = true;
+	seen[i] = line;
 	const char *why = set_value(c, &keys[i], value);
 	if (why)
 		return fail(err, errlen, file, line, "%s = %s: %s", key, value, why);
 	return 0;
 }
 
+/* The last line on which one of these keys was given. */
+static unsigned last_of(const unsigned *seen, const char *const *names)
+{
+	unsigned line = 0;
+	for (; *names; names++) {
+		size_t i = key_index(*names);
+		if (i < NKEYS && seen[i] > line)
+			line = seen[i];
+	}
+	return line;
+}
+
 int config_parse(const char *text, size_t len, const char *filename,
 		 struct config *c, char *err, size_t errlen)
 {
-	bool seen[NKEYS] = {0};
+	unsigned seen[NKEYS] = {0}; /* the line each key was given on */
 	unsigned line = 0;
 	config_defaults(c);
 	parse_listen("127.0.0.1:2525", &c->listen[0]);
@@ -347,12 +470,14 @@ int config_parse(const char *text, size_t len, const char *filename,
 		pos += n + 1;
 	}
 	if (!strcmp(c->tls_cert, "") != !strcmp(c->tls_key, ""))
-		return fail(err, errlen, filename, line, "tls.cert and tls.key go together");
+		return fail(err, errlen, filename, seen[key_index("tls.cert")] + seen[key_index("tls.key")],
+			    "tls.cert and tls.key go together");
 	/* A record never straddles the journal's end, so the largest message
 	 * (with the headers the daemon adds) must fit in half of it. */
 	if (c->spool_sync == SPOOL_SYNC_JOURNAL &&
 	    c->spool_journal_size / 2 < c->message_size + (64u << 10))
-		return fail(err, errlen, filename, line,
+		return fail(err, errlen, filename, last_of(seen, (const char *const[]){"spool.sync",
+				    "spool.journal_size", "limits.message_size", NULL}),
 			    "spool.journal_size must be at least twice limits.message_size (plus 128K)");
 	return 0;
 }
@@ -376,4 +501,39 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 		rc = config_parse(text, len, path, c, err, errlen);
 	free(text);
 	return rc;
+}
+
+static bool key_differs(const struct config *a, const struct config *b, const struct key *k)
+{
+	const char *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
+	switch (k->type) {
+	case V_STR:
+		return strcmp(fa, fb) != 0;
+	case V_LISTEN:
+		if (a->nlisten != b->nlisten)
+			return true;
+		for (unsigned i = 0; i < a->nlisten; i++)
+			if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+				return true;
+		return false;
+	case V_SIZE:
+		return memcmp(fa, fb, sizeof(size_t)) != 0;
+	case V_BOOL:
+		return memcmp(fa, fb, sizeof(bool)) != 0;
+	default: /* unsigned numbers, and the enums (int-sized) */
+		return memcmp(fa, fb, sizeof(unsigned)) != 0;
+	}
+}
+
+size_t config_changed_keys(const struct config *a, const struct config *b, const char **names,
+			   size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (key_differs(a, b, &keys[i])) {
+			if (n < max)
+				names[n] = keys[i].name;
+			n++;
+		}
+	return n;
 }

@@ -36,8 +36,10 @@ struct config_listen {
 	char text[80]; /* as written */
 };
 
-struct config_timeouts { /* seconds; RFC 5321 §4.5.3.2 */
+struct config_timeouts { /* seconds; RFC 5321 §4.5.3.2, then our own two */
 	unsigned greeting, command, mail, rcpt, data_init, data_block, data_term;
+	unsigned close; /* a closing session's last replies, then the connection is cut */
+	unsigned drain; /* SIGTERM: transactions may finish within this */
 };
 
 struct config {
@@ -76,5 +78,10 @@ int config_parse(const char *text, size_t len, const char *filename,
 int config_load(const char *path, struct config *c, char *err, size_t errlen);
 
 const char *drop_action_name(enum drop_action a);
+
+/* The keys whose values differ between a and b, in the order of
+ * docs/configuration.md; their number (at most max are stored). */
+size_t config_changed_keys(const struct config *a, const struct config *b, const char **names,
+			   size_t max);
 
 #endif

@@ -19,14 +19,40 @@ static void stamp(char *buf, size_t size)
 	snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+/* The length of the UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or 0 where it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0; /* also stops at the string's NUL */
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) || (c == 0xf0 && p[1] < 0x90) ||
+	    (c == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return n;
+}
+
 /* Copy s into out as JSON string contents (or, for text, with quotes and
- * controls defused); sender-controlled values never break a line. */
+ * controls defused); sender-controlled values never break a line, and
+ * the line stays valid UTF-8: a byte that is not part of a UTF-8
+ * sequence (a HELO in Latin-1, say) becomes U+FFFD in JSON, '?' in text. */
 static void clean(const char *s, char *out, size_t size, int json)
 {
 	size_t n = 0;
 	for (; *s && n + 7 < size; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (json && (c == '"' || c == '\\')) {
+		size_t u = c >= 0x80 ? utf8_len((const unsigned char *)s) : 0;
+		if (c >= 0x80 && u && n + u + 7 < size) {
+			memcpy(out + n, s, u);
+			n += u;
+			s += u - 1;
+		} else if (c >= 0x80) {
+			n += (size_t)snprintf(out + n, size - n, "%s", json ? "\\ufffd" : "?");
+		} else if (json && (c == '"' || c == '\\')) {
 			out[n++] = '\\';
 			out[n++] = (char)c;
 		} else if (c < 0x20 || c == 0x7f) {

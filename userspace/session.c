@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -65,6 +66,10 @@ struct session {
 	struct smtp_session *smtp;
 	struct ring_op recv_op, send_op, spool_op, cancel_op, stop_op;
 	bool recv_pending, send_pending, cancel_pending, closing, counted_ip;
+	/* closing, and the peer did not take our last replies within
+	 * timeouts.close (or could not: still in its TLS handshake) */
+	bool cut;
+	bool peer_gone; /* the client closed the connection, or it failed */
 	/* the recv in flight is the multishot one on the worker's provided
 	 * buffers; stop_pending: asked to end it (the session wants message
 	 * bytes in its arena, or is busy); own_buffer_once: the pool ran dry */
@@ -74,7 +79,7 @@ struct session {
 	char *tls_in;
 	bool tls_pending_switch, tls_handshaking, in_pump, sending_cipher;
 	unsigned checks; /* async checks that still hold a pointer to us */
-	time_t deadline;
+	time_t deadline; /* of the phase; once closing, of the last replies */
 	enum rx_mode rx;
 	char *cmd; /* command bytes not yet acted on; NULL while there are none */
 	size_t cmdlen, cmdcap;
@@ -121,6 +126,7 @@ static void process_commands(struct session *s);
 static void arm_recv(struct session *s);
 static void maybe_free(struct session *s);
 static void release_arena(struct session *s);
+static void log_abandoned(struct session *s);
 
 static time_t now_s(void)
 {
@@ -183,8 +189,8 @@ static void maybe_free(struct session *s)
 	size_t unsent;
 	smtp_output(s->smtp, &unsent);
 	if (!s->closing || s->recv_pending || s->send_pending || s->cancel_pending || s->stop_pending ||
-	    s->checks || s->step != SP_NONE || (unsent && s->fd >= 0))
-		return;
+	    s->checks || s->step != SP_NONE || (unsent && s->fd >= 0 && !s->cut && !s->tls_handshaking))
+		return; /* a peer in its TLS handshake can take no plaintext reply */
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->counted_ip)
@@ -201,9 +207,35 @@ static void maybe_free(struct session *s)
 	free(s);
 }
 
-/* Stop reading; close once the output is out and nothing refers to us. */
+/* The peer has not taken our last replies within timeouts.close: a
+ * reset (SO_LINGER 0 at the close, so no orphaned socket keeps them
+ * queued in the kernel), and the send in flight ends with EPIPE once the
+ * socket is shut down. What was not sent is dropped. */
+static void cut_connection(struct session *s)
+{
+	if (s->cut)
+		return;
+	s->cut = true;
+	log_notice("session %lu from %s: connection cut, the client took no reply for %u s "
+		   "(timeouts.close)", s->id, s->ip, s->w->cfg->timeouts.close);
+	size_t unsent;
+	smtp_output(s->smtp, &unsent);
+	smtp_output_done(s->smtp, unsent);
+	if (s->fd < 0)
+		return;
+	struct linger l = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+	shutdown(s->fd, SHUT_RDWR);
+}
+
+/* Stop reading; close once the output is out and nothing refers to us,
+ * or cut the connection after timeouts.close (session_sweep). */
 static void begin_close(struct session *s)
 {
+	if (!s->closing) {
+		s->deadline = now_s() + s->w->cfg->timeouts.close + 1;
+		log_abandoned(s);
+	}
 	s->closing = true;
 	if (s->recv_pending && !s->cancel_pending) {
 		struct io_uring_sqe *sqe = worker_sqe(s->w);
@@ -354,7 +386,7 @@ static void flush_output(struct session *s)
 {
 	size_t len;
 	const char *out = smtp_output(s->smtp, &len);
-	if (s->send_pending || s->fd < 0)
+	if (s->send_pending || s->fd < 0 || s->cut)
 		return;
 	if (s->tls && !s->tls_handshaking && len) {
 		ssize_t n = tls_conn_write(s->tls, out, len);
@@ -443,8 +475,8 @@ static double ms_since(const struct timespec *t0)
  * the data (oversize, timeouts.data_term: failed = POLICY_CHECKS, none).
  * The checks that never ran show as none. */
 static void log_without_verdict(struct session *s, const struct timespec *since,
-				enum policy_check failed, const char *verdict, unsigned code,
-				const char *status, const char *text)
+				enum policy_check failed, const char *verdict, const char *code,
+				const char *text)
 {
 	struct log_txn *l = calloc(1, sizeof *l);
 	if (!l)
@@ -453,11 +485,28 @@ static void log_without_verdict(struct session *s, const struct timespec *since,
 	if (failed < POLICY_CHECKS)
 		l->results[failed] = AUTH_FAIL;
 	snprintf(l->verdict, sizeof l->verdict, "%s", verdict);
-	snprintf(l->code, sizeof l->code, "%u %s", code, status);
+	snprintf(l->code, sizeof l->code, "%s", code);
 	snprintf(l->reason, sizeof l->reason, "%s", text);
 	l->ms = ms_since(since);
 	worker_log_transaction(s->w, l);
 	free(l);
+}
+
+/* A transaction (MAIL given) still open when its session closes: nothing
+ * is spooled, and a verdict still running is dropped. Its line names the
+ * reply that ended the session, or "-" when the client left without one.
+ * Not for one already logged (refused at MAIL, told 451 by
+ * timeouts.data_term) or still spooling (its reply logs it). */
+static void log_abandoned(struct session *s)
+{
+	if (!smtp_envelope(s->smtp)->have_mail || s->refused_early || s->answered_early || s->rec ||
+	    s->step != SP_NONE)
+		return;
+	log_without_verdict(s, &s->t_mail, POLICY_CHECKS, "abandoned",
+			    s->peer_gone ? "-" : smtp_last_reply(s->smtp),
+			    s->peer_gone ? "the client closed the connection during the transaction"
+					 : "the session ended during the transaction");
+	atomic_fetch_add(&s->w->shared->transactions, 1);
 }
 
 /* A fail of `check` known before the message: with policy.drop_action =
@@ -476,7 +525,7 @@ static void refuse_early(struct session *s, enum policy_check check, const char 
 		return; /* the message is here or coming: its verdict logs and counts it */
 	s->refused_early = true;
 	bpf_verdict_drop(&s->peer);
-	log_without_verdict(s, &s->t_mail, check, "drop(at MAIL)", 550, "5.7.23", text);
+	log_without_verdict(s, &s->t_mail, check, "drop(at MAIL)", "550 5.7.23", text);
 	atomic_fetch_add(&s->w->shared->transactions, 1);
 }
 
@@ -581,10 +630,23 @@ static void finish_transaction(struct session *s, unsigned code, const char *sta
 	end_transaction(s);
 }
 
+#define LOCAL_PROBLEM_TEXT "temporary local problem, try again later"
+
+/* No memory for the verdict or its record: 451, and a line that says so
+ * (there is no verdict to log). */
+static void fail_locally(struct session *s)
+{
+	log_without_verdict(s, &s->t_end, POLICY_CHECKS, "tempfail(local)", "451 4.3.0",
+			    LOCAL_PROBLEM_TEXT);
+	finish_transaction(s, 451, "4.3.0", LOCAL_PROBLEM_TEXT);
+}
+
 static void refuse_oversize(struct session *s)
 {
-	log_without_verdict(s, &s->t_end, POLICY_CHECKS, "refused(size)", SMTP_REPLY_OVERSIZE_CODE,
-			    SMTP_REPLY_OVERSIZE_STATUS, "message larger than limits.message_size");
+	char code[16];
+	snprintf(code, sizeof code, "%u %s", SMTP_REPLY_OVERSIZE_CODE, SMTP_REPLY_OVERSIZE_STATUS);
+	log_without_verdict(s, &s->t_end, POLICY_CHECKS, "refused(size)", code,
+			    "message larger than limits.message_size");
 	finish_transaction(s, SMTP_REPLY_OVERSIZE_CODE, SMTP_REPLY_OVERSIZE_STATUS,
 			   SMTP_REPLY_OVERSIZE_TEXT);
 }
@@ -598,7 +660,7 @@ static void refuse_oversize(struct session *s)
  * dropped (on_verdict). */
 static void answer_data_term(struct session *s)
 {
-	log_without_verdict(s, &s->t_end, POLICY_CHECKS, "tempfail(timeout)", 451, "4.4.3",
+	log_without_verdict(s, &s->t_end, POLICY_CHECKS, "tempfail(timeout)", "451 4.4.3",
 			    DATA_TERM_TEXT);
 	if (!s->verdict_running) {
 		finish_transaction(s, 451, "4.4.3", DATA_TERM_TEXT);
@@ -626,9 +688,17 @@ static void fill_envelope(struct session *s, struct log_txn *l)
 	snprintf(l->ip, sizeof l->ip, "%s", s->ip);
 	snprintf(l->helo, sizeof l->helo, "%s", env->helo);
 	snprintf(l->mail_from, sizeof l->mail_from, "%s", env->mail_from);
-	size_t n = 0;
-	for (unsigned i = 0; i < env->nrcpt && n + 2 < sizeof l->rcpts; i++)
-		n += (size_t)snprintf(l->rcpts + n, sizeof l->rcpts - n, "%s%s", i ? "," : "", env->rcpt[i]);
+	/* whole addresses only; "..." where the rest did not fit (JSON has nrcpt) */
+	size_t n = 0, room = sizeof l->rcpts - 4;
+	unsigned i = 0;
+	for (; i < env->nrcpt; i++) {
+		int k = snprintf(l->rcpts + n, room - n, "%s%s", i ? "," : "", env->rcpt[i]);
+		if (k < 0 || (size_t)k >= room - n)
+			break;
+		n += (size_t)k;
+	}
+	if (i < env->nrcpt)
+		memcpy(l->rcpts + n, "...", 4);
 	l->nrcpt = env->nrcpt;
 	l->size = s->message_ready ? smtp_message_size(s->smtp) : 0;
 }
@@ -647,7 +717,7 @@ static void fill_log(struct session *s, const struct verdict_result *r)
 static void act_on_verdict(struct session *s, struct verdict_result *r)
 {
 	if (!ensure_rec(s))
-		return finish_transaction(s, 451, "4.3.0", "temporary local problem, try again later");
+		return fail_locally(s);
 	fill_log(s, r);
 	const struct policy_decision *d = &r->decision;
 	enum drop_action drop = (enum drop_action)atomic_load(&s->w->shared->drop_action);
@@ -706,7 +776,7 @@ static void start_verdict(struct session *s)
 			free(c);
 		}
 		s->verdict_running = false;
-		finish_transaction(s, 451, "4.3.0", "temporary local problem, try again later");
+		fail_locally(s);
 	}
 }
 
@@ -1031,8 +1101,10 @@ static void received_bdat(struct session *s, size_t n)
 	if (smtp_bdat_remaining(s->smtp))
 		return;
 	s->rx = RX_CMD;
-	if (smtp_event(s->smtp) == SMTP_EV_MESSAGE)
-		message_complete(s);
+	/* the message, or (a refused chunk being one error too many) a 421 */
+	enum smtp_event ev = smtp_event(s->smtp);
+	if (ev != SMTP_EV_NONE)
+		handle_event(s, ev);
 }
 
 /* n plaintext bytes landed where plain_target() said. */
@@ -1128,6 +1200,7 @@ static void on_recv_pooled(struct session *s, int res, unsigned flags)
 		s->w->stats.pool_dry++;
 	}
 	else if (res == 0 || (res > 0 && !bytes) || (res < 0 && res != -ECANCELED)) {
+		s->peer_gone = true;
 		begin_close(s);
 		return;
 	}
@@ -1144,6 +1217,7 @@ static void on_recv(struct session *s, int res, unsigned flags)
 	if (s->closing)
 		return;
 	if (res <= 0) { /* peer closed, or an error: nothing to answer */
+		s->peer_gone = true;
 		begin_close(s);
 		return;
 	}
@@ -1160,6 +1234,7 @@ static void on_send(struct session *s, int res)
 	s->send_pending = false;
 	if (res < 0) { /* the peer is gone: drop what we could not send */
 		smtp_output_done(s->smtp, (size_t)-1);
+		s->peer_gone = true;
 		begin_close(s);
 		return;
 	}
@@ -1245,7 +1320,7 @@ void session_start(struct worker *w, int fd, const struct sockaddr_storage *peer
 	busy = busy || !s->counted_ip;
 	smtp_greet(s->smtp, busy);
 	if (smtp_event(s->smtp) == SMTP_EV_CLOSE)
-		s->closing = true;
+		begin_close(s); /* the 421 for a busy server, then close */
 	flush_output(s);
 	arm_recv(s);
 	maybe_free(s);
@@ -1279,8 +1354,13 @@ bool session_busy(const struct session *s)
 
 void session_sweep(struct session *s, time_t now, bool drain_now)
 {
-	if (s->closing)
+	if (s->closing) {
+		if (now >= s->deadline) {
+			cut_connection(s);
+			maybe_free(s);
+		}
 		return;
+	}
 	if (!drain_now && now >= s->deadline && s->message_ready && s->step == SP_NONE &&
 	    !s->answered_early) {
 		answer_data_term(s);

@@ -50,10 +50,23 @@ struct smtp_session {
 	size_t bdat_left;
 	bool bdat_last, bdat_discard, in_bdat;
 	char bdat_error[300];
+	char last_reply[16]; /* "CODE X.Y.Z" of the last reply, for the log */
 };
 
 static void reply(struct smtp_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The code, and the enhanced status code when the line has one. */
+static void note_reply(struct smtp_session *s, const char *line)
+{
+	size_t n = strspn(line, "0123456789");
+	if (n == 3 && line[3] == ' ' && strspn(line + 4, "0123456789.") >= 5)
+		n = 4 + strspn(line + 4, "0123456789.");
+	if (n >= sizeof s->last_reply)
+		n = sizeof s->last_reply - 1;
+	memcpy(s->last_reply, line, n);
+	s->last_reply[n] = '\0';
+}
 
 static void reply(struct smtp_session *s, const char *fmt, ...)
 {
@@ -82,6 +95,7 @@ static void reply(struct smtp_session *s, const char *fmt, ...)
 	}
 	memcpy(s->out + s->outlen, buf, (size_t)n);
 	s->outlen += (size_t)n;
+	note_reply(s, buf);
 }
 
 struct smtp_session *smtp_session_new(const struct smtp_config *cfg)
@@ -431,6 +445,40 @@ static void cmd_starttls(struct smtp_session *s, const char *arg)
 	s->event = SMTP_EV_STARTTLS;
 }
 
+static bool blank(const char *arg)
+{
+	return arg[strspn(arg, " \t")] == '\0';
+}
+
+/* RFC 5321 §4.1.1.5: "rset = "RSET" CRLF", no parameters. */
+static void cmd_rset(struct smtp_session *s, const char *arg)
+{
+	if (!blank(arg))
+		return error_reply(s, "501 5.5.4 Syntax: RSET");
+	reset_transaction(s);
+	reply(s, "250 2.0.0 OK");
+}
+
+/* §4.1.1.10: "quit = "QUIT" CRLF". A QUIT with parameters is still
+ * answered 501 and the session goes on: the client may say it again. */
+static void cmd_quit(struct smtp_session *s, const char *arg)
+{
+	if (!blank(arg))
+		return error_reply(s, "501 5.5.4 Syntax: QUIT");
+	reply(s, "221 2.0.0 %s Bye", s->cfg.hostname);
+	s->state = ST_CLOSED;
+	s->event = SMTP_EV_CLOSE;
+}
+
+/* §4.1.1.6: VRFY names a user or mailbox; §3.5.3: 252 when we will not
+ * say whether it exists. */
+static void cmd_vrfy(struct smtp_session *s, const char *arg)
+{
+	if (blank(arg))
+		return error_reply(s, "501 5.5.4 Syntax: VRFY <user or mailbox>");
+	reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
 static void dispatch(struct smtp_session *s, char *line)
 {
 	char *arg = strchr(line, ' ');
@@ -449,17 +497,14 @@ static void dispatch(struct smtp_session *s, char *line)
 		cmd_data(s, arg);
 	else if (!strcasecmp(verb, "BDAT"))
 		cmd_bdat(s, arg);
-	else if (!strcasecmp(verb, "RSET")) {
-		reset_transaction(s);
+	else if (!strcasecmp(verb, "RSET"))
+		cmd_rset(s, arg);
+	else if (!strcasecmp(verb, "NOOP"))
 		reply(s, "250 2.0.0 OK");
-	} else if (!strcasecmp(verb, "NOOP"))
-		reply(s, "250 2.0.0 OK");
-	else if (!strcasecmp(verb, "QUIT")) {
-		reply(s, "221 2.0.0 %s Bye", s->cfg.hostname);
-		s->state = ST_CLOSED;
-		s->event = SMTP_EV_CLOSE;
-	} else if (!strcasecmp(verb, "VRFY"))
-		reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
+	else if (!strcasecmp(verb, "QUIT"))
+		cmd_quit(s, arg);
+	else if (!strcasecmp(verb, "VRFY"))
+		cmd_vrfy(s, arg);
 	else if (!strcasecmp(verb, "HELP"))
 		reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
 	else if (!strcasecmp(verb, "STARTTLS"))
@@ -741,4 +786,9 @@ void smtp_output_done(struct smtp_session *s, size_t n)
 	}
 	memmove(s->out, s->out + n, s->outlen - n);
 	s->outlen -= n;
+}
+
+const char *smtp_last_reply(const struct smtp_session *s)
+{
+	return s->last_reply;
 }

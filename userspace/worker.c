@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #define RING_ENTRIES 1024
-#define DRAIN_SECONDS 30
 #define MAX_DNS_WATCH 64
 
 /* The sockets c-ares asked us to watch, each with its poll SQE. */
@@ -92,8 +91,23 @@ static void dns_arm(struct dns_watch *dw)
 	dw->armed = true;
 }
 
+/* c-ares no longer watches the socket and is about to close it (its last
+ * query ended, say by a timeout). A poll in flight holds the socket open
+ * and would never complete, and a new socket given the same number would
+ * find this slot armed and never be polled: so the poll is removed and
+ * the slot lets go of the number. It is free again when the removed
+ * poll's completion comes back (on_dns_poll). */
+static void dns_disarm(struct dns_watch *dw)
+{
+	struct io_uring_sqe *sqe = worker_sqe(dw->w);
+	io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)&dw->op);
+	io_uring_sqe_set_data(sqe, NULL);
+	dw->fd = -1;
+}
+
 /* c-ares changed what it wants watched on fd. A poll already in flight is
- * left to complete; the re-arm after it uses the new wishes. */
+ * left to complete, and the re-arm after it uses the new wishes; when it
+ * wants nothing, the poll is removed (dns_disarm). */
 static void on_dns_watch(void *arg, int fd, bool rd, bool wr)
 {
 	struct worker *w = arg;
@@ -118,6 +132,8 @@ static void on_dns_watch(void *arg, int fd, bool rd, bool wr)
 	dw->wr = wr;
 	if ((rd || wr) && !dw->armed)
 		dns_arm(dw);
+	else if (!rd && !wr && dw->armed)
+		dns_disarm(dw);
 }
 
 static void on_dns_poll(struct dns_watch *dw, int res)
@@ -125,7 +141,7 @@ static void on_dns_poll(struct dns_watch *dw, int res)
 	struct worker *w = dw->w;
 	dw->armed = false;
 	int fd = dw->fd;
-	if (res > 0)
+	if (res > 0 && fd >= 0)
 		dns_resolver_process_fd(w->resolver, fd, res & (POLLIN | POLLERR | POLLHUP),
 					res & POLLOUT);
 	if ((dw->rd || dw->wr) && !dw->armed && dw->fd == fd)
@@ -512,7 +528,7 @@ void *worker_main(void *arg)
 	while (!w->draining || w->sessions || w->tmpfiles_opening) {
 		if (!w->draining && atomic_load(&w->shared->stop)) {
 			stop_accepting(w);
-			drain_deadline = mono_now() + DRAIN_SECONDS;
+			drain_deadline = mono_now() + w->cfg->timeouts.drain;
 		}
 		int reload = atomic_load(&w->shared->reload);
 		if (reload != w->reload_seen) {

@@ -65,7 +65,7 @@ struct daemon_shared {
 };
 
 struct worker_stats {
-	unsigned long accepted, refused, messages, accepted_msgs, dropped, tempfailed;
+	unsigned long accepted, refused; /* connections; refused: over limits.sessions (421) */
 	unsigned long pooled_reads, pool_dry; /* command reads from the shared pool; times it ran dry */
 };
 

@@ -700,13 +700,10 @@ static bool want_names(struct spf_eval *e, const struct dns_answer *a)
 	return true;
 }
 
-static void mx_answer(struct spf_eval *e, struct dns_answer *a)
+/* The names an MX or PTR answer gave, each to be looked up in turn; the
+ * answer is held while the wants it fed are cleared. */
+static void host_names_answer(struct spf_eval *e, struct dns_answer *a)
 {
-	if (a->count > MAX_ADDR_NAMES) {
-		set_problem(e, "mx: %s has more than %d MX records", a->name, MAX_ADDR_NAMES);
-		finish(e, SPF_PERMERROR);
-		return;
-	}
 	struct dns_answer *held = dns_answer_ref(a);
 	wants_clear(e);
 	bool ok = want_names(e, held);
@@ -719,18 +716,14 @@ static void mx_answer(struct spf_eval *e, struct dns_answer *a)
 		e->phase = PH_HOSTS_ANSWER;
 }
 
-static void ptr_answer(struct spf_eval *e, struct dns_answer *a)
+static void mx_answer(struct spf_eval *e, struct dns_answer *a)
 {
-	struct dns_answer *held = dns_answer_ref(a);
-	wants_clear(e);
-	bool ok = want_names(e, held);
-	dns_answer_release(held);
-	if (!ok)
+	if (a->count > MAX_ADDR_NAMES) {
+		set_problem(e, "mx: %s has more than %d MX records", a->name, MAX_ADDR_NAMES);
+		finish(e, SPF_PERMERROR);
 		return;
-	if (e->nwants == 0)
-		next_term(e);
-	else
-		e->phase = PH_HOSTS_ANSWER;
+	}
+	host_names_answer(e, a);
 }
 
 static void phase_term_answer(struct spf_eval *e)
@@ -759,7 +752,7 @@ static void phase_term_answer(struct spf_eval *e)
 		mx_answer(e, a);
 		return;
 	case SPF_MECH_PTR:
-		ptr_answer(e, a);
+		host_names_answer(e, a);
 		return;
 	case SPF_MECH_EXISTS:
 		wants_clear(e);

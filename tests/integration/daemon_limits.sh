@@ -454,6 +454,51 @@ else
 fi
 stop
 
+# A HELO in Latin-1 (not UTF-8) and more recipients than the line holds:
+# the JSON line stays valid (U+FFFD for the byte), and the cut list of
+# recipients ends in "..." beside the whole count.
+conf "log.format = json" "limits.recipients = 100"
+start
+pyrun "$port" "$tmp/good.eml" <<'EOF2'
+import sys, t
+port, good = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+def main():
+    c = t.Conn("127.0.0.1", port); c.reply()
+    c.send(b"EHLO caf\xe9.client.test\r\n"); r = c.reply()
+    t.check("EHLO with a Latin-1 byte: 250", r.startswith("250"), r)
+    c.cmd("MAIL FROM:<alice@example.org>")
+    codes = [c.cmd("RCPT TO:<recipient-number-%02d@a-rather-long-domain.example.net>" % i)[:3] for i in range(60)]
+    t.eq("60 recipients accepted", ["250"] * 60, codes)
+    c.cmd("DATA"); c.send(t.data_wire(good)); r = c.reply()
+    t.check("the message to 60 recipients: 250", r.startswith("250 2.0.0"), r)
+    c.cmd("QUIT")
+t.run(main)
+EOF2
+wait_log "$tmp/serve.log" '^{' 1 || not_ok "json: the transaction line within 30 s" "$(runlog)"
+stop
+runlog >"$tmp/json2.log"
+pyrun "$tmp/json2.log" <<'EOF2'
+import json, sys, t
+def main():
+    raw = [l for l in open(sys.argv[1], 'rb').read().split(b"\n") if l.startswith(b"{")]
+    t.eq("one JSON transaction line", 1, len(raw))
+    if len(raw) != 1:
+        return
+    try:
+        o = json.loads(raw[0].decode('utf-8'))
+    except ValueError as e:
+        t.check("the line is UTF-8 and valid JSON", False, "%s: %r" % (e, raw[0]))
+        return
+    t.eq("the Latin-1 byte of the HELO is U+FFFD", "caf\ufffd.client.test", o["helo"])
+    t.eq("nrcpt counts all 60 recipients", 60, o["nrcpt"])
+    listed = o["rcpts"][:-3].split(",") if o["rcpts"].endswith("...") else None
+    t.check("the recipients' list is cut and ends in '...'", listed is not None and len(o["rcpts"]) < 1024, o["rcpts"][-80:])
+    want = ["recipient-number-%02d@a-rather-long-domain.example.net" % i for i in range(60)]
+    t.check("... after whole addresses only, the first ones in order",
+            listed is not None and 0 < len(listed) < 60 and listed == want[:len(listed)], listed and listed[-2:])
+t.run(main)
+EOF2
+
 # ------------------------------------------------------- 6. SIGHUP zone reload
 # hup.example publishes -all; the zone is then rewritten to let loopback
 # send for it, SIGHUP, and the same message is accepted.
@@ -490,6 +535,24 @@ fi
 reply=$(hup_send)
 case $reply in "250 "*" | 250 2.0.0 queued as "*) ok "after SIGHUP the zone passes hup.example: 250 ($reply)" ;; *) not_ok "SIGHUP reloads the zone overlay" "expected 250 ... | 250 2.0.0 queued, got: $reply" ;; esac
 expect_eq "... and the message is in new/" $((before + 1)) "$(wait_files "$tmp/spool/new" $((before + 1)))"
+n=$(runlog | grep -c 'takes effect at the next start')
+expect_eq "SIGHUP with only the zone changed: no key is said to wait for a restart" 0 "$n"
+# A key SIGHUP does not apply: the log says so, and the running value stays.
+echo "limits.recipients = 1" >>"$tmp/a.conf"
+hups=$(grep -c 'reload: policy' "$tmp/serve.log")
+kill -HUP "$daemon_pid"
+wait_log "$tmp/serve.log" "reload: policy" $((hups + 1)) || not_ok "SIGHUP: no reload line in 30 s"
+n=$(runlog | grep -c 'reload: limits.recipients changed in the file; it takes effect at the next start, the running value stays')
+expect_eq "SIGHUP with limits.recipients changed: one line says it waits for a restart" 1 "$n"
+reply=$($PY - "$port" <<'EOF2'
+import sys, t
+c = t.Conn("127.0.0.1", int(sys.argv[1])); c.reply(); c.cmd("EHLO c.test")
+c.cmd("MAIL FROM:<a@example.org>"); c.cmd("RCPT TO:<b@example.net>")
+print(c.cmd("RCPT TO:<c@example.net>").split("\n")[-1]); c.cmd("QUIT")
+EOF2
+)
+case $reply in "250 "*) ok "... and the running limit stays (a second recipient: $reply)" ;; *) not_ok "running limits.recipients kept" "$reply" ;; esac
+sed -i '/^limits.recipients = 1$/d' "$tmp/a.conf"
 # A broken zone on SIGHUP: refused, the old one kept.
 echo 'broken.example. TXT "unterminated' >>"$tmp/zone"
 kept=$(grep -c 'reload kept the old zone' "$tmp/serve.log")

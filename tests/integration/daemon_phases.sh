@@ -7,7 +7,11 @@
 # on; a fail known at MAIL is refused there only with drop_action =
 # reject (discard and quarantine answer 250 after DATA), and such a
 # refusal and an oversize message each get their one log line; a SIGTERM
-# lets an open transaction finish.
+# lets an open transaction finish. Sessions that do not end by themselves
+# are ended: one stalled before its TLS handshake, one that reads no
+# reply (cut after timeouts.close), one whose last error is a refused
+# BDAT chunk; a SIGTERM with such sessions and a transaction left open
+# still ends at timeouts.drain plus timeouts.close, exit 0.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
@@ -222,4 +226,88 @@ else
 fi
 case $late in refused | "421 "* | closed) ok "drain: a new connection is not served ($late)" ;; *) not_ok "drain: new connection" "$late" ;; esac
 expect_eq "drain: exit 0" 0 "$status"
+
+# 6. Sessions that do not cooperate at the end (timeouts.close = 2s,
+# timeouts.drain = 3s). Each client is tests/lib/stall_client.py.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/key.pem" \
+	-out "$tmp/cert.pem" -days 2 -subj /CN=mx.test 2>/dev/null
+close_conf=("timeouts.command = 2s" "timeouts.close = 2s" "timeouts.drain = 3s"
+	"tls.cert = $tmp/cert.pem" "tls.key = $tmp/key.pem")
+stall() { $PY "$top/tests/lib/stall_client.py" "$port" "$@" 2>&1; }
+# elapsed_in LINE LOW HIGH: LINE ends in "after S s", LOW <= S <= HIGH
+conf "${close_conf[@]}"
+start
+# a client that says STARTTLS and then nothing (its handshake never
+# starts): at timeouts.command the session ends, though its 421 cannot
+# be sent in plaintext
+out=$(stall starttls-silent)
+case $out in "closed after "*) if in_range "$out" 1.5 4.8; then ok "STARTTLS, then silence: the connection ends at the phase timeout ($out)"; else not_ok "STARTTLS then silence: 2 to 4.8 s" "$out"; fi ;;
+*) not_ok "STARTTLS, then silence: the connection ends" "$out" ;; esac
+# a client that pipelines commands and never reads a reply: at the phase
+# timeout its 421 is queued behind replies it does not take; after
+# timeouts.close the connection is cut
+out=$(stall no-read)
+case $out in "cut after "*) if in_range "$out" 3.5 10.0; then ok "a client that reads nothing: cut after the phase timeout and timeouts.close ($out)"; else not_ok "no-read: 4 to 10 s" "$out"; fi ;;
+*) not_ok "a client that reads nothing is cut" "$out" ;; esac
+n=$(grep -c 'connection cut, the client took no reply for 2 s (timeouts.close)' "$tmp/serve.log")
+expect_eq "the cut has its log line" 1 "$n"
+# too many errors, the last one a refused BDAT chunk: 421 and the
+# connection closes at once
+out=$(stall bdat-errors)
+case $out in "421 4.7.0 "*"|closed after "*) if in_range "$out" 0 1.0; then ok "too many errors ending in a BDAT chunk: 421, closed at once"; else not_ok "bdat errors: closed within 1 s" "$out"; fi ;;
+*) not_ok "too many errors ending in a BDAT chunk: 421 and close" "$out" ;; esac
+# a command line over 2048 octets: 500 5.5.2, and the session goes on
+out=$(talk "EHLO c.test" "NOOP $(head -c 3000 /dev/zero | tr '\0' x)" NOOP | tr '\n' '|')
+case $out in "250 "*"|500 5.5.2 Line too long|250 2.0.0 OK|") ok "a line too long: 500 5.5.2, then NOOP is answered" ;;
+*) not_ok "a line too long: 500 5.5.2" "$out" ;; esac
+# a client that leaves in the middle of a transaction: one log line
+talk "EHLO c.test" "MAIL FROM:<gone@example.org>" "RCPT TO:<b@example.net>" >/dev/null
+wait_log "$tmp/serve.log" 'from=<gone@example.org> rcpts=b@example.net size=0 .*verdict=abandoned code="-" reason="the client closed the connection during the transaction"' 1 \
+	&& ok "a transaction the client leaves has its log line (verdict=abandoned, code -)" \
+	|| not_ok "abandoned transaction's log line" "$(grep gone@ "$tmp/serve.log")"
+stop
+
+# SIGTERM with three sessions that do not end by themselves: one in its
+# TLS handshake, one that reads nothing, one inside a transaction. The
+# idle ones end at once, the transaction gets 421 4.3.2 at
+# timeouts.drain, the one reading nothing is cut timeouts.close later;
+# the daemon exits 0 in about 5 s.
+start
+stall starttls-silent >"$tmp/s1.out" &
+clients=($!)
+stall no-read >"$tmp/s2.out" &
+clients+=($!)
+stall open-transaction >"$tmp/s3.out" &
+clients+=($!)
+sleep 1
+t0=$(date +%s%N)
+kill -TERM "$daemon_pid"
+wait "$daemon_pid"
+status=$?
+daemon_pid=
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+wait "${clients[@]}"
+expect_eq "drain with stalled sessions: exit 0" 0 "$status"
+if [ "$took" -ge 2500 ] && [ "$took" -le 9000 ]; then ok "drain with stalled sessions: the daemon exits after timeouts.drain and timeouts.close (${took} ms)"
+else not_ok "drain with stalled sessions: 3 to 9 s" "${took} ms"; fi
+n=$(grep -c 'from=<a@example.org> rcpts=b@example.net .*verdict=abandoned code="421 4.3.2" reason="the session ended during the transaction"' "$tmp/serve.log")
+expect_eq "drain: the transaction cut short by timeouts.drain has its log line (code 421 4.3.2)" 1 "$n"
+case $(cat "$tmp/s3.out") in "421 4.3.2 mx.test Service shutting down after "*) ok "drain: the transaction left open gets 421 4.3.2 at timeouts.drain ($(cat "$tmp/s3.out"))" ;;
+*) not_ok "drain: the open transaction gets 421 4.3.2" "$(cat "$tmp/s3.out")" ;; esac
+case $(cat "$tmp/s1.out") in "closed after "*) ok "drain: the session in its TLS handshake ends" ;; *) not_ok "drain: TLS handshake session" "$(cat "$tmp/s1.out")" ;; esac
+case $(cat "$tmp/s2.out") in "cut after "*) ok "drain: the session reading nothing is cut" ;; *) not_ok "drain: no-read session" "$(cat "$tmp/s2.out")" ;; esac
+
+# An idle session is told 421 4.3.2 at once.
+start
+talk "EHLO c.test" NOTE:idle WAIT >"$tmp/idle.out" &
+client=$!
+for i in $(seq 100); do grep -q idle "$tmp/idle.out" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$daemon_pid"
+wait "$client"
+wait "$daemon_pid"
+status=$?
+daemon_pid=
+case $(tail -1 "$tmp/idle.out") in "421 4.3.2 mx.test Service shutting down after "*) if in_range "$(tail -1 "$tmp/idle.out")" 0 1.5; then ok "drain: an idle session is told 421 4.3.2 at once"; else not_ok "drain: idle 421 at once" "$(cat "$tmp/idle.out")"; fi ;;
+*) not_ok "drain: an idle session is told 421 4.3.2" "$(cat "$tmp/idle.out")" ;; esac
+expect_eq "drain with an idle session: exit 0" 0 "$status"
 tap_done

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "userspace/config.h"
@@ -38,6 +39,8 @@ static void defaults(void **state)
 	assert_int_equal(c.spool_journal_size, 64u << 20);
 	assert_int_equal(c.message_size, 25u << 20);
 	assert_int_equal(c.timeouts.data_term, 600);
+	assert_int_equal(c.timeouts.close, 10);
+	assert_int_equal(c.timeouts.drain, 30);
 	assert_int_equal(c.policy.softfail, TREAT_NEUTRAL);
 	assert_int_equal(c.policy.permerror, TREAT_FAIL);
 	assert_int_equal(c.drop_action, DROP_REJECT);
@@ -63,6 +66,11 @@ static void every_kind_of_value(void **state)
 			       "policy.permerror = neutral\n"
 			       "policy.drop_action = quarantine\n"
 			       "log.format = json\n"
+			       "dns.servers = 127.0.0.1,127.0.0.2:5353,::1,[::1]:53,[2001:db8::1]\n"
+			       "xdp.mode = native\n"
+			       "bpf.steer = least\n"
+			       "timeouts.close = 20s\n"
+			       "timeouts.drain = 1m\n"
 			       "  xdp.interface=none  \n"),
 			 0);
 	assert_int_equal(c.nlisten, 2); /* listen lines replace the default */
@@ -74,6 +82,11 @@ static void every_kind_of_value(void **state)
 	assert_int_equal(c.dns_timeout_ms, 1000);
 	assert_int_equal(c.message_size, 10u << 20);
 	assert_int_equal(c.timeouts.command, 120);
+	assert_int_equal(c.timeouts.close, 20);
+	assert_int_equal(c.timeouts.drain, 60);
+	assert_string_equal(c.dns_servers, "127.0.0.1,127.0.0.2:5353,::1,[::1]:53,[2001:db8::1]");
+	assert_string_equal(c.xdp_mode, "native");
+	assert_string_equal(c.bpf_steer, "least");
 	assert_true(c.bpf_keep_blocklist);
 	assert_int_equal(c.policy.softfail, TREAT_FAIL);
 	assert_int_equal(c.policy.permerror, TREAT_NEUTRAL);
@@ -89,7 +102,7 @@ static void errors_name_the_line(void **state)
 	expect_error("workers\n", "a.conf:1: expected 'key = value'");
 	expect_error("workers =\n", "a.conf:1: workers: missing value");
 	expect_error("workers = two\n", "a.conf:1: workers = two: expected a whole number");
-	expect_error("workers = 1\nworkers = 2\n", "a.conf:2: workers given twice");
+	expect_error("workers = 1\nworkers = 2\n", "a.conf:2: workers given twice (first on line 1)");
 	expect_error("listen = 127.0.0.1\n", "a.conf:1: listen = 127.0.0.1: expected IPv4:port or [IPv6]:port");
 	expect_error("listen = 127.0.0.1:99999\n", "a.conf:1: listen = 127.0.0.1:99999: expected IPv4:port or [IPv6]:port");
 	expect_error("listen = [::1]2525\n", "a.conf:1: listen = [::1]2525: expected IPv4:port or [IPv6]:port");
@@ -107,7 +120,31 @@ static void errors_name_the_line(void **state)
 	expect_error("spool.sync = journal\nspool.journal_size = 32M\n",
 		     "a.conf:2: spool.journal_size must be at least twice limits.message_size (plus 128K)");
 	expect_error("bpf.keep_blocklist = perhaps\n", "a.conf:1: bpf.keep_blocklist = perhaps: expected yes or no");
-	expect_error("tls.cert = /x.pem\n", "a.conf:1: tls.cert and tls.key go together");
+	/* the pair's error names the line of the one given, not the last line */
+	expect_error("tls.key = /dev/null\nworkers = 1\n", "a.conf:1: tls.cert and tls.key go together");
+	expect_error("tls.cert = /nonexistent/x.pem\n",
+		     "a.conf:1: tls.cert = /nonexistent/x.pem: cannot read it: No such file or directory");
+	expect_error("dns.zone = /nonexistent/z\n",
+		     "a.conf:1: dns.zone = /nonexistent/z: cannot read it: No such file or directory");
+	expect_error("hostname = mx example\n",
+		     "a.conf:1: hostname = mx example: expected a domain name (labels of letters, digits and '-')");
+	expect_error("hostname = mx-.example\n",
+		     "a.conf:1: hostname = mx-.example: expected a domain name (labels of letters, digits and '-')");
+	expect_error("hostname = mx..example\n",
+		     "a.conf:1: hostname = mx..example: expected a domain name (labels of letters, digits and '-')");
+	static const char servers_why[] =
+		"expected addresses separated by commas: IPv4, IPv4:port, IPv6 or [IPv6]:port";
+	char want[256];
+	static const char *const bad_servers[] = {"resolver.example", "127.0.0.1:0", "127.0.0.1:53x",
+						  "[::1]53", "127.0.0.1,", "1.2.3.4.5"};
+	for (size_t i = 0; i < sizeof bad_servers / sizeof *bad_servers; i++) {
+		char text[128];
+		snprintf(text, sizeof text, "dns.servers = %s\n", bad_servers[i]);
+		snprintf(want, sizeof want, "a.conf:1: dns.servers = %s: %s", bad_servers[i], servers_why);
+		expect_error(text, want);
+	}
+	expect_error("xdp.mode = fast\n", "a.conf:1: xdp.mode = fast: expected auto, native or generic");
+	expect_error("bpf.steer = random\n", "a.conf:1: bpf.steer = random: expected hash, least or off");
 	expect_error("workers = 99999999999999999999999\n",
 		     "a.conf:1: workers = 99999999999999999999999: expected a whole number");
 }

@@ -1,0 +1,83 @@
+/* Unit tests: log — the transaction line keeps sender-controlled values
+ * from breaking it: quotes and controls, and bytes that are not UTF-8
+ * (JSON must stay valid, text readable). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "userspace/log.h"
+
+static char line[LOG_LINE_MAX];
+
+static const char *format(enum log_format fmt, const char *helo)
+{
+	struct log_txn t = {.session = 7, .worker = 1, .ip = "192.0.2.1", .nrcpt = 1,
+			    .size = 10, .verdict = "accept", .code = "250 2.0.0"};
+	snprintf(t.helo, sizeof t.helo, "%s", helo);
+	snprintf(t.mail_from, sizeof t.mail_from, "a@example.org");
+	snprintf(t.rcpts, sizeof t.rcpts, "b@example.net");
+	size_t n = log_format_transaction(fmt, &t, line, sizeof line);
+	assert_true(n > 0 && line[n - 1] == '\n');
+	assert_null(memchr(line, '\n', n - 1)); /* one line */
+	return line;
+}
+
+/* The helo field of a JSON line, between its quotes. */
+static void expect_json_helo(const char *helo, const char *want)
+{
+	char expect[600];
+	snprintf(expect, sizeof expect, "\"helo\":\"%s\",", want);
+	const char *got = format(LOG_JSON, helo);
+	if (!strstr(got, expect))
+		fail_msg("helo %s: want %s in %s", helo, expect, got);
+}
+
+static void expect_text_helo(const char *helo, const char *want)
+{
+	char expect[600];
+	snprintf(expect, sizeof expect, " helo=%s ", want);
+	const char *got = format(LOG_TEXT, helo);
+	if (!strstr(got, expect))
+		fail_msg("helo %s: want %s in %s", helo, expect, got);
+}
+
+static void quotes_and_controls_are_defused(void **state)
+{
+	(void)state;
+	expect_json_helo("a\"b\\c\x01\x7f", "a\\\"b\\\\c\\u0001\\u007f");
+	expect_text_helo("a\"b\x01", "a'b?");
+}
+
+static void utf8_passes_through(void **state)
+{
+	(void)state;
+	/* é, a CJK character, an emoji (two, three and four bytes) */
+	expect_json_helo("caf\xc3\xa9.\xe6\x97\xa5.\xf0\x9f\x93\xa7", "caf\xc3\xa9.\xe6\x97\xa5.\xf0\x9f\x93\xa7");
+	expect_text_helo("caf\xc3\xa9", "caf\xc3\xa9");
+}
+
+static void bytes_that_are_not_utf8_are_replaced(void **state)
+{
+	(void)state;
+	expect_json_helo("caf\xe9", "caf\\ufffd");                    /* Latin-1 */
+	expect_json_helo("a\xc0\x80z", "a\\ufffd\\ufffdz");           /* an overlong NUL */
+	expect_json_helo("a\xed\xa0\x80z", "a\\ufffd\\ufffd\\ufffdz"); /* a surrogate */
+	expect_json_helo("a\xf4\x90\x80\x80z", "a\\ufffd\\ufffd\\ufffd\\ufffdz"); /* past U+10FFFF */
+	expect_json_helo("a\xe6\x97", "a\\ufffd\\ufffd");             /* cut short at the end */
+	expect_json_helo("\x80\xbf", "\\ufffd\\ufffd");               /* lone continuation bytes */
+	expect_text_helo("caf\xe9", "caf?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(quotes_and_controls_are_defused),
+		cmocka_unit_test(utf8_passes_through),
+		cmocka_unit_test(bytes_that_are_not_utf8_are_replaced),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
