@@ -385,8 +385,38 @@ assert f.readline().startswith(b'220 '), 'no 220'
 t = ctx.wrap_socket(c, server_hostname='mx.test')
 t.sendall(b'MAIL FROM:<a@example.org>\r\n'); t.settimeout(5)
 assert t.recv(200) == b'503 5.5.1 Send HELO or EHLO first\r\n'  # state was reset, NOOP never answered
+# The same in two writes: the NOOP comes after the daemon has read the
+# STARTTLS (and perhaps sent its 220). It must not be answered in
+# plaintext, nor run inside TLS: either the handshake takes it for
+# garbage and fails, or it is dropped and the session starts over.
+import time
+c = socket.create_connection(('127.0.0.1', port)); c.settimeout(5)
+def line():
+    b = b''
+    while not b.endswith(b'\n'):
+        b += c.recv(1)
+    return b
+line()
+c.sendall(b'EHLO x\r\n')
+while not line().startswith(b'250 '): pass
+c.sendall(b'STARTTLS\r\n'); time.sleep(0.3); c.sendall(b'NOOP\r\n')
+assert line().startswith(b'220 '), 'no 220'
+c.settimeout(0.5)
+try:
+    extra = c.recv(100, socket.MSG_PEEK)
+except socket.timeout:
+    extra = b''
+assert extra == b'', ('a plaintext reply after the 220', extra)
+c.settimeout(5)
+try:
+    t = ctx.wrap_socket(c, server_hostname='mx.test')
+    t.sendall(b'MAIL FROM:<a@example.org>\r\n')
+    got = t.recv(200)
+except (ssl.SSLError, OSError):
+    got = None  # the handshake failed on the NOOP's bytes: nothing ran
+assert got in (None, b'503 5.5.1 Send HELO or EHLO first\r\n'), got
 EOF
-then ok "STARTTLS: delivery over TLS, state reset after the handshake, no plaintext injection"
+then ok "STARTTLS: delivery over TLS, state reset after the handshake, no plaintext injection (one write or two)"
 else not_ok "STARTTLS with smtplib"; fi
 out=$(printf 'EHLO c.example\r\nQUIT\r\n' | timeout 10 openssl s_client -starttls smtp -connect "127.0.0.1:$port" -quiet 2>/dev/null)
 case $out in *"250 SUBMITTER"*"221 2.0.0"*) ok "openssl s_client -starttls smtp" ;; *) not_ok "openssl s_client -starttls smtp" "$out" ;; esac
