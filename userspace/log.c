@@ -37,7 +37,8 @@ static size_t utf8_len(const unsigned char *p)
 }
 
 /* Copy s into out as JSON string contents (or, for text, with quotes and
- * controls defused); sender-controlled values never break a line, and
+ * controls, C0 and C1, defused); sender-controlled values never break a
+ * line or drive a terminal, and
  * the line stays valid UTF-8: a byte that is not part of a UTF-8
  * sequence (a HELO in Latin-1, say) becomes U+FFFD in JSON, '?' in text. */
 static void clean(const char *s, char *out, size_t size, int json)
@@ -46,7 +47,10 @@ static void clean(const char *s, char *out, size_t size, int json)
 	for (; *s && n + 7 < size; s++) {
 		unsigned char c = (unsigned char)*s;
 		size_t u = c >= 0x80 ? utf8_len((const unsigned char *)s) : 0;
-		if (c >= 0x80 && u && n + u + 7 < size) {
+		if (u == 2 && c == 0xc2 && (unsigned char)s[1] < 0xa0) { /* a C1 control, U+0080-009F */
+			n += (size_t)snprintf(out + n, size - n, json ? "\\u%04x" : "?", (unsigned char)s[1]);
+			s++;
+		} else if (c >= 0x80 && u && n + u + 7 < size) {
 			memcpy(out + n, s, u);
 			n += u;
 			s += u - 1;

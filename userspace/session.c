@@ -157,6 +157,8 @@ static void set_deadline(struct session *s)
 {
 	if (s->message_ready)
 		return; /* timeouts.data_term runs from the end of data, whatever arrives meanwhile */
+	if (s->closing)
+		return; /* timeouts.close runs from begin_close() */
 	s->deadline = now_s() + phase_timeout(s) + 1;
 }
 
@@ -382,6 +384,14 @@ static void arm_recv(struct session *s)
 	set_deadline(s);
 }
 
+static void pin_output(struct session *s, bool pinned)
+{
+	if (s->sending_cipher)
+		tls_conn_output_pin(s->tls, pinned);
+	else
+		smtp_output_pin(s->smtp, pinned);
+}
+
 static void flush_output(struct session *s)
 {
 	size_t len;
@@ -401,6 +411,7 @@ static void flush_output(struct session *s)
 	io_uring_sqe_set_data(sqe, &s->send_op);
 	s->send_pending = true;
 	s->sending_cipher = s->tls != NULL;
+	pin_output(s, true); /* replies added meanwhile must not move these bytes */
 }
 
 /* The 220 for STARTTLS is out: from now on the socket speaks TLS. */
@@ -1129,8 +1140,10 @@ static void tls_pump(struct session *s)
 		size_t len;
 		plain_target(s, &buf, &len);
 		ssize_t n = len ? tls_conn_read(s->tls, buf, len) : 0;
-		if (n < 0)
+		if (n < 0) { /* close_notify, or a TLS error: the client ended it */
+			s->peer_gone = true;
 			begin_close(s);
+		}
 		if (n <= 0)
 			break;
 		deliver_plain(s, (size_t)n);
@@ -1144,12 +1157,14 @@ static void tls_pump(struct session *s)
 static void on_recv_tls(struct session *s, int res)
 {
 	if (tls_conn_feed(s->tls, s->tls_in, (size_t)res) < 0) {
+		s->peer_gone = true;
 		begin_close(s);
 		return;
 	}
 	if (s->tls_handshaking) {
 		int h = tls_conn_handshake(s->tls);
-		if (h < 0) {
+		if (h < 0) { /* the client's handshake failed: it gets an alert, no reply */
+			s->peer_gone = true;
 			begin_close(s);
 			return;
 		}
@@ -1232,6 +1247,7 @@ static void on_recv(struct session *s, int res, unsigned flags)
 static void on_send(struct session *s, int res)
 {
 	s->send_pending = false;
+	pin_output(s, false);
 	if (res < 0) { /* the peer is gone: drop what we could not send */
 		smtp_output_done(s->smtp, (size_t)-1);
 		s->peer_gone = true;
@@ -1352,13 +1368,22 @@ bool session_busy(const struct session *s)
 	       s->rx != RX_CMD || smtp_envelope(s->smtp)->have_mail;
 }
 
+/* Replies the client has not taken: queued, or in a send in flight. */
+static bool output_waiting(struct session *s)
+{
+	size_t plain, cipher = 0;
+	smtp_output(s->smtp, &plain);
+	if (s->tls)
+		tls_conn_output(s->tls, &cipher);
+	return s->send_pending || (plain && !s->tls_handshaking) || cipher;
+}
+
 void session_sweep(struct session *s, time_t now, bool drain_now)
 {
-	if (s->closing) {
-		if (now >= s->deadline) {
+	if (s->closing) { /* without replies to cut, it waits for its checks or spool step */
+		if (now >= s->deadline && output_waiting(s))
 			cut_connection(s);
-			maybe_free(s);
-		}
+		maybe_free(s);
 		return;
 	}
 	if (!drain_now && now >= s->deadline && s->message_ready && s->step == SP_NONE &&

@@ -6,6 +6,8 @@
  */
 #include "smtp.h"
 
+#include "pinbuf.h"
+
 #include "../verify/senderid.h"
 
 #include <ctype.h>
@@ -35,8 +37,8 @@ struct smtp_session {
 	size_t linelen;
 	bool overlong;
 	/* output */
-	char *out;
-	size_t outlen, outcap;
+	struct pinbuf out; /* a send in flight may be reading it (smtp_output_pin) */
+	size_t outlen;
 	/* the transaction */
 	struct smtp_envelope env;
 	unsigned rcpt_cap;
@@ -81,19 +83,9 @@ static void reply(struct smtp_session *s, const char *fmt, ...)
 		n = (int)sizeof buf - 3;
 	memcpy(buf + n, "\r\n", 2);
 	n += 2;
-	if (s->outlen + (size_t)n > s->outcap) {
-		size_t cap = s->outcap ? s->outcap * 2 : 1024;
-		while (cap < s->outlen + (size_t)n)
-			cap *= 2;
-		if (cap > OUT_MAX)
-			cap = OUT_MAX;
-		char *no = cap >= s->outlen + (size_t)n ? realloc(s->out, cap) : NULL;
-		if (!no)
-			return; /* bounded: the host stopped reading our replies */
-		s->out = no;
-		s->outcap = cap;
-	}
-	memcpy(s->out + s->outlen, buf, (size_t)n);
+	if (!pinbuf_reserve(&s->out, s->outlen, s->outlen + (size_t)n, 1024, OUT_MAX))
+		return; /* bounded: the host stopped reading our replies */
+	memcpy(s->out.p + s->outlen, buf, (size_t)n);
 	s->outlen += (size_t)n;
 	note_reply(s, buf);
 }
@@ -127,7 +119,7 @@ void smtp_session_free(struct smtp_session *s)
 	if (!s)
 		return;
 	free(s->line);
-	free(s->out);
+	pinbuf_free(&s->out);
 	free(s->env.rcpt);
 	free(s);
 }
@@ -775,7 +767,7 @@ const struct smtp_envelope *smtp_envelope(const struct smtp_session *s)
 const char *smtp_output(const struct smtp_session *s, size_t *len)
 {
 	*len = s->outlen;
-	return s->out;
+	return s->out.p;
 }
 
 void smtp_output_done(struct smtp_session *s, size_t n)
@@ -784,11 +776,19 @@ void smtp_output_done(struct smtp_session *s, size_t n)
 		s->outlen = 0;
 		return;
 	}
-	memmove(s->out, s->out + n, s->outlen - n);
+	memmove(s->out.p, s->out.p + n, s->outlen - n);
 	s->outlen -= n;
 }
 
 const char *smtp_last_reply(const struct smtp_session *s)
 {
 	return s->last_reply;
+}
+
+void smtp_output_pin(struct smtp_session *s, bool pinned)
+{
+	if (pinned)
+		pinbuf_pin(&s->out);
+	else
+		pinbuf_unpin(&s->out);
 }

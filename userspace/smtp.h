@@ -133,6 +133,9 @@ const struct smtp_envelope *smtp_envelope(const struct smtp_session *s);
 /* Replies queued and not yet taken. */
 const char *smtp_output(const struct smtp_session *s, size_t *len);
 void smtp_output_done(struct smtp_session *s, size_t n);
+/* A send reads smtp_output()'s bytes until it completes: while pinned,
+ * replies added meanwhile never move them. */
+void smtp_output_pin(struct smtp_session *s, bool pinned);
 /* "421 4.4.2": the code and enhanced status of the last reply queued
  * ("" before the greeting); for the log. */
 const char *smtp_last_reply(const struct smtp_session *s);

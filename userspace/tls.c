@@ -3,7 +3,10 @@
  */
 #include "tls.h"
 
+#include "pinbuf.h"
+
 #include <openssl/err.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +14,8 @@
 struct tls_conn {
 	SSL *ssl;
 	BIO *rbio, *wbio; /* owned by ssl */
-	char *out;
-	size_t outlen, outoff, outcap;
+	struct pinbuf out; /* a send in flight may be reading it (tls_conn_output_pin) */
+	size_t outlen, outoff;
 };
 
 SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen)
@@ -88,7 +91,7 @@ void tls_conn_free(struct tls_conn *t)
 	if (!t)
 		return;
 	SSL_free(t->ssl);
-	free(t->out);
+	pinbuf_free(&t->out);
 	free(t);
 }
 
@@ -104,17 +107,9 @@ static void collect_output(struct tls_conn *t)
 	while ((pending = BIO_ctrl_pending(t->wbio)) > 0) {
 		if (t->outoff && t->outoff == t->outlen)
 			t->outoff = t->outlen = 0;
-		if (t->outlen + pending > t->outcap) {
-			size_t cap = t->outcap ? t->outcap : 16384;
-			while (cap < t->outlen + pending)
-				cap *= 2;
-			char *n = realloc(t->out, cap);
-			if (!n)
-				return;
-			t->out = n;
-			t->outcap = cap;
-		}
-		int got = BIO_read(t->wbio, t->out + t->outlen, (int)pending);
+		if (!pinbuf_reserve(&t->out, t->outlen, t->outlen + pending, 16384, SIZE_MAX / 2))
+			return;
+		int got = BIO_read(t->wbio, t->out.p + t->outlen, (int)pending);
 		if (got <= 0)
 			return;
 		t->outlen += (size_t)got;
@@ -163,7 +158,15 @@ ssize_t tls_conn_write(struct tls_conn *t, const void *buf, size_t len)
 const char *tls_conn_output(struct tls_conn *t, size_t *len)
 {
 	*len = t->outlen - t->outoff;
-	return t->out + t->outoff;
+	return t->out.p + t->outoff;
+}
+
+void tls_conn_output_pin(struct tls_conn *t, bool pinned)
+{
+	if (pinned)
+		pinbuf_pin(&t->out);
+	else
+		pinbuf_unpin(&t->out);
 }
 
 void tls_conn_output_done(struct tls_conn *t, size_t n)

@@ -46,5 +46,8 @@ ssize_t tls_conn_write(struct tls_conn *t, const void *buf, size_t len);
 /* Ciphertext waiting to be sent, and how much of it went out. */
 const char *tls_conn_output(struct tls_conn *t, size_t *len);
 void tls_conn_output_done(struct tls_conn *t, size_t n);
+/* A send reads tls_conn_output()'s bytes until it completes: while
+ * pinned, records added meanwhile (an alert, a ticket) never move them. */
+void tls_conn_output_pin(struct tls_conn *t, bool pinned);
 
 #endif

@@ -528,7 +528,7 @@ void *worker_main(void *arg)
 	while (!w->draining || w->sessions || w->tmpfiles_opening) {
 		if (!w->draining && atomic_load(&w->shared->stop)) {
 			stop_accepting(w);
-			drain_deadline = mono_now() + w->cfg->timeouts.drain;
+			drain_deadline = mono_now() + w->cfg->timeouts.drain + 1; /* whole seconds: never early */
 		}
 		int reload = atomic_load(&w->shared->reload);
 		if (reload != w->reload_seen) {

@@ -394,7 +394,9 @@ c = socket.create_connection(('127.0.0.1', port)); c.settimeout(5)
 def line():
     b = b''
     while not b.endswith(b'\n'):
-        b += c.recv(1)
+        d = c.recv(1)
+        assert d, ('closed', b)
+        b += d
     return b
 line()
 c.sendall(b'EHLO x\r\n')

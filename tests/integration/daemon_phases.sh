@@ -267,22 +267,36 @@ wait_log "$tmp/serve.log" 'from=<gone@example.org> rcpts=b@example.net size=0 .*
 	|| not_ok "abandoned transaction's log line" "$(grep gone@ "$tmp/serve.log")"
 stop
 
+# wait_or_kill PID SECONDS: its exit status, or 137 after a kill -9 when it
+# has not exited in SECONDS (a drain that never ends fails, not hangs)
+wait_or_kill() {
+	local pid=$1 watchdog rc
+	(sleep "$2"; kill -9 "$pid" 2>/dev/null) &
+	watchdog=$!
+	wait "$pid"
+	rc=$?
+	kill "$watchdog" 2>/dev/null
+	wait "$watchdog" 2>/dev/null
+	return $rc
+}
+
 # SIGTERM with three sessions that do not end by themselves: one in its
 # TLS handshake, one that reads nothing, one inside a transaction. The
 # idle ones end at once, the transaction gets 421 4.3.2 at
 # timeouts.drain, the one reading nothing is cut timeouts.close later;
 # the daemon exits 0 in about 5 s.
 start
-stall starttls-silent >"$tmp/s1.out" &
+rm -f "$tmp"/ready.*
+stall starttls-silent "$tmp/ready.1" >"$tmp/s1.out" &
 clients=($!)
-stall no-read >"$tmp/s2.out" &
+stall no-read "$tmp/ready.2" >"$tmp/s2.out" &
 clients+=($!)
-stall open-transaction >"$tmp/s3.out" &
+stall open-transaction "$tmp/ready.3" >"$tmp/s3.out" &
 clients+=($!)
-sleep 1
+for _ in $(seq 200); do [ -e "$tmp/ready.1" ] && [ -e "$tmp/ready.2" ] && [ -e "$tmp/ready.3" ] && break; sleep 0.05; done
 t0=$(date +%s%N)
 kill -TERM "$daemon_pid"
-wait "$daemon_pid"
+wait_or_kill "$daemon_pid" 30
 status=$?
 daemon_pid=
 took=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -304,7 +318,7 @@ client=$!
 for i in $(seq 100); do grep -q idle "$tmp/idle.out" 2>/dev/null && break; sleep 0.1; done
 kill -TERM "$daemon_pid"
 wait "$client"
-wait "$daemon_pid"
+wait_or_kill "$daemon_pid" 30
 status=$?
 daemon_pid=
 case $(tail -1 "$tmp/idle.out") in "421 4.3.2 mx.test Service shutting down after "*) if in_range "$(tail -1 "$tmp/idle.out")" 0 1.5; then ok "drain: an idle session is told 421 4.3.2 at once"; else not_ok "drain: idle 421 at once" "$(cat "$tmp/idle.out")"; fi ;;

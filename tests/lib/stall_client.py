@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""tests/lib/stall_client.py PORT MODE — an SMTP client on 127.0.0.1:PORT
-that does not end its session the way a client should, for the tests of
-how the daemon ends such sessions (tests/integration/daemon_phases.sh).
-Prints one line:
+"""tests/lib/stall_client.py PORT MODE [READY] — an SMTP client on
+127.0.0.1:PORT that does not end its session the way a client should, for
+the tests of how the daemon ends such sessions
+(tests/integration/daemon_phases.sh). Once it is where it stalls, it
+creates the file READY (if given). Prints one line:
 
   starttls-silent   EHLO, STARTTLS, then nothing (no handshake):
                     "closed after S s" (S from the 220), or "open after
-                    S s" if the server keeps the connection 30 s
+                    S s" if the server keeps the connection 30 s; any
+                    byte the server sends meanwhile is reported instead
   no-read           pipelines EHLO until the server stops taking them,
                     reading no reply: "cut after S s" (S from the last
                     bytes it took) once the server resets the connection
@@ -25,17 +27,27 @@ from smtp_conn import Conn
 LIMIT = 30.0
 
 
+def ready():
+    if len(sys.argv) > 3:
+        open(sys.argv[3], "w").close()
+
+
 def wait_closed(c, since):
-    """Seconds until the server closes or resets, reading what it sends."""
+    """Seconds until the server closes or resets; nothing may come first."""
     c.s.settimeout(0.2)
+    got = c.buf
     while time.time() - since < LIMIT:
         try:
-            if c.s.recv(65536) == b"":
-                return "closed after %.1f s" % (time.time() - since)
+            d = c.s.recv(65536)
         except socket.timeout:
             continue
         except ConnectionResetError:
-            return "closed after %.1f s" % (time.time() - since)
+            d = b""
+        if d:
+            got += d
+            continue
+        end = "closed after %.1f s" % (time.time() - since)
+        return end if not got else "sent %r, then %s" % (got[:200], end)
     return "open after %.1f s" % (time.time() - since)
 
 
@@ -46,6 +58,7 @@ def starttls_silent(port):
     r = c.cmd("STARTTLS")
     if not r.startswith("220"):
         return "STARTTLS: " + r
+    ready()
     return wait_closed(c, time.time())
 
 
@@ -64,6 +77,7 @@ def no_read(port):
             time.sleep(0.05)
         except (BrokenPipeError, ConnectionResetError):
             return "cut after %.1f s" % (time.time() - last)
+    ready()
     p = select.poll()
     p.register(s, select.POLLERR | select.POLLHUP)
     while time.time() - last < LIMIT:
@@ -92,6 +106,7 @@ def open_transaction(port):
     c.cmd("EHLO stall.test")
     c.cmd("MAIL FROM:<a@example.org>")
     c.cmd("RCPT TO:<b@example.net>")
+    ready()
     t = time.time()
     try:
         r = c.reply()

@@ -52,6 +52,10 @@ static void quotes_and_controls_are_defused(void **state)
 	(void)state;
 	expect_json_helo("a\"b\\c\x01\x7f", "a\\\"b\\\\c\\u0001\\u007f");
 	expect_text_helo("a\"b\x01", "a'b?");
+	/* C1 controls (U+0085 NEL, U+009B CSI) are valid UTF-8 but controls all the same */
+	expect_json_helo("a\xc2\x85" "b\xc2\x9b", "a\\u0085b\\u009b");
+	expect_text_helo("a\xc2\x85" "b\xc2\x9b", "a?b?");
+	expect_json_helo("\xc2\xa0", "\xc2\xa0"); /* U+00A0 is not one */
 }
 
 static void utf8_passes_through(void **state)
