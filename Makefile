@@ -132,8 +132,9 @@ $(B)/bench/bench_spf: $(B)/rel/obj/bench/bench_spf.o $(B)/rel/obj/bench/peer_chi
 	$(Q)$(CC) -o $@ $^ $(LIBS) -lspf2
 
 # The load generator stands apart from the daemon: io_uring, its message
-# set, and of authgate only the histogram and the TLS endpoint (client side).
-LOADGEN_OBJS := bench/loadgen.o bench/loadgen_msgs.o userspace/hist.o userspace/tls.o
+# set, and of authgate only the histogram and the TLS endpoint (client side,
+# with the output buffer it grows).
+LOADGEN_OBJS := bench/loadgen.o bench/loadgen_msgs.o userspace/hist.o userspace/tls.o userspace/pinbuf.o
 $(B)/bench/loadgen: $(addprefix $(B)/rel/obj/,$(LOADGEN_OBJS))
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
