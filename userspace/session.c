@@ -67,7 +67,7 @@ struct session {
 	struct ring_op recv_op, send_op, spool_op, cancel_op, stop_op;
 	bool recv_pending, send_pending, cancel_pending, closing, counted_ip;
 	/* closing, and the peer did not take our last replies within
-	 * timeouts.close (or could not: still in its TLS handshake) */
+	 * timeouts.close: the connection is reset, what was unsent dropped */
 	bool cut;
 	bool peer_gone; /* the client closed the connection, or it failed */
 	/* the recv in flight is the multishot one on the worker's provided
