@@ -219,12 +219,6 @@ int bpf_xdp_start(const struct config *cfg)
 		log_notice("XDP off (xdp.interface = none); running without it");
 		return -1;
 	}
-	if (strcmp(cfg->xdp_mode, "auto") && strcmp(cfg->xdp_mode, "native") &&
-	    strcmp(cfg->xdp_mode, "generic")) {
-		log_notice("XDP on %s: unknown xdp.mode '%s'; running without XDP", ifname,
-			   cfg->xdp_mode);
-		return -1;
-	}
 	const char *step = "interface";
 	if (!(g.ifindex = (int)if_nametoindex(ifname)))
 		goto fail;
@@ -281,9 +275,8 @@ int bpf_steer_start(const struct config *cfg, const int *fds, unsigned nworkers,
 	g.cfg = cfg;
 	if (strcmp(cfg->bpf_steer, "off") == 0 || nworkers < 2)
 		return -1;
+	/* config.c lets through only hash, least or off */
 	__u32 mode = strcmp(cfg->bpf_steer, "least") == 0 ? AG_STEER_LEAST : AG_STEER_HASH;
-	if (strcmp(cfg->bpf_steer, "least") != 0 && strcmp(cfg->bpf_steer, "hash") != 0)
-		log_notice("bpf.steer: unknown '%s' (hash, least or off); using hash", cfg->bpf_steer);
 	if (nworkers > AG_MAX_WORKERS || nlisten > AG_MAX_GROUPS) {
 		log_notice("SK_REUSEPORT steering off: more than %d workers or %d listeners",
 			   AG_MAX_WORKERS, AG_MAX_GROUPS);

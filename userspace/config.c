@@ -470,7 +470,8 @@ int config_parse(const char *text, size_t len, const char *filename,
 		pos += n + 1;
 	}
 	if (!strcmp(c->tls_cert, "") != !strcmp(c->tls_key, ""))
-		return fail(err, errlen, filename, seen[key_index("tls.cert")] + seen[key_index("tls.key")],
+		return fail(err, errlen, filename,
+			    last_of(seen, (const char *const[]){"tls.cert", "tls.key", NULL}),
 			    "tls.cert and tls.key go together");
 	/* A record never straddles the journal's end, so the largest message
 	 * (with the headers the daemon adds) must fit in half of it. */

@@ -37,10 +37,10 @@ static size_t utf8_len(const unsigned char *p)
 }
 
 /* Copy s into out as JSON string contents (or, for text, with quotes and
- * controls, C0 and C1, defused); sender-controlled values never break a
- * line or drive a terminal, and
- * the line stays valid UTF-8: a byte that is not part of a UTF-8
- * sequence (a HELO in Latin-1, say) becomes U+FFFD in JSON, '?' in text. */
+ * controls, C0 and C1, defused): sender-controlled values never break a
+ * line or drive a terminal, and the line stays valid UTF-8. A byte that
+ * is not part of a UTF-8 sequence (a HELO in Latin-1, say) becomes U+FFFD
+ * in JSON, '?' in text. */
 static void clean(const char *s, char *out, size_t size, int json)
 {
 	size_t n = 0;

@@ -247,6 +247,14 @@ static void begin_close(struct session *s)
 	}
 }
 
+/* The client closed the connection, or it failed (a reset, a TLS error or
+ * close_notify): there is nobody to answer. */
+static void close_peer_gone(struct session *s)
+{
+	s->peer_gone = true;
+	begin_close(s);
+}
+
 /* ------------------------------------------------------------- network */
 
 #define TLS_IN_BUF 16384
@@ -1140,10 +1148,8 @@ static void tls_pump(struct session *s)
 		size_t len;
 		plain_target(s, &buf, &len);
 		ssize_t n = len ? tls_conn_read(s->tls, buf, len) : 0;
-		if (n < 0) { /* close_notify, or a TLS error: the client ended it */
-			s->peer_gone = true;
-			begin_close(s);
-		}
+		if (n < 0) /* close_notify, or a TLS error: the client ended it */
+			close_peer_gone(s);
 		if (n <= 0)
 			break;
 		deliver_plain(s, (size_t)n);
@@ -1157,15 +1163,13 @@ static void tls_pump(struct session *s)
 static void on_recv_tls(struct session *s, int res)
 {
 	if (tls_conn_feed(s->tls, s->tls_in, (size_t)res) < 0) {
-		s->peer_gone = true;
-		begin_close(s);
+		close_peer_gone(s);
 		return;
 	}
 	if (s->tls_handshaking) {
 		int h = tls_conn_handshake(s->tls);
 		if (h < 0) { /* the client's handshake failed: it gets an alert, no reply */
-			s->peer_gone = true;
-			begin_close(s);
+			close_peer_gone(s);
 			return;
 		}
 		if (h == 0) {
@@ -1215,8 +1219,7 @@ static void on_recv_pooled(struct session *s, int res, unsigned flags)
 		s->w->stats.pool_dry++;
 	}
 	else if (res == 0 || (res > 0 && !bytes) || (res < 0 && res != -ECANCELED)) {
-		s->peer_gone = true;
-		begin_close(s);
+		close_peer_gone(s);
 		return;
 	}
 	process_commands(s);
@@ -1232,8 +1235,7 @@ static void on_recv(struct session *s, int res, unsigned flags)
 	if (s->closing)
 		return;
 	if (res <= 0) { /* peer closed, or an error: nothing to answer */
-		s->peer_gone = true;
-		begin_close(s);
+		close_peer_gone(s);
 		return;
 	}
 	if (s->tls) {
@@ -1250,8 +1252,7 @@ static void on_send(struct session *s, int res)
 	pin_output(s, false);
 	if (res < 0) { /* the peer is gone: drop what we could not send */
 		smtp_output_done(s->smtp, (size_t)-1);
-		s->peer_gone = true;
-		begin_close(s);
+		close_peer_gone(s);
 		return;
 	}
 	if (s->sending_cipher)
