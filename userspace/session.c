@@ -479,7 +479,7 @@ static bool check_still_wanted(struct check_ctx *c)
 }
 
 static void start_verdict(struct session *s);
-static void fill_envelope(struct session *s, struct log_txn *l);
+static void fill_envelope(struct session *s, const struct smtp_envelope *env, struct log_txn *l);
 
 static double ms_since(const struct timespec *t0)
 {
@@ -493,14 +493,14 @@ static double ms_since(const struct timespec *t0)
  * SPF or SUBMITTER fail: `failed`, timed from `since` = MAIL), or after
  * the data (oversize, timeouts.data_term: failed = POLICY_CHECKS, none).
  * The checks that never ran show as none. */
-static void log_without_verdict(struct session *s, const struct timespec *since,
-				enum policy_check failed, const char *verdict, const char *code,
-				const char *text)
+static void log_envelope_without_verdict(struct session *s, const struct smtp_envelope *env,
+					 const struct timespec *since, enum policy_check failed,
+					 const char *verdict, const char *code, const char *text)
 {
 	struct log_txn *l = calloc(1, sizeof *l);
 	if (!l)
 		return;
-	fill_envelope(s, l);
+	fill_envelope(s, env, l);
 	if (failed < POLICY_CHECKS)
 		l->results[failed] = AUTH_FAIL;
 	snprintf(l->verdict, sizeof l->verdict, "%s", verdict);
@@ -511,20 +511,48 @@ static void log_without_verdict(struct session *s, const struct timespec *since,
 	free(l);
 }
 
+static void log_without_verdict(struct session *s, const struct timespec *since,
+				enum policy_check failed, const char *verdict, const char *code,
+				const char *text)
+{
+	log_envelope_without_verdict(s, smtp_envelope(s->smtp), since, failed, verdict, code, text);
+}
+
+/* Whether the open transaction's line is still to be written: not when
+ * it was refused at MAIL or told 451 by timeouts.data_term (logged
+ * then), nor while it is spooling (its reply logs it). */
+static bool transaction_unlogged(const struct session *s)
+{
+	return !s->refused_early && !s->answered_early && !s->rec && s->step == SP_NONE;
+}
+
 /* A transaction (MAIL given) still open when its session closes: nothing
  * is spooled, and a verdict still running is dropped. Its line names the
- * reply that ended the session, or "-" when the client left without one.
- * Not for one already logged (refused at MAIL, told 451 by
- * timeouts.data_term) or still spooling (its reply logs it). */
+ * reply that ended the session, or "-" when the client left without one. */
 static void log_abandoned(struct session *s)
 {
-	if (!smtp_envelope(s->smtp)->have_mail || s->refused_early || s->answered_early || s->rec ||
-	    s->step != SP_NONE)
+	if (!smtp_envelope(s->smtp)->have_mail || !transaction_unlogged(s))
 		return;
 	log_without_verdict(s, &s->t_mail, POLICY_CHECKS, "abandoned",
 			    s->peer_gone ? "-" : smtp_last_reply(s->smtp),
 			    s->peer_gone ? "the client closed the connection during the transaction"
 					 : "the session ended during the transaction");
+	atomic_fetch_add(&s->w->shared->transactions, 1);
+}
+
+/* The client ended an open transaction itself, with `how` (RSET, EHLO,
+ * HELO, STARTTLS; smtp.c has moved the envelope aside, or it is still
+ * current for STARTTLS): nothing is spooled, SPF still running for it is
+ * dropped (gen), and the line names the command. */
+static void log_client_abandoned(struct session *s, const struct smtp_envelope *env,
+				 const char *how)
+{
+	s->gen++;
+	if (!env || !transaction_unlogged(s))
+		return;
+	char text[64];
+	snprintf(text, sizeof text, "the client abandoned the transaction with %s", how);
+	log_envelope_without_verdict(s, env, &s->t_mail, POLICY_CHECKS, "abandoned", "-", text);
 	atomic_fetch_add(&s->w->shared->transactions, 1);
 }
 
@@ -698,9 +726,8 @@ static bool ensure_rec(struct session *s)
 	return s->rec != NULL;
 }
 
-static void fill_envelope(struct session *s, struct log_txn *l)
+static void fill_envelope(struct session *s, const struct smtp_envelope *env, struct log_txn *l)
 {
-	const struct smtp_envelope *env = smtp_envelope(s->smtp);
 	memset(l, 0, sizeof *l);
 	l->session = s->id;
 	l->worker = s->w->id;
@@ -725,7 +752,7 @@ static void fill_envelope(struct session *s, struct log_txn *l)
 static void fill_log(struct session *s, const struct verdict_result *r)
 {
 	struct log_txn *l = &s->rec->log;
-	fill_envelope(s, l);
+	fill_envelope(s, smtp_envelope(s->smtp), l);
 	l->size = s->wpos;
 	for (int c = 0; c < POLICY_CHECKS; c++)
 		l->results[c] = r->results[c];
@@ -1021,6 +1048,12 @@ static void handle_event(struct session *s, enum smtp_event ev)
 	case SMTP_EV_STARTTLS:
 		s->tls_pending_switch = true; /* after the 220 has gone out */
 		break;
+	case SMTP_EV_ABANDON: {
+		const char *command;
+		const struct smtp_envelope *env = smtp_abandoned_envelope(s->smtp, &command);
+		log_client_abandoned(s, env, command);
+		break;
+	}
 	default:
 		break;
 	}
@@ -1178,6 +1211,8 @@ static void on_recv_tls(struct session *s, int res)
 			return;
 		}
 		s->tls_handshaking = false;
+		if (smtp_envelope(s->smtp)->have_mail)
+			log_client_abandoned(s, smtp_envelope(s->smtp), "STARTTLS");
 		smtp_tls_started(s->smtp); /* RFC 3207: forget the plaintext session */
 	}
 	tls_pump(s);

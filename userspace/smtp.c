@@ -42,6 +42,12 @@ struct smtp_session {
 	/* the transaction */
 	struct smtp_envelope env;
 	unsigned rcpt_cap;
+	/* the last transaction RSET or HELO/EHLO abandoned, for the host's log
+	 * (SMTP_EV_ABANDON); allocated at the first, its rcpt array swapped
+	 * with env's, never copied */
+	struct smtp_envelope *gone;
+	unsigned gone_rcpt_cap;
+	const char *gone_by; /* "RSET", "EHLO", "HELO" */
 	bool tx_rejected;
 	char tx_reply[300];
 	/* message */
@@ -121,6 +127,9 @@ void smtp_session_free(struct smtp_session *s)
 	free(s->line);
 	pinbuf_free(&s->out);
 	free(s->env.rcpt);
+	if (s->gone)
+		free(s->gone->rcpt);
+	free(s->gone);
 	free(s);
 }
 
@@ -135,6 +144,27 @@ static void reset_transaction(struct smtp_session *s)
 	s->in_bdat = false;
 	s->msg_size = 0;
 	s->oversize = false;
+}
+
+/* RSET or HELO/EHLO with a transaction open: its envelope moves to
+ * s->gone for the host to log (SMTP_EV_ABANDON), and env starts empty
+ * with the same HELO. Without memory for s->gone the transaction just
+ * ends, unlogged: the reply the client gets is the same. */
+static void abandon_transaction(struct smtp_session *s, const char *command)
+{
+	if (!s->env.have_mail || (!s->gone && !(s->gone = calloc(1, sizeof *s->gone))))
+		return reset_transaction(s);
+	struct smtp_envelope spare = *s->gone;
+	unsigned spare_cap = s->gone_rcpt_cap;
+	*s->gone = s->env;
+	s->gone_rcpt_cap = s->rcpt_cap;
+	s->env = spare;
+	s->rcpt_cap = spare_cap;
+	memcpy(s->env.helo, s->gone->helo, sizeof s->env.helo);
+	s->env.esmtp = s->gone->esmtp;
+	reset_transaction(s);
+	s->gone_by = command;
+	s->event = SMTP_EV_ABANDON;
 }
 
 void smtp_greet(struct smtp_session *s, bool busy)
@@ -252,7 +282,7 @@ static void cmd_helo(struct smtp_session *s, const char *arg, bool esmtp)
 		error_reply(s, esmtp ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
 		return;
 	}
-	reset_transaction(s);
+	abandon_transaction(s, esmtp ? "EHLO" : "HELO");
 	snprintf(s->env.helo, sizeof s->env.helo, "%s", arg);
 	s->env.esmtp = esmtp;
 	if (!esmtp) {
@@ -447,7 +477,7 @@ static void cmd_rset(struct smtp_session *s, const char *arg)
 {
 	if (!blank(arg))
 		return error_reply(s, "501 5.5.4 Syntax: RSET");
-	reset_transaction(s);
+	abandon_transaction(s, "RSET");
 	reply(s, "250 2.0.0 OK");
 }
 
@@ -757,6 +787,13 @@ void smtp_tls_started(struct smtp_session *s)
 bool smtp_tls_active(const struct smtp_session *s)
 {
 	return s->tls_active;
+}
+
+const struct smtp_envelope *smtp_abandoned_envelope(const struct smtp_session *s,
+						   const char **command)
+{
+	*command = s->gone_by;
+	return s->gone;
 }
 
 const struct smtp_envelope *smtp_envelope(const struct smtp_session *s)

@@ -58,6 +58,9 @@ enum smtp_event {
 			     * answer with SMTP_REPLY_OVERSIZE_* unverified */
 	SMTP_EV_STARTTLS,   /* 220 queued: send it, handshake, then smtp_tls_started */
 	SMTP_EV_CLOSE,      /* 221 or 421 queued: send it, then close */
+	SMTP_EV_ABANDON,    /* RSET or HELO/EHLO ended an open transaction (MAIL
+			     * given, no reply to a message): its envelope is
+			     * smtp_abandoned_envelope(), for the log */
 };
 
 struct smtp_envelope {
@@ -129,6 +132,11 @@ void smtp_tls_started(struct smtp_session *s);
 bool smtp_tls_active(const struct smtp_session *s);
 
 const struct smtp_envelope *smtp_envelope(const struct smtp_session *s);
+/* The envelope of the transaction the last SMTP_EV_ABANDON ended, and
+ * the command that ended it ("RSET", "EHLO", "HELO"); valid until the
+ * next one. */
+const struct smtp_envelope *smtp_abandoned_envelope(const struct smtp_session *s,
+						   const char **command);
 
 /* Replies queued and not yet taken. */
 const char *smtp_output(const struct smtp_session *s, size_t *len);

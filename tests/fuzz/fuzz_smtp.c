@@ -55,6 +55,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case SMTP_EV_CLOSE:
 			closed = true;
 			break;
+		case SMTP_EV_ABANDON: { /* what a worker logs: every byte of it readable */
+			const char *command;
+			const struct smtp_envelope *env = smtp_abandoned_envelope(s, &command);
+			if (!env || !env->have_mail || !command)
+				abort();
+			size_t sum = strlen(env->helo) + strlen(env->mail_from);
+			for (unsigned i = 0; i < env->nrcpt; i++)
+				sum += strlen(env->rcpt[i]);
+			if (sum > SMTP_HELO_MAX + SMTP_ADDR_MAX * (1 + env->nrcpt))
+				abort();
+			break;
+		}
 		case SMTP_EV_MAIL:
 			if (used & 1)
 				smtp_reject_transaction(s, 550, "5.7.23", "spf fail");

@@ -499,6 +499,50 @@ def main():
 t.run(main)
 EOF2
 
+# A transaction the client abandons, with RSET or a new EHLO, gets its
+# own line (verdict abandoned, code "-", the command in the reason) with
+# the envelope it had; the transaction after it is logged as usual, and
+# a RSET with nothing open logs nothing.
+conf "log.format = json"
+start
+pyrun "$port" "$tmp/good.eml" <<'EOF2'
+import sys, t
+port, good = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+def main():
+    c = t.Conn("127.0.0.1", port); c.reply()
+    c.cmd("EHLO first.client.test")
+    c.cmd("MAIL FROM:<alice@example.org>"); c.cmd("RCPT TO:<bob@example.net>")
+    t.check("RSET in a transaction: 250", c.cmd("RSET").startswith("250 2.0.0"))
+    t.check("RSET with nothing open: 250", c.cmd("RSET").startswith("250 2.0.0"))
+    c.cmd("MAIL FROM:<carol@example.org>"); c.cmd("RCPT TO:<dave@example.net>"); c.cmd("RCPT TO:<erin@example.net>")
+    t.check("EHLO in a transaction: 250", c.cmd("EHLO second.client.test").startswith("250"))
+    c.cmd("MAIL FROM:<alice@example.org>"); c.cmd("RCPT TO:<bob@example.net>")
+    c.cmd("DATA"); c.send(t.data_wire(good)); r = c.reply()
+    t.check("the message after them: 250", r.startswith("250 2.0.0"), r)
+    c.cmd("QUIT")
+t.run(main)
+EOF2
+wait_log "$tmp/serve.log" '"verdict":"accept"' 1 || not_ok "json: the accepted transaction's line within 30 s" "$(runlog)"
+stop
+runlog >"$tmp/json3.log"
+pyrun "$tmp/json3.log" <<'EOF2'
+import json, sys, t
+def main():
+    lines = [json.loads(l) for l in open(sys.argv[1], encoding='utf-8') if l.startswith("{")]
+    got = [(o["verdict"], o["code"], o["helo"], o["mail_from"], o["rcpts"], o["nrcpt"], o["size"]) for o in lines]
+    t.eq("three lines, in order: RSET, EHLO, the message", [
+        ("abandoned", "-", "first.client.test", "alice@example.org", "bob@example.net", 1, 0),
+        ("abandoned", "-", "first.client.test", "carol@example.org", "dave@example.net,erin@example.net", 2, 0),
+        ("accept", "250 2.0.0", "second.client.test", "alice@example.org", "bob@example.net", 1, lines[-1]["size"] if lines else 0),
+    ], got)
+    if len(lines) == 3:
+        t.eq("the reasons name the command", ["the client abandoned the transaction with RSET",
+             "the client abandoned the transaction with EHLO"], [lines[0]["reason"], lines[1]["reason"]])
+        t.check("all three in one session", len({o["session"] for o in lines}) == 1, [o["session"] for o in lines])
+        t.check("the abandoned ones show no check run", all(lines[i][k] == "none" for i in (0, 1) for k in ("spf", "sender_id", "dkim")), lines[:2])
+t.run(main)
+EOF2
+
 # ------------------------------------------------------- 6. SIGHUP zone reload
 # hup.example publishes -all; the zone is then rewritten to let loopback
 # send for it, SIGHUP, and the same message is accepted.

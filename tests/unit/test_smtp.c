@@ -39,7 +39,26 @@ struct host {
 	char out[1 << 16];
 	size_t outlen;
 	bool in_data;
+	char abandoned[4096]; /* one "A:" line per SMTP_EV_ABANDON */
+	size_t ablen;
 };
+
+/* "COMMAND HELO <FROM> RCPT,RCPT" (no list without recipients): what
+ * the host would log. */
+static void note_abandoned(struct host *h)
+{
+	const char *command;
+	const struct smtp_envelope *env = smtp_abandoned_envelope(h->s, &command);
+	assert_non_null(env);
+	assert_true(env->have_mail);
+	h->ablen += (size_t)snprintf(h->abandoned + h->ablen, sizeof h->abandoned - h->ablen,
+				     "%s %s <%s>", command, env->helo, env->mail_from);
+	for (unsigned i = 0; i < env->nrcpt; i++)
+		h->ablen += (size_t)snprintf(h->abandoned + h->ablen, sizeof h->abandoned - h->ablen,
+					     "%s%s", i ? "," : " ", env->rcpt[i]);
+	h->ablen += (size_t)snprintf(h->abandoned + h->ablen, sizeof h->abandoned - h->ablen, "\n");
+	assert_true(h->ablen < sizeof h->abandoned - 1);
+}
 
 static void take_output(struct host *h)
 {
@@ -55,7 +74,11 @@ static void handle_events(struct host *h)
 {
 	for (;;) {
 		enum smtp_event ev = smtp_event(h->s);
-		if (ev == SMTP_EV_NONE || ev == SMTP_EV_MAIL || ev == SMTP_EV_STARTTLS ||
+		if (ev == SMTP_EV_MAIL) { /* a new transaction: nothing before is its message */
+			h->wpos = 0;
+			return;
+		}
+		if (ev == SMTP_EV_NONE || ev == SMTP_EV_STARTTLS ||
 		    ev == SMTP_EV_BDAT)
 			return;
 		if (ev == SMTP_EV_DATA) {
@@ -67,7 +90,11 @@ static void handle_events(struct host *h)
 			h->closed = true;
 			return;
 		}
-		/* SMTP_EV_MESSAGE */
+		if (ev == SMTP_EV_ABANDON) {
+			note_abandoned(h);
+			return;
+		}
+		assert_int_equal(ev, SMTP_EV_MESSAGE);
 		size_t len = h->wpos;
 		h->wpos = 0;
 		if (smtp_message_oversize(h->s)) { /* never verified, never kept */
@@ -145,8 +172,8 @@ static void run_transcript(const char *path)
 	h->code = 250;
 	strcpy(h->status, "2.0.0");
 	strcpy(h->text, "queued");
-	char want[1 << 16] = "";
-	size_t wantlen = 0;
+	char want[1 << 16] = "", want_abandoned[4096] = "";
+	size_t wantlen = 0, want_ablen = 0;
 	bool greeted = false, busy = false, expect_close = false;
 	char line[4096], raw[4096];
 	char expect_msg[1 << 16];
@@ -189,6 +216,9 @@ static void run_transcript(const char *path)
 			smtp_tls_started(h->s);
 		} else if (!strcmp(line, "E: close")) {
 			expect_close = true;
+		} else if (!strncmp(line, "A: ", 3)) {
+			want_ablen += (size_t)snprintf(want_abandoned + want_ablen,
+						       sizeof want_abandoned - want_ablen, "%s\n", line + 3);
 		} else {
 			fail_msg("%s: bad transcript line '%s'", path, line);
 		}
@@ -203,6 +233,10 @@ static void run_transcript(const char *path)
 	if (strcmp(h->out, want) != 0)
 		fail_msg("%s:\n--- want\n%s--- got\n%s---", path, want, h->out);
 	assert_int_equal(h->closed, expect_close);
+	h->abandoned[h->ablen] = '\0';
+	if (strcmp(h->abandoned, want_abandoned) != 0)
+		fail_msg("%s: abandoned transactions\n--- want\n%s--- got\n%s---", path,
+			 want_abandoned, h->abandoned);
 	smtp_session_free(h->s);
 	free(h);
 }
