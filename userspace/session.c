@@ -91,7 +91,9 @@ struct session {
 	/* timeouts.data_term passed while the verdict ran: the sender has
 	 * its 451; the verdict's result, when it comes, is dropped */
 	bool answered_early;
-	bool refused_early; /* this transaction's refusal at MAIL is logged */
+	/* this transaction's line is written before its end: refused at MAIL
+	 * (an SPF or SUBMITTER fail), or given up by the client (STARTTLS) */
+	bool tx_logged;
 	struct spf_outcome spf;
 	struct timespec t_mail, t_end; /* MAIL accepted; end of data: latency to the reply */
 	struct txn_record *rec; /* from the verdict to the reply only */
@@ -523,7 +525,7 @@ static void log_without_verdict(struct session *s, const struct timespec *since,
  * then), nor while it is spooling (its reply logs it). */
 static bool transaction_unlogged(const struct session *s)
 {
-	return !s->refused_early && !s->answered_early && !s->rec && s->step == SP_NONE;
+	return !s->tx_logged && !s->answered_early && !s->rec && s->step == SP_NONE;
 }
 
 /* A transaction (MAIL given) still open when its session closes: nothing
@@ -554,6 +556,7 @@ static void log_client_abandoned(struct session *s, const struct smtp_envelope *
 	snprintf(text, sizeof text, "the client abandoned the transaction with %s", how);
 	log_envelope_without_verdict(s, env, &s->t_mail, POLICY_CHECKS, "abandoned", "-", text);
 	atomic_fetch_add(&s->w->shared->transactions, 1);
+	s->tx_logged = true;
 }
 
 /* A fail of `check` known before the message: with policy.drop_action =
@@ -565,12 +568,12 @@ static void refuse_early(struct session *s, enum policy_check check, const char 
 {
 	if (atomic_load(&s->w->shared->drop_action) != DROP_REJECT)
 		return;
-	if (s->refused_early || !smtp_envelope(s->smtp)->have_mail)
+	if (s->tx_logged || !smtp_envelope(s->smtp)->have_mail)
 		return; /* refused already (SPF and SUBMITTER both failed), or abandoned (RSET) */
 	smtp_reject_transaction(s->smtp, 550, "5.7.23", text);
 	if (s->message_ready || smtp_message_coming(s->smtp))
 		return; /* the message is here or coming: its verdict logs and counts it */
-	s->refused_early = true;
+	s->tx_logged = true;
 	bpf_verdict_drop(&s->peer);
 	log_without_verdict(s, &s->t_mail, check, "drop(at MAIL)", "550 5.7.23", text);
 	atomic_fetch_add(&s->w->shared->transactions, 1);
@@ -672,7 +675,8 @@ static void finish_transaction(struct session *s, unsigned code, const char *sta
 		free(s->rec);
 		s->rec = NULL;
 	}
-	atomic_fetch_add(&s->w->shared->transactions, 1);
+	if (!s->tx_logged)
+		atomic_fetch_add(&s->w->shared->transactions, 1);
 	smtp_message_reply(s->smtp, code, status, text);
 	end_transaction(s);
 }
@@ -688,12 +692,15 @@ static void fail_locally(struct session *s)
 	finish_transaction(s, 451, "4.3.0", LOCAL_PROBLEM_TEXT);
 }
 
+/* Also the end of a BDAT chunk (not LAST) that passed the limit after the
+ * transaction was refused at MAIL: that refusal was its line. */
 static void refuse_oversize(struct session *s)
 {
 	char code[16];
 	snprintf(code, sizeof code, "%u %s", SMTP_REPLY_OVERSIZE_CODE, SMTP_REPLY_OVERSIZE_STATUS);
-	log_without_verdict(s, &s->t_end, POLICY_CHECKS, "refused(size)", code,
-			    "message larger than limits.message_size");
+	if (!s->tx_logged)
+		log_without_verdict(s, &s->t_end, POLICY_CHECKS, "refused(size)", code,
+				    "message larger than limits.message_size");
 	finish_transaction(s, SMTP_REPLY_OVERSIZE_CODE, SMTP_REPLY_OVERSIZE_STATUS,
 			   SMTP_REPLY_OVERSIZE_TEXT);
 }
@@ -1021,7 +1028,7 @@ static void handle_event(struct session *s, enum smtp_event ev)
 		/* A new transaction: what an abandoned one (BDAT chunks, then
 		 * RSET) left in the arena is not part of this message. */
 		clock_gettime(CLOCK_MONOTONIC, &s->t_mail);
-		s->refused_early = false;
+		s->tx_logged = false;
 		release_arena(s);
 		s->gen++;
 		start_spf(s);
@@ -1047,11 +1054,16 @@ static void handle_event(struct session *s, enum smtp_event ev)
 		break;
 	case SMTP_EV_STARTTLS:
 		s->tls_pending_switch = true; /* after the 220 has gone out */
+		/* The handshake resets the session, or it fails and the session
+		 * closes: a transaction open now cannot go on either way. */
+		if (smtp_envelope(s->smtp)->have_mail)
+			log_client_abandoned(s, smtp_envelope(s->smtp), "STARTTLS");
 		break;
 	case SMTP_EV_ABANDON: {
 		const char *command;
 		const struct smtp_envelope *env = smtp_abandoned_envelope(s->smtp, &command);
 		log_client_abandoned(s, env, command);
+		release_arena(s); /* what BDAT chunks left there */
 		break;
 	}
 	default:
@@ -1211,8 +1223,6 @@ static void on_recv_tls(struct session *s, int res)
 			return;
 		}
 		s->tls_handshaking = false;
-		if (smtp_envelope(s->smtp)->have_mail)
-			log_client_abandoned(s, smtp_envelope(s->smtp), "STARTTLS");
 		smtp_tls_started(s->smtp); /* RFC 3207: forget the plaintext session */
 	}
 	tls_pump(s);

@@ -428,6 +428,20 @@ assert f.readline().startswith(b'220 '), 'no 220'
 t = ctx.wrap_socket(c, server_hostname='mx.test'); t.settimeout(5)
 t.sendall(b'QUIT\r\n')
 assert t.recv(200).startswith(b'221 '), 'no 221 inside TLS'
+# The same with a handshake that fails: still one line, the same reason.
+c = socket.create_connection(('127.0.0.1', port)); f = c.makefile('rb'); f.readline()
+c.sendall(b'EHLO x\r\n')
+while not f.readline().startswith(b'250 '): pass
+for cmd in (b'MAIL FROM:<tls-abandon2@example.org>', b'RCPT TO:<bob@example.net>'):
+    c.sendall(cmd + b'\r\n'); assert f.readline().startswith(b'250 '), cmd
+c.sendall(b'STARTTLS\r\n')
+assert f.readline().startswith(b'220 '), 'no 220'
+c.sendall(b'this is no TLS handshake\r\n' * 4); c.settimeout(5)
+try:
+    while c.recv(4096): pass
+except OSError:
+    pass
+c.close()
 EOF
 then ok "STARTTLS: delivery over TLS, state reset after the handshake, no plaintext injection (one write or two)"
 else not_ok "STARTTLS with smtplib"; fi
@@ -435,6 +449,12 @@ wait_log "$tmp/serve.log" 'from=<tls-abandon@example.org>' 1
 grep -q 'from=<tls-abandon@example.org> rcpts=bob@example.net size=0 spf=none sender-id=none dkim=none verdict=abandoned code="-" reason="the client abandoned the transaction with STARTTLS"' "$tmp/serve.log" \
 	&& ok "a transaction open at STARTTLS is logged as abandoned" \
 	|| not_ok "STARTTLS-abandoned transaction's line" "$(grep 'tls-abandon' "$tmp/serve.log")"
+wait_log "$tmp/serve.log" 'from=<tls-abandon2@example.org>' 1
+sleep 0.5 # a second line would come at the close
+[ "$(grep -c 'from=<tls-abandon2@example.org>.*verdict=abandoned code="-" reason="the client abandoned the transaction with STARTTLS"' "$tmp/serve.log")" = 1 ] \
+	&& [ "$(grep -c 'from=<tls-abandon2@example.org>' "$tmp/serve.log")" = 1 ] \
+	&& ok "... and with a handshake that fails: the same one line" \
+	|| not_ok "STARTTLS then a failed handshake: one line" "$(grep 'tls-abandon2' "$tmp/serve.log")"
 out=$(printf 'EHLO c.example\r\nQUIT\r\n' | timeout 10 openssl s_client -starttls smtp -connect "127.0.0.1:$port" -quiet 2>/dev/null)
 case $out in *"250 SUBMITTER"*"221 2.0.0"*) ok "openssl s_client -starttls smtp" ;; *) not_ok "openssl s_client -starttls smtp" "$out" ;; esac
 stop

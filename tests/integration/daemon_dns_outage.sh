@@ -114,11 +114,13 @@ daemon_stop
 expect_eq "the daemon exits 0" 0 "$daemon_status"
 
 stop_unbound
-printf '%s\n' "slow.outage.test TIMEOUT" "quick.outage.test TXT v=spf1 ip4:127.0.0.0/8 -all" >"$tmp/records"
+printf '%s\n' "slow.outage.test TIMEOUT" "quick.outage.test TXT v=spf1 ip4:127.0.0.0/8 -all" \
+	"slowfail.outage.test DELAY 300 v=spf1 -all" >"$tmp/records"
 $PY "$top/tests/lib/dkim_dns_server.py" "$tmp/records" "$tmp/dns.port" &
 ub=$!
 for _ in $(seq 50); do [ -s "$tmp/dns.port" ] && break; sleep 0.1; done
 sed -i "s/^dns.servers = .*/dns.servers = 127.0.0.1:$(cat "$tmp/dns.port")/" "$tmp/authgate.conf"
+echo "limits.message_size = 65536" >>"$tmp/authgate.conf"
 daemon_start "$tmp/authgate.conf" "$tmp/serve.log"
 for round in 1 2 3; do
 	got=$(deliver slow.outage.test)
@@ -129,6 +131,40 @@ for round in 1 2 3; do
 		names+=("${got##* }") ;;
 	*) not_ok "round $round: after a timeout, an answering sender: 250" "$got" ;; esac
 done
+
+# An SPF fail that comes while a BDAT chunk (not LAST) larger than
+# limits.message_size is still arriving: the transaction is refused at
+# MAIL, which is its one log line; the chunk's end gets 552 and no second
+# line.
+got=$($PY - "$port" <<'EOF'
+import socket, sys, time
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); c.settimeout(30)
+f = c.makefile('rb')
+def reply():
+    while True:
+        line = f.readline()
+        if line[3:4] != b'-':
+            return line.decode().strip()
+reply()
+c.sendall(b'EHLO mail.slowfail.outage.test\r\n'); reply()
+c.sendall(b'MAIL FROM:<user@slowfail.outage.test>\r\n'); mail = reply()
+c.sendall(b'RCPT TO:<b@example.net>\r\n'); rcpt = reply()
+n = 100000
+c.sendall(b'BDAT %d\r\n' % n)
+for _ in range(10):  # 3 s: the record's answer comes 0.3 s after MAIL
+    c.sendall(b'x' * (n // 10)); time.sleep(0.3)
+bdat = reply()
+c.sendall(b'QUIT\r\n'); reply()
+print(mail[:3], rcpt[:3], bdat[:9])
+EOF
+)
+expect_eq "SPF fail during a BDAT chunk over the size limit: MAIL 250, RCPT 250, the chunk 552" \
+	"250 250 552 5.3.4" "$got"
+wait_log "$tmp/serve.log" 'from=<user@slowfail.outage.test>' 1
+lines=$(grep -c 'from=<user@slowfail.outage.test>' "$tmp/serve.log")
+grep -q 'from=<user@slowfail.outage.test>.*verdict=drop(at MAIL) code="550 5.7.23"' "$tmp/serve.log" && [ "$lines" = 1 ] \
+	&& ok "... and one log line for it, drop(at MAIL)" \
+	|| not_ok "one drop(at MAIL) line for the slow SPF fail" "$(grep 'slowfail' "$tmp/serve.log")"
 
 daemon_stop
 missing=0

@@ -3,24 +3,30 @@
 for tests that exercise the c-ares path (never the machine's resolver).
 
 usage: dkim_dns_server.py RECORDS PORTFILE
-RECORDS lines: `NAME TXT VALUE...` or `NAME TIMEOUT` (queries dropped).
+RECORDS lines: `NAME TXT VALUE...`, `NAME TIMEOUT` (queries dropped), or
+`NAME DELAY MS VALUE...` (the TXT answer sent MS milliseconds late).
 Other names: NXDOMAIN. Binds an ephemeral port, writes it to PORTFILE,
 serves until killed.
 """
 import socket
 import struct
 import sys
+import threading
 
 
 def load(path):
-    txt, drop = {}, set()
+    txt, drop, delay = {}, set(), {}
     for line in open(path, encoding="latin-1"):
         parts = line.rstrip("\n").split(" ", 2)
         if len(parts) >= 2 and parts[1] == "TIMEOUT":
             drop.add(parts[0].lower())
         elif len(parts) == 3 and parts[1] == "TXT":
             txt.setdefault(parts[0].lower(), []).append(parts[2].encode("latin-1"))
-    return txt, drop
+        elif len(parts) == 3 and parts[1] == "DELAY":
+            ms, value = parts[2].split(" ", 1)
+            delay[parts[0].lower()] = int(ms) / 1000
+            txt.setdefault(parts[0].lower(), []).append(value.encode("latin-1"))
+    return txt, drop, delay
 
 
 def qname(msg):
@@ -47,7 +53,7 @@ def answer(msg, txt):
 
 
 def main():
-    txt, drop = load(sys.argv[1])
+    txt, drop, delay = load(sys.argv[1])
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     with open(sys.argv[2], "w") as f:
@@ -55,7 +61,11 @@ def main():
     while True:
         msg, peer = s.recvfrom(4096)
         try:
-            if qname(msg)[0] in drop:
+            name = qname(msg)[0]
+            if name in drop:
+                continue
+            if name in delay:
+                threading.Timer(delay[name], s.sendto, (answer(msg, txt), peer)).start()
                 continue
             s.sendto(answer(msg, txt), peer)
         except (IndexError, struct.error):

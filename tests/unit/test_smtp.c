@@ -43,6 +43,18 @@ struct host {
 	size_t ablen;
 };
 
+/* Append to buf (cap bytes, *len used); fails the test rather than
+ * truncate. */
+static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < cap - *len);
+	*len += (size_t)n;
+}
+
 /* "COMMAND HELO <FROM> RCPT,RCPT" (no list without recipients): what
  * the host would log. */
 static void note_abandoned(struct host *h)
@@ -51,13 +63,11 @@ static void note_abandoned(struct host *h)
 	const struct smtp_envelope *env = smtp_abandoned_envelope(h->s, &command);
 	assert_non_null(env);
 	assert_true(env->have_mail);
-	h->ablen += (size_t)snprintf(h->abandoned + h->ablen, sizeof h->abandoned - h->ablen,
-				     "%s %s <%s>", command, env->helo, env->mail_from);
+	size_t cap = sizeof h->abandoned;
+	append(h->abandoned, cap, &h->ablen, "%s %s <%s>", command, env->helo, env->mail_from);
 	for (unsigned i = 0; i < env->nrcpt; i++)
-		h->ablen += (size_t)snprintf(h->abandoned + h->ablen, sizeof h->abandoned - h->ablen,
-					     "%s%s", i ? "," : " ", env->rcpt[i]);
-	h->ablen += (size_t)snprintf(h->abandoned + h->ablen, sizeof h->abandoned - h->ablen, "\n");
-	assert_true(h->ablen < sizeof h->abandoned - 1);
+		append(h->abandoned, cap, &h->ablen, "%s%s", i ? "," : " ", env->rcpt[i]);
+	append(h->abandoned, cap, &h->ablen, "\n");
 }
 
 static void take_output(struct host *h)
@@ -217,8 +227,7 @@ static void run_transcript(const char *path)
 		} else if (!strcmp(line, "E: close")) {
 			expect_close = true;
 		} else if (!strncmp(line, "A: ", 3)) {
-			want_ablen += (size_t)snprintf(want_abandoned + want_ablen,
-						       sizeof want_abandoned - want_ablen, "%s\n", line + 3);
+			append(want_abandoned, sizeof want_abandoned, &want_ablen, "%s\n", line + 3);
 		} else {
 			fail_msg("%s: bad transcript line '%s'", path, line);
 		}
