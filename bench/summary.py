@@ -50,9 +50,12 @@ def rows(results):
         elif b == "daemon":
             sync = ", spool.sync = %s" % r["spool_sync"] if "spool_sync" in r else ""
             spooled = ", %.0f/s into new/" % r["spooled_per_s"] if "spooled_per_s" in r else ""
+            machine = (", machine %.2f ms/msg busy, %.0f %% idle" % (r["machine_busy_ms_per_message"],
+                                                                    r["machine_idle_pct"])
+                       if "machine_busy_ms_per_message" in r else "")
             yield ("daemon messages/s (%d sessions%s)" % (r["sessions"], sync), r["messages_per_s"], "/s",
-                   "p50 %.1f ms, p99 %.1f ms, CPU %.2f ms/msg%s" % (r["p50_ms"], r["p99_ms"],
-                                                                   r["cpu_ms_per_message"], spooled))
+                   "p50 %.1f ms, p99 %.1f ms, CPU %.2f ms/msg%s%s" % (r["p50_ms"], r["p99_ms"],
+                                                                     r["cpu_ms_per_message"], machine, spooled))
             yield ("daemon connections/s (EHLO, QUIT)", r["connections_per_s"], "/s", "")
         elif b == "daemon_load":
             yield ("daemon at %d sessions, spool.sync = %s" % (r["sessions"], r["spool_sync"]),
