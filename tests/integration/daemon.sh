@@ -445,20 +445,20 @@ c.close()
 EOF
 then ok "STARTTLS: delivery over TLS, state reset after the handshake, no plaintext injection (one write or two)"
 else not_ok "STARTTLS with smtplib"; fi
-wait_log "$tmp/serve.log" 'from=<tls-abandon@example.org>' 1
-grep -q 'from=<tls-abandon@example.org> rcpts=bob@example.net size=0 spf=none sender-id=none dkim=none verdict=abandoned code="-" reason="the client abandoned the transaction with STARTTLS"' "$tmp/serve.log" \
-	&& ok "a transaction open at STARTTLS is logged as abandoned" \
-	|| not_ok "STARTTLS-abandoned transaction's line" "$(grep 'tls-abandon' "$tmp/serve.log")"
-wait_log "$tmp/serve.log" 'from=<tls-abandon2@example.org>' 1
-sleep 0.5 # a second line would come at the close
-[ "$(grep -c 'from=<tls-abandon2@example.org>.*verdict=abandoned code="-" reason="the client abandoned the transaction with STARTTLS"' "$tmp/serve.log")" = 1 ] \
-	&& [ "$(grep -c 'from=<tls-abandon2@example.org>' "$tmp/serve.log")" = 1 ] \
-	&& ok "... and with a handshake that fails: the same one line" \
-	|| not_ok "STARTTLS then a failed handshake: one line" "$(grep 'tls-abandon2' "$tmp/serve.log")"
 out=$(printf 'EHLO c.example\r\nQUIT\r\n' | timeout 10 openssl s_client -starttls smtp -connect "127.0.0.1:$port" -quiet 2>/dev/null)
 case $out in *"250 SUBMITTER"*"221 2.0.0"*) ok "openssl s_client -starttls smtp" ;; *) not_ok "openssl s_client -starttls smtp" "$out" ;; esac
 stop
 expect_eq "TLS daemon drains and exits 0" 0 "$stopped"
+# After the stop every log line is out: a second one would be there too.
+starttls_line='verdict=abandoned code="-" reason="the client abandoned the transaction with STARTTLS"'
+[ "$(grep -c "from=<tls-abandon@example.org> rcpts=bob@example.net size=0 spf=none sender-id=none dkim=none $starttls_line" "$tmp/serve.log")" = 1 ] \
+	&& [ "$(grep -c 'from=<tls-abandon@example.org>' "$tmp/serve.log")" = 1 ] \
+	&& ok "a transaction open at STARTTLS is logged as abandoned, once" \
+	|| not_ok "STARTTLS-abandoned transaction's line" "$(grep 'tls-abandon@' "$tmp/serve.log")"
+[ "$(grep -c "from=<tls-abandon2@example.org>.*$starttls_line" "$tmp/serve.log")" = 1 ] \
+	&& [ "$(grep -c 'from=<tls-abandon2@example.org>' "$tmp/serve.log")" = 1 ] \
+	&& ok "... and with a handshake that fails: the same one line" \
+	|| not_ok "STARTTLS then a failed handshake: one line" "$(grep 'tls-abandon2' "$tmp/serve.log")"
 printf 'tls.cert = %s\ntls.key = %s\n' "$tmp/key.pem" "$tmp/cert.pem" >"$tmp/badtls.conf"
 out=$("$AUTHGATE" serve -c "$tmp/badtls.conf" 2>&1); rc=$?
 case "$rc|$out" in "2|authgate serve: $tmp/badtls.conf: TLS: "*) ok "an unusable certificate is a configuration error (exit 2)" ;; *) not_ok "bad certificate" "$rc|$out" ;; esac

@@ -4,10 +4,13 @@
  * found across every possible buffer split.
  *
  * Transcript lines:
- *   C: text      client line, CRLF appended, fed on its own
+ *   C: text      client line (escapes), CRLF appended, fed on its own
  *   P: text      raw bytes fed in one piece (\r \n \t \\ escapes): pipelining
  *   S: text      one expected server reply line (compared in order, in full)
  *   M: text      the message the host received at the last end-of-data (escapes)
+ *   A: text      a transaction RSET or HELO/EHLO abandoned (SMTP_EV_ABANDON):
+ *                "COMMAND HELO <FROM> RCPT,RCPT"; compared as a list of their
+ *                own at the end (their place among the S: lines is cosmetic)
  *   > verdict CODE STATUS TEXT   how the host answers messages from now on
  *   > reject-tx CODE STATUS TEXT an early verdict on the open transaction
  *   > tls                        the host finished the TLS handshake
