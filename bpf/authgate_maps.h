@@ -27,6 +27,9 @@
  *   steer_groups hash     listen port → group index        userspace
  *   steer_load   array    worker → ag_worker_load           workers (sessions open)
  *   steer_cfg    array    0 → ag_steer_cfg                  userspace at start
+ *   verdicts   array, AG_MAX_WORKERS slots: worker → ag_verdicts   workers, through a
+ *              mapping (BPF_F_MMAPABLE; no program touches it). One line of
+ *              the transaction log adds one to a slot: sum the slots
  */
 #ifndef AUTHGATE_BPF_MAPS_H
 #define AUTHGATE_BPF_MAPS_H
@@ -103,6 +106,28 @@ struct ag_steer_cfg {
 struct ag_worker_load {
 	__u64 sessions; /* open sessions, written by the worker */
 	__u64 steered;  /* connections the program picked it for */
+};
+
+/* verdicts: what the transaction log says, counted. Each check's result
+ * has its own counter (AUTH_* order: none, pass, fail, softfail, neutral,
+ * temperror, permerror, policy), so "how many failed DKIM" is one field. */
+struct ag_check_results {
+	__u64 none, pass, fail, softfail, neutral, temperror, permerror, policy;
+};
+
+struct ag_verdicts {
+	__u64 transactions; /* log lines: the sum of the verdicts below */
+	__u64 accept;
+	__u64 drop;             /* rejected after the data: 550 */
+	__u64 drop_discarded;   /* policy.drop_action = discard: 250, dropped */
+	__u64 drop_quarantined; /* policy.drop_action = quarantine */
+	__u64 drop_at_mail;     /* refused after MAIL FROM (SPF or SUBMITTER fail) */
+	__u64 refused_size;
+	__u64 tempfail;
+	__u64 tempfail_timeout; /* timeouts.data_term */
+	__u64 tempfail_local;   /* no memory for the verdict */
+	__u64 abandoned;        /* ended without a reply to a message */
+	struct ag_check_results spf, sender_id, dkim;
 };
 
 #endif

@@ -66,8 +66,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return getenv("AUTHGATE_BPF_DEBUG") ? vfprintf(stderr, fmt, ap) : 0;
 }
 
-/* mkdir -p, with bpffs mounted on /sys/fs/bpf when it is missing there. */
-static int ensure_pin_dir(const char *dir)
+int bpf_pin_dir_ready(const char *dir)
 {
 	struct statfs fs;
 	if (strncmp(dir, "/sys/fs/bpf", 11) == 0 &&
@@ -93,9 +92,7 @@ static int ensure_pin_dir(const char *dir)
 	return 0;
 }
 
-/* Reuse a pinned map when its layout is ours; otherwise remove the pin
- * (libbpf pins the fresh map after load). */
-static int reuse_or_replace(struct bpf_map *map, const char *dir)
+int bpf_reuse_pinned(struct bpf_map *map, const char *dir)
 {
 	char path[CONFIG_PATH_MAX + 32];
 	snprintf(path, sizeof path, "%s/%s", dir, bpf_map__name(map));
@@ -223,16 +220,16 @@ int bpf_xdp_start(const struct config *cfg)
 	if (!(g.ifindex = (int)if_nametoindex(ifname)))
 		goto fail;
 	step = "pin directory";
-	if (ensure_pin_dir(cfg->bpf_pin_dir) < 0)
+	if (bpf_pin_dir_ready(cfg->bpf_pin_dir) < 0)
 		goto fail;
 	step = "open";
 	if (!(g.flow = smtp_flow__open()))
 		goto fail;
 	step = "pinned maps";
-	if (reuse_or_replace(g.flow->maps.flows, cfg->bpf_pin_dir) < 0 ||
-	    reuse_or_replace(g.flow->maps.stats, cfg->bpf_pin_dir) < 0 ||
-	    reuse_or_replace(g.flow->maps.blocklist, cfg->bpf_pin_dir) < 0 ||
-	    reuse_or_replace(g.flow->maps.blocklist_gen, cfg->bpf_pin_dir) < 0)
+	if (bpf_reuse_pinned(g.flow->maps.flows, cfg->bpf_pin_dir) < 0 ||
+	    bpf_reuse_pinned(g.flow->maps.stats, cfg->bpf_pin_dir) < 0 ||
+	    bpf_reuse_pinned(g.flow->maps.blocklist, cfg->bpf_pin_dir) < 0 ||
+	    bpf_reuse_pinned(g.flow->maps.blocklist_gen, cfg->bpf_pin_dir) < 0)
 		goto fail;
 	step = "load";
 	if (smtp_flow__load(g.flow) < 0)

@@ -46,4 +46,13 @@ void bpf_stop(void);
 
 bool bpf_xdp_active(void);
 
+/* For the other pinned maps (verdict_stats.c). mkdir -p dir, with bpffs
+ * mounted on /sys/fs/bpf when it is missing there; -1 with errno set (also
+ * when dir is not on a bpffs). */
+int bpf_pin_dir_ready(const char *dir);
+/* Before load: reuse dir/<map name> when its layout is the map's,
+ * otherwise remove the stale pin so that the fresh map can be pinned. */
+struct bpf_map;
+int bpf_reuse_pinned(struct bpf_map *map, const char *dir);
+
 #endif

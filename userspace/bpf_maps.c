@@ -105,6 +105,21 @@ void ag_flow_addr_format(const struct ag_flow_key *k, bool src, char *buf, size_
 		snprintf(buf, len, "?");
 }
 
+int ag_verdicts_read(int fd, struct ag_verdicts *out)
+{
+	memset(out, 0, sizeof *out);
+	__u64 *sum = (__u64 *)out;
+	for (__u32 slot = 0; slot < AG_MAX_WORKERS; slot++) {
+		struct ag_verdicts v;
+		if (bpf_map_lookup_elem(fd, &slot, &v) < 0)
+			return -1;
+		const __u64 *each = (const __u64 *)&v; /* all __u64, field by field */
+		for (size_t i = 0; i < sizeof v / sizeof *each; i++)
+			sum[i] += each[i];
+	}
+	return 0;
+}
+
 int ag_stats_read(int fd, struct ag_stats *out)
 {
 	int ncpu = libbpf_num_possible_cpus();

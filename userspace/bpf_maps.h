@@ -4,8 +4,8 @@
  * and printing, per-CPU sums, blocklist add/delete/list/sweep. Works on
  * map fds, so it needs no skeleton and no daemon.
  *
- * Pins live in <pin_dir>/flows, /stats, /blocklist, /blocklist_gen
- * (bpf.pin_dir, default /sys/fs/bpf/authgate). Layouts: bpf/authgate_maps.h.
+ * Pins live in <pin_dir>/flows, /stats, /blocklist, /blocklist_gen and
+ * /verdicts (bpf.pin_dir, default /sys/fs/bpf/authgate). Layouts: bpf/authgate_maps.h.
  *
  * blocklist_gen: XDP skips the blocklist for a known flow already checked
  * against the generation value now in that map, so every add must store a
@@ -40,6 +40,9 @@ void ag_prefix_format(const struct ag_block_key *k, char *buf, size_t len);
 void ag_block_key_of(const struct sockaddr_storage *ss, struct ag_block_key *k);
 /* A flow key's address as text. */
 void ag_flow_addr_format(const struct ag_flow_key *k, bool src, char *buf, size_t len);
+
+/* Sum the verdicts map's slots (one per worker); -1 with errno set. */
+int ag_verdicts_read(int verdicts_fd, struct ag_verdicts *out);
 
 /* Sum the per-CPU stats copies; -1 with errno set. */
 int ag_stats_read(int stats_fd, struct ag_stats *out);

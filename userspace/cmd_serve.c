@@ -12,6 +12,7 @@
 #include "log.h"
 #include "spool_sync.h"
 #include "tls.h"
+#include "verdict_stats.h"
 #include "worker.h"
 
 #include <fcntl.h>
@@ -153,6 +154,7 @@ static int run(struct config *cfg, const char *path)
 		return 1;
 	}
 	bpf_xdp_start(cfg); /* logs once whether XDP is on; never fatal */
+	verdict_stats_start(cfg); /* the same */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -220,6 +222,7 @@ static int run(struct config *cfg, const char *path)
 	spool_journal_close(d.journal); /* publishes what is left first */
 	d.journal = NULL;
 	free(w);
+	verdict_stats_stop(); /* after the workers: they count into it */
 	bpf_stop();
 	spool_close(&d.spool);
 	SSL_CTX_free(d.tls_ctx);

@@ -1,8 +1,10 @@
 /*
- * cmd_stats — `authgate stats` (the XDP counters and the busiest flows)
- * and `authgate block add|del|list` (the XDP blocklist), both on the maps
- * the daemon pinned under bpf.pin_dir. They need no running daemon, only
- * the pins (and the privileges to open them).
+ * cmd_stats — `authgate stats` (the XDP counters and the busiest flows),
+ * `authgate verdicts` (the transaction log counted: verdicts and each
+ * check's results) and `authgate block add|del|list` (the XDP
+ * blocklist), all on the maps the daemon pinned under bpf.pin_dir. They
+ * need no running daemon, only the pins (and the privileges to open
+ * them).
  */
 #include "bpf_maps.h"
 #include "cli.h"
@@ -26,6 +28,17 @@ static const char stats_usage[] =
 	"  --json         one JSON object instead of text\n"
 	"  --top N        how many flows (default 10, 0: none)\n"
 	"exit status: 0 ok, 1 the maps cannot be opened, 2 usage error.\n";
+
+static const char verdicts_usage[] =
+	"usage: authgate verdicts [--pin-dir DIR] [--json]\n\n"
+	"Print the daemon's transaction counters from DIR/verdicts (default\n"
+	AG_PIN_DIR_DEFAULT "): one per verdict of the transaction log, then\n"
+	"each check's results (spf.fail: transactions whose SPF check failed).\n"
+	"They go on across restarts of the daemon; remove the pin to reset them.\n\n"
+	"options:\n"
+	"  --pin-dir DIR  where the daemon pinned its maps (bpf.pin_dir)\n"
+	"  --json         one JSON object instead of text\n"
+	"exit status: 0 ok, 1 the map cannot be opened, 2 usage error.\n";
 
 static const char block_usage[] =
 	"usage: authgate block add PREFIX [--ttl SECONDS] [--pin-dir DIR]\n"
@@ -171,6 +184,83 @@ int cmd_stats(int argc, char **argv)
 	free(rows);
 	close(sfd);
 	close(ffd);
+	return 0;
+}
+
+static void print_verdicts(const struct ag_verdicts *v, bool json)
+{
+	static const char *const verdicts[] = {
+		"transactions", "accept", "drop", "drop_discarded", "drop_quarantined", "drop_at_mail",
+		"refused_size", "tempfail", "tempfail_timeout", "tempfail_local", "abandoned"};
+	static const char *const checks[] = {"spf", "sender_id", "dkim"};
+	static const char *const results[] = {"none", "pass", "fail", "softfail",
+					      "neutral", "temperror", "permerror", "policy"};
+	const __u64 *count = (const __u64 *)v; /* the fields in the order named above */
+	size_t i = 0;
+	for (; i < sizeof verdicts / sizeof *verdicts; i++) {
+		if (json)
+			printf("%s\"%s\":%llu", i ? "," : "{", verdicts[i], (unsigned long long)count[i]);
+		else
+			printf("%-22s %llu\n", verdicts[i], (unsigned long long)count[i]);
+	}
+	for (size_t c = 0; c < 3; c++) {
+		if (json)
+			printf(",\"%s\":{", checks[c]);
+		for (size_t r = 0; r < 8; r++, i++) {
+			if (json)
+				printf("%s\"%s\":%llu", r ? "," : "", results[r], (unsigned long long)count[i]);
+			else
+				printf("%s.%-*s %llu\n", checks[c], (int)(21 - strlen(checks[c])), results[r],
+				       (unsigned long long)count[i]);
+		}
+		if (json)
+			printf("}");
+	}
+	if (json)
+		printf("}\n");
+}
+
+_Static_assert(sizeof(struct ag_verdicts) == (11 + 3 * 8) * sizeof(__u64),
+	       "print_verdicts names every field");
+
+int cmd_verdicts(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pin-dir", required_argument, NULL, 'p'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dir = AG_PIN_DIR_DEFAULT;
+	bool json = false;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return fputs(verdicts_usage, stdout), 0;
+		else if (c == 'p')
+			dir = optarg;
+		else if (c == 'j')
+			json = true;
+		else
+			return cli_bad_option("verdicts", argv);
+	}
+	if (optind != argc)
+		return cli_usage_error("verdicts", "unexpected argument '%s'", argv[optind]);
+	int fd = ag_pin_open(dir, "verdicts");
+	if (fd < 0) {
+		fprintf(stderr, "authgate verdicts: %s/verdicts: %s%s\n", dir, strerror(errno),
+			errno == ENOENT ? " (has a daemon with this bpf.pin_dir run?)" : "");
+		return 1;
+	}
+	struct ag_verdicts v;
+	int rc = ag_verdicts_read(fd, &v);
+	close(fd);
+	if (rc < 0) {
+		fprintf(stderr, "authgate verdicts: %s/verdicts: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	print_verdicts(&v, json);
 	return 0;
 }
 

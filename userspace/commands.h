@@ -12,6 +12,7 @@ int cmd_senderid(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_verdicts(int argc, char **argv);
 int cmd_block(int argc, char **argv);
 
 #endif

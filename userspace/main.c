@@ -18,6 +18,7 @@ const struct cli_command cli_commands[] = {
 	{"verify", "all three checks and the verdict for one message", cmd_verify},
 	{"serve", "the SMTP daemon (io_uring workers, verification, spool)", cmd_serve},
 	{"stats", "XDP counters and the busiest SMTP flows (pinned maps)", cmd_stats},
+	{"verdicts", "transactions counted by verdict and check result (pinned map)", cmd_verdicts},
 	{"block", "add, delete or list XDP blocklist prefixes", cmd_block},
 	{NULL, NULL, NULL},
 };

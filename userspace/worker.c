@@ -6,6 +6,7 @@
 #include "bpf_loader.h"
 #include "bufring.h"
 #include "log.h"
+#include "verdict_stats.h"
 #include "session.h"
 
 #include "../verify/dkim_key.h"
@@ -362,6 +363,7 @@ static void on_tmpfile(struct worker *w, int res)
 void worker_log_transaction(struct worker *w, const struct log_txn *t)
 {
 	char line[LOG_LINE_MAX];
+	verdict_stats_count(w->id, t);
 	size_t n = log_format_transaction(w->cfg->log_format, t, line, sizeof line);
 	if (logq_line(&w->log, line, n))
 		return;

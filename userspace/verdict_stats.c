@@ -1,0 +1,132 @@
+/*
+ * verdict_stats — see verdict_stats.h.
+ */
+#include "verdict_stats.h"
+
+#include "bpf_loader.h"
+#include "bpf_maps.h"
+
+#include "verdicts.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct ag_check_results) == AUTH_RESULT_COUNT * sizeof(__u64),
+	       "one counter per auth_result, in its order");
+
+static struct {
+	struct verdicts *skel;
+	struct ag_verdicts *slots; /* the map's memory, AG_MAX_WORKERS of them */
+	size_t mapped;
+} g;
+
+/* The log's verdict words (docs/configuration.md) and their counters. */
+static const struct {
+	const char *verdict;
+	size_t offset;
+} verdict_fields[] = {
+	{"accept", offsetof(struct ag_verdicts, accept)},
+	{"drop", offsetof(struct ag_verdicts, drop)},
+	{"drop(discarded)", offsetof(struct ag_verdicts, drop_discarded)},
+	{"drop(quarantined)", offsetof(struct ag_verdicts, drop_quarantined)},
+	{"drop(at MAIL)", offsetof(struct ag_verdicts, drop_at_mail)},
+	{"refused(size)", offsetof(struct ag_verdicts, refused_size)},
+	{"tempfail", offsetof(struct ag_verdicts, tempfail)},
+	{"tempfail(timeout)", offsetof(struct ag_verdicts, tempfail_timeout)},
+	{"tempfail(local)", offsetof(struct ag_verdicts, tempfail_local)},
+	{"abandoned", offsetof(struct ag_verdicts, abandoned)},
+};
+
+static size_t page_round(size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	return (n + page - 1) / page * page;
+}
+
+static int load_and_pin(const char *dir, const char **step)
+{
+	*step = "pin directory";
+	if (bpf_pin_dir_ready(dir) < 0)
+		return -1;
+	*step = "open";
+	if (!(g.skel = verdicts__open()))
+		return -1;
+	*step = "pinned map";
+	if (bpf_reuse_pinned(g.skel->maps.verdicts, dir) < 0)
+		return -1;
+	*step = "load";
+	if (verdicts__load(g.skel) < 0)
+		return -1;
+	*step = "pin";
+	char path[CONFIG_PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/verdicts", dir);
+	if (!bpf_map__is_pinned(g.skel->maps.verdicts) &&
+	    bpf_map__pin(g.skel->maps.verdicts, path) < 0 && errno != EEXIST)
+		return -1;
+	*step = "mmap";
+	g.mapped = page_round(sizeof(struct ag_verdicts) * AG_MAX_WORKERS);
+	void *p = mmap(NULL, g.mapped, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(g.skel->maps.verdicts), 0);
+	if (p == MAP_FAILED)
+		return -1;
+	g.slots = p;
+	return 0;
+}
+
+bool verdict_stats_start(const struct config *cfg)
+{
+	const char *step;
+	if (load_and_pin(cfg->bpf_pin_dir, &step) == 0) {
+		log_notice("verdict counters in %s/verdicts", cfg->bpf_pin_dir);
+		return true;
+	}
+	int e = errno;
+	log_notice("verdict counters: %s failed: %s%s; counting only in the log", step, strerror(e),
+		   e == EPERM || e == EACCES ? " (needs root or CAP_BPF)" : "");
+	verdicts__destroy(g.skel);
+	g.skel = NULL;
+	return false;
+}
+
+static void add(__u64 *counter)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED); /* a slot may be shared past AG_MAX_WORKERS */
+}
+
+static void count_results(struct ag_check_results *r, enum auth_result result)
+{
+	__u64 *each = (__u64 *)r; /* AUTH_* order (authgate_maps.h) */
+	if ((unsigned)result < sizeof *r / sizeof *each)
+		add(&each[result]);
+}
+
+void verdict_stats_count(unsigned worker, const struct log_txn *t)
+{
+	if (!g.slots)
+		return;
+	struct ag_verdicts *v = &g.slots[worker % AG_MAX_WORKERS];
+	add(&v->transactions);
+	for (size_t i = 0; i < sizeof verdict_fields / sizeof verdict_fields[0]; i++)
+		if (strcmp(t->verdict, verdict_fields[i].verdict) == 0) {
+			add((__u64 *)((char *)v + verdict_fields[i].offset));
+			break;
+		}
+	count_results(&v->spf, t->results[POLICY_SPF]);
+	count_results(&v->sender_id, t->results[POLICY_SENDERID]);
+	count_results(&v->dkim, t->results[POLICY_DKIM]);
+}
+
+void verdict_stats_stop(void)
+{
+	if (g.slots)
+		munmap(g.slots, g.mapped);
+	g.slots = NULL;
+	verdicts__destroy(g.skel);
+	g.skel = NULL;
+}
