@@ -81,7 +81,7 @@ start_daemon() {
 	shift 2
 	printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.bench" "spool = $spool" \
 		"spool.sync = $mode" "dns.zone = $tmp/zone" \
-		"dns.servers = 127.0.0.1:9" "xdp.interface = none" "workers = 2" \
+		"dns.servers = 127.0.0.1:9" "xdp.interface = none" "bpf.verdicts = no" "workers = 2" \
 		"limits.sessions_per_ip = 10000" "limits.message_size = 1M" "$@" >"$tmp/a.conf"
 	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log-$mode" &
 	pid=$!

@@ -20,7 +20,7 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' E
 per_session() { # COMMAND_BUFFERS → bytes per idle session
 	local port
 	port=$(free_port)
-	printf '%s\n' "listen = 127.0.0.1:$port" "spool = $tmp/spool" "xdp.interface = none" "workers = 2" \
+	printf '%s\n' "listen = 127.0.0.1:$port" "spool = $tmp/spool" "xdp.interface = none" "bpf.verdicts = no" "workers = 2" \
 		"limits.sessions = 20000" "limits.sessions_per_ip = 20000" \
 		"limits.command_buffers = $1" >"$tmp/a.conf"
 	"$top/$BUILD/authgate" serve -c "$tmp/a.conf" 2>"$tmp/log" &

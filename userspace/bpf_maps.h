@@ -41,7 +41,10 @@ void ag_block_key_of(const struct sockaddr_storage *ss, struct ag_block_key *k);
 /* A flow key's address as text. */
 void ag_flow_addr_format(const struct ag_flow_key *k, bool src, char *buf, size_t len);
 
-/* Sum the verdicts map's slots (one per worker); -1 with errno set. */
+/* Whether fd is a verdicts map of this build's layout (bpf/authgate_maps.h). */
+bool ag_verdicts_layout_ok(int verdicts_fd);
+/* Sum the verdicts map's slots (one per worker); -1 with errno set
+ * (EPROTO: the map has another layout). */
 int ag_verdicts_read(int verdicts_fd, struct ag_verdicts *out);
 
 /* Sum the per-CPU stats copies; -1 with errno set. */

@@ -257,7 +257,11 @@ int cmd_verdicts(int argc, char **argv)
 	int rc = ag_verdicts_read(fd, &v);
 	close(fd);
 	if (rc < 0) {
-		fprintf(stderr, "authgate verdicts: %s/verdicts: %s\n", dir, strerror(errno));
+		if (errno == EPROTO)
+			fprintf(stderr, "authgate verdicts: %s/verdicts: not the layout of this "
+				"version (pinned by another authgate?)\n", dir);
+		else
+			fprintf(stderr, "authgate verdicts: %s/verdicts: %s\n", dir, strerror(errno));
 		return 1;
 	}
 	print_verdicts(&v, json);

@@ -53,6 +53,7 @@ static const struct key keys[] = {
 	{"bpf.pin_dir", V_STR, STR(bpf_pin_dir), 0, 0},
 	{"bpf.steer", V_STR, STR(bpf_steer), 0, 0, check_steer},
 	{"bpf.keep_blocklist", V_BOOL, F(bpf_keep_blocklist), 0, 0, 1},
+	{"bpf.verdicts", V_BOOL, F(bpf_verdicts), 0, 0, 1},
 	{"xdp.block_after", V_UINT, F(xdp_block_after), 0, 0, 1000000},
 	{"xdp.block_ttl", V_SECONDS, F(xdp_block_ttl), 0, 1, 31536000},
 	{"xdp.block_window", V_SECONDS, F(xdp_block_window), 0, 1, 86400},
@@ -89,6 +90,7 @@ void config_defaults(struct config *c)
 	c->dns_tries = 2;
 	snprintf(c->xdp_interface, sizeof c->xdp_interface, "lo");
 	snprintf(c->bpf_pin_dir, sizeof c->bpf_pin_dir, "/sys/fs/bpf/authgate");
+	c->bpf_verdicts = true;
 	snprintf(c->xdp_mode, sizeof c->xdp_mode, "auto");
 	snprintf(c->bpf_steer, sizeof c->bpf_steer, "hash");
 	c->xdp_block_after = 10;

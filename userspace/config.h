@@ -60,6 +60,7 @@ struct config {
 	char bpf_pin_dir[CONFIG_PATH_MAX];
 	char bpf_steer[16]; /* hash, least, off: SK_REUSEPORT worker choice */
 	bool bpf_keep_blocklist;
+	bool bpf_verdicts; /* pin and count <pin_dir>/verdicts */
 	unsigned xdp_block_after, xdp_block_ttl, xdp_block_window; /* count, s, s */
 	size_t message_size;
 	unsigned recipients, sessions, sessions_per_ip;

@@ -17,7 +17,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-_Static_assert(sizeof(struct ag_check_results) == AUTH_RESULT_COUNT * sizeof(__u64),
+_Static_assert(sizeof(struct ag_check_results) == AUTH_RESULT_COUNT * sizeof(__u64) &&
+		       AUTH_POLICY + 1 == AUTH_RESULT_COUNT,
 	       "one counter per auth_result, in its order");
 
 static struct {
@@ -49,6 +50,32 @@ static size_t page_round(size_t n)
 	return (n + page - 1) / page * page;
 }
 
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof info;
+	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+/* Pin the map, unless the pin is this very map (reused before load). A
+ * pin to another map (a daemon started at the same moment pinned its own)
+ * would leave us counting where nobody reads: that is a failure. */
+static int pin_or_check(struct bpf_map *map, const char *dir)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/verdicts", dir);
+	if (bpf_map__pin(map, path) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	int fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	bool same = map_id(fd) == map_id(bpf_map__fd(map));
+	close(fd);
+	return same ? 0 : (errno = EEXIST, -1);
+}
+
 static int load_and_pin(const char *dir, const char **step)
 {
 	*step = "pin directory";
@@ -64,10 +91,7 @@ static int load_and_pin(const char *dir, const char **step)
 	if (verdicts__load(g.skel) < 0)
 		return -1;
 	*step = "pin";
-	char path[CONFIG_PATH_MAX + 32];
-	snprintf(path, sizeof path, "%s/verdicts", dir);
-	if (!bpf_map__is_pinned(g.skel->maps.verdicts) &&
-	    bpf_map__pin(g.skel->maps.verdicts, path) < 0 && errno != EEXIST)
+	if (pin_or_check(g.skel->maps.verdicts, dir) < 0)
 		return -1;
 	*step = "mmap";
 	g.mapped = page_round(sizeof(struct ag_verdicts) * AG_MAX_WORKERS);
@@ -82,13 +106,17 @@ static int load_and_pin(const char *dir, const char **step)
 bool verdict_stats_start(const struct config *cfg)
 {
 	const char *step;
+	if (!cfg->bpf_verdicts) {
+		log_notice("verdict counters off (bpf.verdicts = no); counting only in the log");
+		return false;
+	}
 	if (load_and_pin(cfg->bpf_pin_dir, &step) == 0) {
 		log_notice("verdict counters in %s/verdicts", cfg->bpf_pin_dir);
 		return true;
 	}
 	int e = errno;
 	log_notice("verdict counters: %s failed: %s%s; counting only in the log", step, strerror(e),
-		   e == EPERM || e == EACCES ? " (needs root or CAP_BPF)" : "");
+		   e == EPERM || e == EACCES ? " (needs root, or CAP_BPF and a bpffs it may write)" : "");
 	verdicts__destroy(g.skel);
 	g.skel = NULL;
 	return false;

@@ -2,8 +2,8 @@
  * verdict_stats — the transaction log, counted: per verdict and per
  * check result (struct ag_verdicts, bpf/authgate_maps.h), in a BPF array
  * map pinned as <bpf.pin_dir>/verdicts, so that `bpftool map dump` and
- * `authgate stats` show how many transactions failed which check without
- * reading the log.
+ * `authgate verdicts` show how many transactions failed which check
+ * without reading the log. bpf.verdicts = no turns it off.
  *
  * Owns: loading bpf/verdicts.bpf.c (whether XDP runs or not), pinning its
  * map (a pin with our layout is reused: the counters go on across

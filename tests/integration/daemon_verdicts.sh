@@ -2,12 +2,15 @@
 # Integration: the verdict counters (userspace/verdict_stats.c). A real
 # `authgate serve` with XDP off pins <bpf.pin_dir>/verdicts on a bpffs the
 # test mounts itself; real clients make an accepted message, a refusal at
-# MAIL (SPF fail), an abandoned transaction (RSET) and a tempfail. Then:
+# MAIL (SPF fail), an abandoned transaction (RSET) and a message whose
+# body changed after signing (DKIM fail). Then:
 #   - `authgate verdicts --json` and `bpftool map dump` (summed over the
 #     workers' slots) both equal the counts made from the daemon's own
 #     JSON log lines: every verdict and every check result;
 #   - a second daemon on the same pin dir goes on counting (the pin is
-#     reused, not replaced);
+#     reused, not replaced), while a pin of another layout is replaced, and
+#     the CLI will not read one;
+#   - bpf.verdicts = no pins nothing and says so;
 #   - `authgate verdicts` without the pin exits 1 and says why.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -143,10 +146,21 @@ tap_py() { # Python's "ok|not_ok<TAB>name<TAB>detail" lines in FILE as TAP
 }
 counts() { sed -n 's/^ok\t.*: counts\t//p' "$1"; } # FILE: the log's figures
 
+# A pin of another layout (an older authgate's, say): the CLI refuses to
+# read it, and the daemon replaces it.
+mkdir -p "$pins"
+bpftool map create "$pins/verdicts" type array key 4 value 8 entries 64 name verdicts
+out=$("$AUTHGATE" verdicts --pin-dir "$pins" 2>&1); rc=$?
+expect_eq "a verdicts pin of another layout: the CLI says so, exit 1" \
+	"1|authgate verdicts: $pins/verdicts: not the layout of this version (pinned by another authgate?)" "$rc|$out"
+
 daemon_start "$tmp/a.conf" "$tmp/serve.log"
 wait_log "$tmp/serve.log" "verdict counters in $pins/verdicts" 1 \
 	&& ok "the daemon pins its verdict counters with XDP off" \
 	|| not_ok "verdict counters pinned" "$(grep -i verdict "$tmp/serve.log")"
+grep -q "bpf: $pins/verdicts has another layout; replacing the stale pin" "$tmp/serve.log" \
+	&& ok "... replacing the pin of another layout, with a line that says so" \
+	|| not_ok "stale verdicts pin replaced" "$(grep -i verdicts "$tmp/serve.log")"
 expect_eq "accepted, refused at MAIL, abandoned, then the tampered message: 550" 550 "$(send)"
 daemon_stop
 expect_eq "the daemon exits 0" 0 "$daemon_status"
@@ -164,6 +178,15 @@ expect_eq "the second daemon exits 0" 0 "$daemon_status"
 compare "after a restart" >"$tmp/cmp2"
 tap_py "$tmp/cmp2"
 expect_eq "after a restart: the counts of both runs" "8 2 2 2 2 2 2" "$(counts "$tmp/cmp2")"
+
+# bpf.verdicts = no: a line says so, and nothing is pinned.
+echo "bpf.verdicts = no" >>"$tmp/a.conf"
+sed -i "s|^bpf.pin_dir = .*|bpf.pin_dir = $tmp/bpffs/off|" "$tmp/a.conf"
+daemon_start "$tmp/a.conf" "$tmp/serve.log"
+daemon_stop
+grep -q "verdict counters off (bpf.verdicts = no); counting only in the log" "$tmp/serve.log" && [ ! -e "$tmp/bpffs/off/verdicts" ] \
+	&& [ "$daemon_status" = 0 ] && ok "bpf.verdicts = no: no pin, one line, exit 0" \
+	|| not_ok "bpf.verdicts = no" "exit $daemon_status; $(ls "$tmp/bpffs/off" 2>&1); $(grep -i 'verdict counters' "$tmp/serve.log" | tail -2)"
 
 out=$("$AUTHGATE" verdicts --pin-dir "$tmp/bpffs/nothing" 2>&1); rc=$?
 case "$rc|$out" in

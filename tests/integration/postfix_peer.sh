@@ -39,7 +39,7 @@ check "unbound serves the corpus zone on the namespace's 127.0.0.1:53" stack_unb
 stack_cert "$tmp"
 check "Postfix, OpenDKIM and policyd-spf start" stack_postfix "$tmp" 2526
 printf '%s\n' "listen = 127.0.0.1:2525" "hostname = mx.corpus.test" "spool = $tmp/spool" \
-	"dns.servers = 127.0.0.1:53" "xdp.interface = none" "workers = 2" \
+	"dns.servers = 127.0.0.1:53" "xdp.interface = none" "bpf.verdicts = no" "workers = 2" \
 	"tls.cert = $tmp/cert.pem" "tls.key = $tmp/key.pem" >"$tmp/authgate.conf"
 "$AUTHGATE" serve -c "$tmp/authgate.conf" 2>"$tmp/authgate.log" &
 agpid=$!

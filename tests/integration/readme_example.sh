@@ -36,8 +36,9 @@ if [ "$(id -u)" = 0 ]; then
 	mkdir -p "$tmp/bpffs" && mount -t bpf bpf "$tmp/bpffs" 2>/dev/null && bpffs=$tmp/bpffs
 	if [ -n "$ns" ] && [ -n "$bpffs" ]; then
 		echo "bpf.pin_dir = $bpffs/authgate" >>"$tmp/authgate.conf"
-	else
+	else # and nothing pinned in the host's /sys/fs/bpf either
 		sed -i 's/^xdp.interface = .*/xdp.interface = none/' "$tmp/authgate.conf"
+		echo "bpf.verdicts = no" >>"$tmp/authgate.conf"
 	fi
 fi
 pre=() # what runs a command where the daemon is

@@ -11,6 +11,9 @@
 #                          silent), for ten minutes; its port in
 #                          $silent_port, its process in $silent_pid
 #   daemon_start CONF LOG  start the daemon in the background; pid in $daemon_pid
+#                          (CONF gains "bpf.verdicts = no" unless it names a
+#                          bpf.pin_dir or bpf.verdicts: tests keep off the
+#                          host's /sys/fs/bpf)
 #   daemon_stop            SIGTERM, wait; the exit status in $daemon_status
 #   daemon_kill            kill -9 the daemon, if one runs, and wait for it (so
 #                          that its hold on files and mounts is gone)
@@ -62,6 +65,9 @@ time.sleep(600)')
 
 daemon_pid=
 daemon_start() {
+	# A test daemon never touches the host's bpffs: without a pin dir of the
+	# test's own, no verdict counters (they would pin /sys/fs/bpf/authgate).
+	grep -q '^bpf\.\(verdicts\|pin_dir\) ' "$1" || echo "bpf.verdicts = no" >>"$1"
 	"$AUTHGATE" serve -c "$1" >>"$2" 2>&1 &
 	daemon_pid=$!
 	wait_port "$(sed -n 's/^listen = .*:\([0-9]*\)$/\1/p' "$1" | head -1)"

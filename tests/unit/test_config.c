@@ -46,6 +46,7 @@ static void defaults(void **state)
 	assert_int_equal(c.drop_action, DROP_REJECT);
 	assert_int_equal(c.dkim_max_signatures, 5);
 	assert_string_equal(c.bpf_pin_dir, "/sys/fs/bpf/authgate");
+	assert_true(c.bpf_verdicts);
 }
 
 static void every_kind_of_value(void **state)
@@ -62,6 +63,7 @@ static void every_kind_of_value(void **state)
 			       "limits.message_size = 10M\n"
 			       "timeouts.command = 2m\n"
 			       "bpf.keep_blocklist = yes\n"
+			       "bpf.verdicts = no\n"
 			       "policy.softfail = fail\n"
 			       "policy.permerror = neutral\n"
 			       "policy.drop_action = quarantine\n"
@@ -88,6 +90,7 @@ static void every_kind_of_value(void **state)
 	assert_string_equal(c.xdp_mode, "native");
 	assert_string_equal(c.bpf_steer, "least");
 	assert_true(c.bpf_keep_blocklist);
+	assert_false(c.bpf_verdicts);
 	assert_int_equal(c.policy.softfail, TREAT_FAIL);
 	assert_int_equal(c.policy.permerror, TREAT_NEUTRAL);
 	assert_int_equal(c.drop_action, DROP_QUARANTINE);
