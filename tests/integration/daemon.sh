@@ -66,6 +66,7 @@ write_conf() { # EXTRA_LINES...
 		echo "dns.timeout = 300"
 		echo "dns.tries = 1"
 		echo "xdp.interface = none"
+		echo "bpf.verdicts = no" # nothing pinned in the host's /sys/fs/bpf
 		echo "workers = 2"
 		[ -n "${SPOOL_SYNC:-}" ] && echo "spool.sync = $SPOOL_SYNC"
 		# a small journal: each start writes all of it once
