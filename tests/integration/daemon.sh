@@ -419,24 +419,21 @@ except (ssl.SSLError, OSError):
     got = None  # the handshake failed on the NOOP's bytes: nothing ran
 assert got in (None, b'503 5.5.1 Send HELO or EHLO first\r\n'), got
 # STARTTLS with a transaction open: the handshake ends it (logged below).
-c = socket.create_connection(('127.0.0.1', port)); f = c.makefile('rb'); f.readline()
-c.sendall(b'EHLO x\r\n')
-while not f.readline().startswith(b'250 '): pass
-for cmd in (b'MAIL FROM:<tls-abandon@example.org>', b'RCPT TO:<bob@example.net>'):
-    c.sendall(cmd + b'\r\n'); assert f.readline().startswith(b'250 '), cmd
-c.sendall(b'STARTTLS\r\n')
-assert f.readline().startswith(b'220 '), 'no 220'
-t = ctx.wrap_socket(c, server_hostname='mx.test'); t.settimeout(5)
+def starttls_in_transaction(sender):
+    c = socket.create_connection(('127.0.0.1', port)); f = c.makefile('rb'); f.readline()
+    c.sendall(b'EHLO x\r\n')
+    while not f.readline().startswith(b'250 '): pass
+    for cmd in (b'MAIL FROM:<%s>' % sender, b'RCPT TO:<bob@example.net>'):
+        c.sendall(cmd + b'\r\n'); assert f.readline().startswith(b'250 '), cmd
+    c.sendall(b'STARTTLS\r\n')
+    assert f.readline().startswith(b'220 '), 'no 220'
+    return c
+t = ctx.wrap_socket(starttls_in_transaction(b'tls-abandon@example.org'), server_hostname='mx.test')
+t.settimeout(5)
 t.sendall(b'QUIT\r\n')
 assert t.recv(200).startswith(b'221 '), 'no 221 inside TLS'
 # The same with a handshake that fails: still one line, the same reason.
-c = socket.create_connection(('127.0.0.1', port)); f = c.makefile('rb'); f.readline()
-c.sendall(b'EHLO x\r\n')
-while not f.readline().startswith(b'250 '): pass
-for cmd in (b'MAIL FROM:<tls-abandon2@example.org>', b'RCPT TO:<bob@example.net>'):
-    c.sendall(cmd + b'\r\n'); assert f.readline().startswith(b'250 '), cmd
-c.sendall(b'STARTTLS\r\n')
-assert f.readline().startswith(b'220 '), 'no 220'
+c = starttls_in_transaction(b'tls-abandon2@example.org')
 c.sendall(b'this is no TLS handshake\r\n' * 4); c.settimeout(5)
 try:
     while c.recv(4096): pass
