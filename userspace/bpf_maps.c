@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,26 @@ void ag_flow_addr_format(const struct ag_flow_key *k, bool src, char *buf, size_
 	if (!inet_ntop(k->family == AG_FAMILY_V4 ? AF_INET : AF_INET6, a, buf, (socklen_t)len))
 		snprintf(buf, len, "?");
 }
+
+#define VERDICT(field, word) {#field, word, offsetof(struct ag_verdicts, field)}
+const struct ag_verdict_field ag_verdict_fields[AG_VERDICT_FIELDS] = {
+	VERDICT(accept, "accept"),
+	VERDICT(drop, "drop"),
+	VERDICT(drop_discarded, "drop(discarded)"),
+	VERDICT(drop_quarantined, "drop(quarantined)"),
+	VERDICT(drop_at_mail, "drop(at MAIL)"),
+	VERDICT(refused_size, "refused(size)"),
+	VERDICT(tempfail, "tempfail"),
+	VERDICT(tempfail_timeout, "tempfail(timeout)"),
+	VERDICT(tempfail_local, "tempfail(local)"),
+	VERDICT(abandoned, "abandoned"),
+};
+
+const struct ag_verdict_field ag_verdict_checks[AG_VERDICT_CHECKS] = {
+	VERDICT(spf, "spf"),
+	VERDICT(sender_id, "sender_id"),
+	VERDICT(dkim, "dkim"),
+};
 
 bool ag_verdicts_layout_ok(int fd)
 {

@@ -41,6 +41,19 @@ void ag_block_key_of(const struct sockaddr_storage *ss, struct ag_block_key *k);
 /* A flow key's address as text. */
 void ag_flow_addr_format(const struct ag_flow_key *k, bool src, char *buf, size_t len);
 
+/* The verdict counters of struct ag_verdicts, in their order: the field's
+ * name (bpftool, `authgate verdicts`), the transaction log's word for it
+ * (docs/configuration.md), and where it is. */
+struct ag_verdict_field {
+	const char *name, *log_word;
+	size_t offset;
+};
+#define AG_VERDICT_FIELDS 10
+extern const struct ag_verdict_field ag_verdict_fields[AG_VERDICT_FIELDS];
+/* The check results' counters, by check: spf, sender_id, dkim. */
+#define AG_VERDICT_CHECKS 3
+extern const struct ag_verdict_field ag_verdict_checks[AG_VERDICT_CHECKS];
+
 /* Whether fd is a verdicts map of this build's layout (bpf/authgate_maps.h). */
 bool ag_verdicts_layout_ok(int verdicts_fd);
 /* Sum the verdicts map's slots (one per worker); -1 with errno set

@@ -10,6 +10,8 @@
 #include "cli.h"
 #include "commands.h"
 
+#include "../verify/auth_result.h"
+
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <getopt.h>
@@ -187,31 +189,37 @@ int cmd_stats(int argc, char **argv)
 	return 0;
 }
 
+static unsigned long long counter(const struct ag_verdicts *v, size_t offset)
+{
+	return *(const __u64 *)((const char *)v + offset);
+}
+
+/* Every counter by its field name: the verdicts, then each check's results
+ * ("spf.fail", or in JSON "spf":{"fail":...}). */
 static void print_verdicts(const struct ag_verdicts *v, bool json)
 {
-	static const char *const verdicts[] = {
-		"transactions", "accept", "drop", "drop_discarded", "drop_quarantined", "drop_at_mail",
-		"refused_size", "tempfail", "tempfail_timeout", "tempfail_local", "abandoned"};
-	static const char *const checks[] = {"spf", "sender_id", "dkim"};
-	static const char *const results[] = {"none", "pass", "fail", "softfail",
-					      "neutral", "temperror", "permerror", "policy"};
-	const __u64 *count = (const __u64 *)v; /* the fields in the order named above */
-	size_t i = 0;
-	for (; i < sizeof verdicts / sizeof *verdicts; i++) {
+	if (json)
+		printf("{\"transactions\":%llu", (unsigned long long)v->transactions);
+	else
+		printf("%-22s %llu\n", "transactions", (unsigned long long)v->transactions);
+	for (size_t i = 0; i < AG_VERDICT_FIELDS; i++) {
+		const struct ag_verdict_field *f = &ag_verdict_fields[i];
 		if (json)
-			printf("%s\"%s\":%llu", i ? "," : "{", verdicts[i], (unsigned long long)count[i]);
+			printf(",\"%s\":%llu", f->name, counter(v, f->offset));
 		else
-			printf("%-22s %llu\n", verdicts[i], (unsigned long long)count[i]);
+			printf("%-22s %llu\n", f->name, counter(v, f->offset));
 	}
-	for (size_t c = 0; c < 3; c++) {
+	for (size_t c = 0; c < AG_VERDICT_CHECKS; c++) {
+		const struct ag_verdict_field *f = &ag_verdict_checks[c];
 		if (json)
-			printf(",\"%s\":{", checks[c]);
-		for (size_t r = 0; r < 8; r++, i++) {
+			printf(",\"%s\":{", f->name);
+		for (int r = 0; r < AUTH_RESULT_COUNT; r++) {
+			unsigned long long n = counter(v, f->offset + (size_t)r * sizeof(__u64));
 			if (json)
-				printf("%s\"%s\":%llu", r ? "," : "", results[r], (unsigned long long)count[i]);
+				printf("%s\"%s\":%llu", r ? "," : "", auth_result_name(r), n);
 			else
-				printf("%s.%-*s %llu\n", checks[c], (int)(21 - strlen(checks[c])), results[r],
-				       (unsigned long long)count[i]);
+				printf("%s.%-*s %llu\n", f->name, (int)(21 - strlen(f->name)),
+				       auth_result_name(r), n);
 		}
 		if (json)
 			printf("}");
@@ -219,9 +227,6 @@ static void print_verdicts(const struct ag_verdicts *v, bool json)
 	if (json)
 		printf("}\n");
 }
-
-_Static_assert(sizeof(struct ag_verdicts) == (11 + 3 * 8) * sizeof(__u64),
-	       "print_verdicts names every field");
 
 int cmd_verdicts(int argc, char **argv)
 {

@@ -11,7 +11,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,23 +25,6 @@ static struct {
 	struct ag_verdicts *slots; /* the map's memory, AG_MAX_WORKERS of them */
 	size_t mapped;
 } g;
-
-/* The log's verdict words (docs/configuration.md) and their counters. */
-static const struct {
-	const char *verdict;
-	size_t offset;
-} verdict_fields[] = {
-	{"accept", offsetof(struct ag_verdicts, accept)},
-	{"drop", offsetof(struct ag_verdicts, drop)},
-	{"drop(discarded)", offsetof(struct ag_verdicts, drop_discarded)},
-	{"drop(quarantined)", offsetof(struct ag_verdicts, drop_quarantined)},
-	{"drop(at MAIL)", offsetof(struct ag_verdicts, drop_at_mail)},
-	{"refused(size)", offsetof(struct ag_verdicts, refused_size)},
-	{"tempfail", offsetof(struct ag_verdicts, tempfail)},
-	{"tempfail(timeout)", offsetof(struct ag_verdicts, tempfail_timeout)},
-	{"tempfail(local)", offsetof(struct ag_verdicts, tempfail_local)},
-	{"abandoned", offsetof(struct ag_verdicts, abandoned)},
-};
 
 static size_t page_round(size_t n)
 {
@@ -140,9 +122,9 @@ void verdict_stats_count(unsigned worker, const struct log_txn *t)
 		return;
 	struct ag_verdicts *v = &g.slots[worker % AG_MAX_WORKERS];
 	add(&v->transactions);
-	for (size_t i = 0; i < sizeof verdict_fields / sizeof verdict_fields[0]; i++)
-		if (strcmp(t->verdict, verdict_fields[i].verdict) == 0) {
-			add((__u64 *)((char *)v + verdict_fields[i].offset));
+	for (size_t i = 0; i < AG_VERDICT_FIELDS; i++)
+		if (strcmp(t->verdict, ag_verdict_fields[i].log_word) == 0) {
+			add((__u64 *)((char *)v + ag_verdict_fields[i].offset));
 			break;
 		}
 	count_results(&v->spf, t->results[POLICY_SPF]);
