@@ -46,6 +46,14 @@ void pinbuf_unpin(struct pinbuf *b)
 	b->pinned = NULL;
 }
 
+void pinbuf_set_pinned(struct pinbuf *b, bool pinned)
+{
+	if (pinned)
+		pinbuf_pin(b);
+	else
+		pinbuf_unpin(b);
+}
+
 void pinbuf_free(struct pinbuf *b)
 {
 	pinbuf_unpin(b);

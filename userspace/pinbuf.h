@@ -27,6 +27,8 @@ bool pinbuf_reserve(struct pinbuf *b, size_t used, size_t want, size_t first, si
 void pinbuf_pin(struct pinbuf *b);
 /* That send completed: an allocation left behind by growth is freed. */
 void pinbuf_unpin(struct pinbuf *b);
+/* pinbuf_pin() or pinbuf_unpin(), for owners that pass the flag along. */
+void pinbuf_set_pinned(struct pinbuf *b, bool pinned);
 void pinbuf_free(struct pinbuf *b);
 
 #endif

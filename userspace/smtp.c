@@ -824,8 +824,5 @@ const char *smtp_last_reply(const struct smtp_session *s)
 
 void smtp_output_pin(struct smtp_session *s, bool pinned)
 {
-	if (pinned)
-		pinbuf_pin(&s->out);
-	else
-		pinbuf_unpin(&s->out);
+	pinbuf_set_pinned(&s->out, pinned);
 }

@@ -163,10 +163,7 @@ const char *tls_conn_output(struct tls_conn *t, size_t *len)
 
 void tls_conn_output_pin(struct tls_conn *t, bool pinned)
 {
-	if (pinned)
-		pinbuf_pin(&t->out);
-	else
-		pinbuf_unpin(&t->out);
+	pinbuf_set_pinned(&t->out, pinned);
 }
 
 void tls_conn_output_done(struct tls_conn *t, size_t n)
