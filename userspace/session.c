@@ -528,35 +528,43 @@ static bool transaction_unlogged(const struct session *s)
 	return !s->tx_logged && !s->answered_early && !s->rec && s->step == SP_NONE;
 }
 
-/* A transaction (MAIL given) still open when its session closes: nothing
- * is spooled, and a verdict still running is dropped. Its line names the
- * reply that ended the session, or "-" when the client left without one. */
+/* The line of a transaction that ended without a reply to its message
+ * (verdict abandoned), unless it has one: nothing is spooled. */
+static void log_abandoned_once(struct session *s, const struct smtp_envelope *env,
+			       const char *code, const char *text)
+{
+	if (!transaction_unlogged(s))
+		return;
+	log_envelope_without_verdict(s, env, &s->t_mail, POLICY_CHECKS, "abandoned", code, text);
+	atomic_fetch_add(&s->w->shared->transactions, 1);
+	s->tx_logged = true;
+}
+
+/* A transaction (MAIL given) still open when its session closes: a
+ * verdict still running is dropped. Its line names the reply that ended
+ * the session, or "-" when the client left without one. */
 static void log_abandoned(struct session *s)
 {
-	if (!smtp_envelope(s->smtp)->have_mail || !transaction_unlogged(s))
+	if (!smtp_envelope(s->smtp)->have_mail)
 		return;
-	log_without_verdict(s, &s->t_mail, POLICY_CHECKS, "abandoned",
-			    s->peer_gone ? "-" : smtp_last_reply(s->smtp),
-			    s->peer_gone ? "the client closed the connection during the transaction"
-					 : "the session ended during the transaction");
-	atomic_fetch_add(&s->w->shared->transactions, 1);
+	log_abandoned_once(s, smtp_envelope(s->smtp), s->peer_gone ? "-" : smtp_last_reply(s->smtp),
+			   s->peer_gone ? "the client closed the connection during the transaction"
+					: "the session ended during the transaction");
 }
 
 /* The client ended an open transaction itself, with `how` (RSET, EHLO,
  * HELO, STARTTLS; smtp.c has moved the envelope aside, or it is still
- * current for STARTTLS): nothing is spooled, SPF still running for it is
- * dropped (gen), and the line names the command. */
+ * current for STARTTLS): SPF still running for it is dropped (gen), and
+ * the line names the command. */
 static void log_client_abandoned(struct session *s, const struct smtp_envelope *env,
 				 const char *how)
 {
 	s->gen++;
-	if (!env || !transaction_unlogged(s))
+	if (!env)
 		return;
 	char text[64];
 	snprintf(text, sizeof text, "the client abandoned the transaction with %s", how);
-	log_envelope_without_verdict(s, env, &s->t_mail, POLICY_CHECKS, "abandoned", "-", text);
-	atomic_fetch_add(&s->w->shared->transactions, 1);
-	s->tx_logged = true;
+	log_abandoned_once(s, env, "-", text);
 }
 
 /* A fail of `check` known before the message: with policy.drop_action =
