@@ -16,6 +16,11 @@
 # 20, 50: the rate each allows, and the p99 at that rate), one JSON line
 # "daemon_load" per point. The p99 goal is a question of load: these say
 # up to which rate it holds on this machine.
+# The journal mode runs twice more, both for the load and the latency
+# points: with the client sending the next transaction's MAIL, RCPT and
+# DATA in the same send as each message's content (loadgen
+# --pipeline-next, RFC 2920 section 3.1), one round trip per message
+# instead of two; JSON "pipeline_next": true.
 # The baseline of the whole daemon, the Postfix + OpenDKIM milter +
 # policyd-spf stack under the same corpus load, is bench/peers/postfix.sh.
 #   SPOOL_DIR=DIR  make the spools DIR/spool-fsync and DIR/spool-syncfs (and
@@ -88,23 +93,25 @@ start_daemon() {
 	wait_port "$port" || echo "authgate is not listening on $port after 30 s" >&2
 }
 # One daemon with spool.sync = $1: the message load, then connections.
-# Each mode has its own spool, kept to the end: removing thousands of
+# $2: the loadgen pipelining flag (--pipelining, or --pipeline-next).
+# Each run has its own spool, kept to the end: removing thousands of
 # files between runs would slow the next run's inode allocation.
 run_mode() {
-	local mode=$1
-	start_daemon "$mode" "${SPOOL_DIR:-$tmp}/spool-$mode" "spool.journal_size = 16M"
-	echo "spool.sync = $mode"
+	local mode=$1 client=${2:---pipelining} tag=$1
+	[ "$client" = --pipelining ] || tag=$1-next
+	start_daemon "$mode" "${SPOOL_DIR:-$tmp}/spool-$tag" "spool.journal_size = 16M"
+	echo "spool.sync = $mode${2:+, loadgen $client}"
 	local c0 c1 m0 m1 machine out json n cpu_ms conns cout cps t0 extra=
 	c0=$(ticks)
 	m0=$(machine_ticks)
 	t0=$(date +%s%N)
 	out=$("$top/$BUILD/bench/loadgen" --server "127.0.0.1:$port" --message "$tmp/msg.eml" \
-		--sessions $sessions --messages $messages --pipelining --json)
+		--sessions $sessions --messages $messages "$client" --json)
 	echo "$out" | grep -v '^{'
 	json=$(echo "$out" | grep '^{')
 	n=$(( sessions * messages ))
 	if [ "$mode" = journal ]; then
-		extra=$(until_published "${SPOOL_DIR:-$tmp}/spool-$mode/new" \
+		extra=$(until_published "${SPOOL_DIR:-$tmp}/spool-$tag/new" \
 			"$(echo "$json" | sed -n 's/.*"accepted":\([0-9]*\).*/\1/p')" "$t0")
 	fi
 	c1=$(ticks)
@@ -122,33 +129,40 @@ run_mode() {
 	cps=$(echo "$cout" | grep '^{' | sed -n 's/.*"connections_per_s":\([0-9.]*\).*/\1/p')
 	json=$(echo "$json" | sed 's/,"connections":[0-9]*,"connections_per_s":[0-9.]*//')
 	kill $pid; wait $pid 2>/dev/null; pid=
-	echo "{\"bench\":\"daemon\",\"spool_sync\":\"$mode\",\"cpu_ms_per_message\":$cpu_ms,\"machine_busy_ms_per_message\":${machine% *},\"machine_idle_pct\":${machine#* },\"connections_per_s\":$cps,\"connect_only_sessions\":$sessions,\"connect_only_per_session\":$conns,$extra${json#*\"loadgen\",}" >"$tmp/json-$mode"
-	cat "$tmp/json-$mode"
+	echo "{\"bench\":\"daemon\",\"spool_sync\":\"$mode\",\"cpu_ms_per_message\":$cpu_ms,\"machine_busy_ms_per_message\":${machine% *},\"machine_idle_pct\":${machine#* },\"connections_per_s\":$cps,\"connect_only_sessions\":$sessions,\"connect_only_per_session\":$conns,$extra${json#*\"loadgen\",}" >"$tmp/json-$tag"
+	cat "$tmp/json-$tag"
 }
 # Latency against load, spool.sync = $1: one loadgen run per point, each
 # of about load_messages messages, against one daemon configured as
-# deployed (the default journal size).
+# deployed (the default journal size). $2 as for run_mode.
 run_load() {
-	local mode=$1 s out
+	local mode=$1 client=${2:---pipelining} tag=$1 s out
+	[ "$client" = --pipelining ] || tag=$1-next
 	[ -n "$load_sessions" ] || return 0
-	start_daemon "$mode" "${SPOOL_DIR:-$tmp}/spool-$mode-load"
+	start_daemon "$mode" "${SPOOL_DIR:-$tmp}/spool-$tag-load"
 	for s in $load_sessions; do
 		out=$("$top/$BUILD/bench/loadgen" --server "127.0.0.1:$port" --message "$tmp/msg.eml" \
-			--sessions "$s" --messages $(( (load_messages + s - 1) / s )) --pipelining --json)
-		echo "$out" | grep -v '^{' | sed -n "s/^sessions.*= \(.*\)/spool.sync = $mode, $s sessions: \1/p; s/^end of data to reply[^:]*: /   /p"
+			--sessions "$s" --messages $(( (load_messages + s - 1) / s )) "$client" --json)
+		echo "$out" | grep -v '^{' | sed -n "s/^sessions.*= \(.*\)/spool.sync = $mode${2:+ ($client)}, $s sessions: \1/p; s/^end of data to reply[^:]*: /   /p"
 		echo "$out" | grep '^{' | sed "s/\"bench\":\"loadgen\",/\"bench\":\"daemon_load\",\"spool_sync\":\"$mode\",/"
 	done
 	kill $pid; wait $pid 2>/dev/null; pid=
 }
-for mode in ${SPOOL_SYNC:-fsync syncfs journal}; do
+modes=${SPOOL_SYNC:-fsync syncfs journal}
+for mode in $modes; do
 	run_mode "$mode"
 done
-for mode in ${SPOOL_SYNC:-fsync syncfs journal}; do
+case " $modes " in *" journal "*) run_mode journal --pipeline-next ;; esac
+for mode in $modes; do
 	run_load "$mode"
 done
+case " $modes " in *" journal "*) run_load journal --pipeline-next ;; esac
+rate() { sed -n 's/.*"messages_per_s":\([0-9.]*\).*/\1/p' "$tmp/json-$1"; }
 if [ -z "${SPOOL_SYNC:-}" ]; then
-	rate() { sed -n 's/.*"messages_per_s":\([0-9.]*\).*/\1/p' "$tmp/json-$1"; }
 	for m in syncfs journal; do
 		awk -v m=$m -v a="$(rate $m)" -v b="$(rate fsync)" 'BEGIN { printf "spool.sync = %s: %.2fx the messages/s of fsync in this run\n", m, a / b }'
 	done
+fi
+if [ -f "$tmp/json-journal-next" ]; then
+	awk -v a="$(rate journal-next)" -v b="$(rate journal)" 'BEGIN { printf "spool.sync = journal, loadgen --pipeline-next: %.2fx the messages/s of --pipelining in this run\n", a / b }'
 fi

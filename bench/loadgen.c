@@ -16,13 +16,20 @@
  * STARTTLS runs OpenSSL over memory BIOs (userspace/tls.c, client side):
  * ciphertext moves through the same ring sends and receives as plaintext.
  *
+ * --pipeline-next (implies --pipelining): the next transaction's MAIL,
+ * RCPT and DATA go in the same send as this message's content, as RFC
+ * 2920 section 3.1 allows ("the actual transfer of message content is
+ * explicitly allowed to be the first command in a group"): one round trip
+ * per message instead of two. The server must hold the next envelope's
+ * replies behind the message's final reply.
+ *
  * --connections K: each of the N session slots opens K connections one
  * after the other (M transactions each, then QUIT); with --messages 0 this
  * measures connections per second (greeting, EHLO, QUIT).
  *
  * usage: loadgen --server 127.0.0.1:PORT (--message FILE | --corpus DIR)
  *                [--sessions N] [--messages M] [--connections K]
- *                [--pipelining] [--starttls]
+ *                [--pipelining] [--pipeline-next] [--starttls]
  *                [--from A] [--to A] [--helo NAME] [--replies FILE] [--json]
  */
 #include "bench/loadgen_msgs.h"
@@ -41,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +68,11 @@ struct conn {
 	int first_refusal;       /* the first 4xx/5xx among pipelined envelope replies */
 	bool need_rset;          /* the last transaction was refused before DATA */
 	size_t msg;              /* index of this transaction's message */
+	size_t final_msg;        /* the message whose final reply is awaited */
+	size_t next_msg;         /* --pipeline-next: the message whose envelope went ahead */
+	bool next_sent;          /* --pipeline-next: the next envelope went with it */
+	struct iovec iov[2];     /* content + next envelope */
+	struct msghdr mh;
 	char in[8192];           /* plaintext replies */
 	size_t inlen;
 	const char *wire;        /* bytes in flight on the socket */
@@ -82,7 +95,7 @@ static struct {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	unsigned sessions, messages, connections;
-	bool pipelining, starttls, json;
+	bool pipelining, pipeline_next, starttls, json;
 	char ehlo[300];
 	struct lg_msgset set;
 	SSL_CTX *tls_ctx;
@@ -119,6 +132,23 @@ static void submit_wire(struct io_uring *ring, struct conn *c, const char *buf, 
 	c->wirelen = len;
 	struct io_uring_sqe *sqe = get_sqe(ring);
 	io_uring_prep_send(sqe, c->fd, buf, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c << 1);
+	c->sending = true;
+}
+
+/* The message content and the next envelope in one send (plaintext
+ * only: --pipeline-next is refused with --starttls). A short send goes on
+ * with submit_wire from the first byte not sent, in whichever part. */
+static void submit_content_and_next(struct io_uring *ring, struct conn *c, const struct lg_msg *m,
+				    const struct lg_msg *next)
+{
+	c->iov[0] = (struct iovec){.iov_base = m->data, .iov_len = m->data_len};
+	c->iov[1] = (struct iovec){.iov_base = next->envelope, .iov_len = strlen(next->envelope)};
+	c->mh = (struct msghdr){.msg_iov = c->iov, .msg_iovlen = 2};
+	c->wire = NULL;
+	c->wirelen = c->iov[0].iov_len + c->iov[1].iov_len;
+	struct io_uring_sqe *sqe = get_sqe(ring);
+	io_uring_prep_sendmsg(sqe, c->fd, &c->mh, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c << 1);
 	c->sending = true;
 }
@@ -198,9 +228,9 @@ static int take_reply(struct conn *c)
 	}
 }
 
-static void count_final(struct conn *c, int code)
+static void count_final(size_t msg, int code)
 {
-	struct outcome *per = &st.per_msg[c->msg];
+	struct outcome *per = &st.per_msg[msg];
 	if (code >= 200 && code < 300) {
 		st.total.accepted++;
 		per->accepted++;
@@ -228,10 +258,16 @@ static void next_transaction(struct io_uring *ring, struct conn *c)
 		send_plain(ring, c, "RSET\r\n", 6);
 		return;
 	}
-	c->msg = st.next_msg++ % opt.set.n;
-	const struct lg_msg *m = &opt.set.v[c->msg];
 	c->step = S_ENVELOPE;
 	c->first_refusal = 0;
+	if (c->next_sent) { /* its envelope is on the wire already */
+		c->next_sent = false;
+		c->msg = c->next_msg;
+		c->replies_wanted = 3;
+		return;
+	}
+	c->msg = st.next_msg++ % opt.set.n;
+	const struct lg_msg *m = &opt.set.v[c->msg];
 	if (opt.pipelining) {
 		c->replies_wanted = 3; /* MAIL, RCPT, DATA (354) */
 		send_plain(ring, c, m->envelope, strlen(m->envelope));
@@ -245,7 +281,7 @@ static void next_transaction(struct io_uring *ring, struct conn *c)
 /* The transaction ends without DATA: count the refusal, RSET, go on. */
 static void refused(struct io_uring *ring, struct conn *c, int code)
 {
-	count_final(c, code);
+	count_final(c->msg, code);
 	c->sent_msgs++;
 	c->need_rset = true;
 	next_transaction(ring, c);
@@ -264,7 +300,14 @@ static void on_envelope_reply(struct io_uring *ring, struct conn *c, int code)
 		c->step = S_FINAL;
 		c->sent_msgs++;
 		c->t_eod = 0;
-		send_plain(ring, c, m->data, m->data_len);
+		c->final_msg = c->msg;
+		if (opt.pipeline_next && c->sent_msgs < opt.messages) {
+			c->next_sent = true;
+			c->next_msg = st.next_msg++ % opt.set.n;
+			submit_content_and_next(ring, c, m, &opt.set.v[c->next_msg]);
+		} else {
+			send_plain(ring, c, m->data, m->data_len);
+		}
 		return;
 	}
 	if (code >= 400) {
@@ -321,7 +364,7 @@ static void on_reply(struct io_uring *ring, struct conn *c, int code)
 	case S_FINAL: {
 		uint64_t t = now_ns();
 		hist_add(&st.lat, t - (c->t_eod ? c->t_eod : t));
-		count_final(c, code);
+		count_final(c->final_msg, code);
 		next_transaction(ring, c);
 		return;
 	}
@@ -333,6 +376,28 @@ static void on_reply(struct io_uring *ring, struct conn *c, int code)
 	}
 }
 
+/* After a short sendmsg of content + envelope: send the rest, part by
+ * part (the envelope after the content, from on_send_done). */
+static void resend_iov_rest(struct io_uring *ring, struct conn *c, size_t sent)
+{
+	struct iovec *a = &c->iov[0], *b = &c->iov[1];
+	if (sent < a->iov_len) {
+		a->iov_base = (char *)a->iov_base + sent;
+		a->iov_len -= sent;
+	} else {
+		sent -= a->iov_len;
+		a->iov_base = (char *)b->iov_base + sent;
+		a->iov_len = b->iov_len - sent;
+		b->iov_len = 0;
+	}
+	c->mh.msg_iovlen = b->iov_len ? 2 : 1;
+	c->wirelen = a->iov_len + b->iov_len;
+	struct io_uring_sqe *sqe = get_sqe(ring);
+	io_uring_prep_sendmsg(sqe, c->fd, &c->mh, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c << 1);
+	c->sending = true;
+}
+
 static void on_send_done(struct io_uring *ring, struct conn *c, int res)
 {
 	if (res < 0) {
@@ -340,7 +405,10 @@ static void on_send_done(struct io_uring *ring, struct conn *c, int res)
 		return;
 	}
 	if ((size_t)res < c->wirelen) {
-		submit_wire(ring, c, c->wire + res, c->wirelen - (size_t)res);
+		if (!c->wire) /* a short sendmsg: the rest of whichever part */
+			resend_iov_rest(ring, c, (size_t)res);
+		else
+			submit_wire(ring, c, c->wire + res, c->wirelen - (size_t)res);
 		return;
 	}
 	if (c->tls && flush_tls(ring, c) < 0) {
@@ -493,7 +561,10 @@ static void report(double secs, const char *replies_path)
 	double p50 = hist_percentile(&st.lat, 0.5) / 1e6, p90 = hist_percentile(&st.lat, 0.9) / 1e6,
 	       p99 = hist_percentile(&st.lat, 0.99) / 1e6, p999 = hist_percentile(&st.lat, 0.999) / 1e6;
 	printf("sessions %u x messages %u%s%s, %zu message file(s): %lu done in %.2f s = %.0f messages/s\n",
-	       opt.sessions, opt.messages, opt.pipelining ? " (pipelining)" : "",
+	       opt.sessions, opt.messages,
+	       opt.pipeline_next ? " (pipelining, next envelope with the content)"
+	       : opt.pipelining  ? " (pipelining)"
+				 : "",
 	       opt.starttls ? " (STARTTLS)" : "", opt.set.n, done, secs, (double)done / secs);
 	printf("accepted %lu, rejected %lu, tempfailed %lu, errors %lu; %lu connections = %.0f/s\n",
 	       t->accepted, t->rejected, t->tempfailed, st.errors, st.connections,
@@ -502,13 +573,14 @@ static void report(double secs, const char *replies_path)
 	       p50, p90, p99, p999);
 	if (opt.json)
 		printf("{\"bench\":\"loadgen\",\"sessions\":%u,\"messages\":%u,\"pipelining\":%s,"
+		       "\"pipeline_next\":%s,"
 		       "\"starttls\":%s,\"message_files\":%zu,\"tls_handshakes\":%lu,"
 		       "\"accepted\":%lu,\"rejected\":%lu,\"tempfailed\":%lu,\"errors\":%lu,"
 		       "\"seconds\":%.3f,\"messages_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
 		       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"connections\":%lu,"
 		       "\"connections_per_s\":%.1f}\n",
 		       opt.sessions, opt.messages, opt.pipelining ? "true" : "false",
-		       opt.starttls ? "true" : "false", opt.set.n, st.handshakes, t->accepted,
+		       opt.pipeline_next ? "true" : "false", opt.starttls ? "true" : "false", opt.set.n, st.handshakes, t->accepted,
 		       t->rejected, t->tempfailed, st.errors, secs, (double)done / secs, p50, p90, p99,
 		       p999, st.connections, (double)st.connections / secs);
 	FILE *f = replies_path ? fopen(replies_path, "w") : NULL;
@@ -539,7 +611,8 @@ static void run(struct io_uring *ring, struct conn *conns)
 
 static const char usage[] =
 	"usage: loadgen --server 127.0.0.1:PORT (--message FILE | --corpus DIR) [--sessions N]\n"
-	"               [--messages M] [--connections K] [--pipelining] [--starttls]\n"
+	"               [--messages M] [--connections K] [--pipelining] [--pipeline-next]\n"
+	"               [--starttls]\n"
 	"               [--from A] [--to A]\n"
 	"               [--helo NAME] [--replies FILE] [--json]\n";
 
@@ -550,7 +623,7 @@ int main(int argc, char **argv)
 		{"sessions", 1, 0, 'n'}, {"messages", 1, 0, 'k'}, {"pipelining", 0, 0, 'p'},
 		{"starttls", 0, 0, 'T'}, {"from", 1, 0, 'f'}, {"to", 1, 0, 't'},
 		{"helo", 1, 0, 'H'}, {"replies", 1, 0, 'r'}, {"json", 0, 0, 'j'},
-		{"connections", 1, 0, 'K'}, {0, 0, 0, 0}};
+		{"connections", 1, 0, 'K'}, {"pipeline-next", 0, 0, 'P'}, {0, 0, 0, 0}};
 	const char *def_from = "alice@example.org", *def_to = "bob@example.net";
 	const char *from = NULL, *to = NULL, *helo = "mail.example.org";
 	const char *msg = NULL, *corpus = NULL, *replies = NULL;
@@ -565,6 +638,7 @@ int main(int argc, char **argv)
 		case 'k': opt.messages = (unsigned)atoi(optarg); break;
 		case 'K': opt.connections = (unsigned)atoi(optarg); break;
 		case 'p': opt.pipelining = true; break;
+		case 'P': opt.pipelining = opt.pipeline_next = true; break;
 		case 'T': opt.starttls = true; break;
 		case 'f': from = optarg; break;
 		case 't': to = optarg; break;
@@ -576,6 +650,10 @@ int main(int argc, char **argv)
 	}
 	if (!server || !opt.sessions || !opt.connections || !msg == !corpus) {
 		fputs(usage, stderr);
+		return 2;
+	}
+	if (opt.pipeline_next && opt.starttls) {
+		fprintf(stderr, "loadgen: --pipeline-next is not implemented with --starttls\n");
 		return 2;
 	}
 	/* One file keeps the fixed envelope it always had; a corpus file's
