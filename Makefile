@@ -191,7 +191,7 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(Q)bpftool gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@
 
 # Everything that includes a skeleton (or the shared header) waits for them.
-$(filter %/bpf_loader.o %/verdict_stats.o %/cmd_stats.o %/test_bpf_flow.o %/bench_xdp.o,$(call objs,rel,$(USER_SRC) $(UNIT_SRC) $(BENCH_SRC)) $(call objs,asan,$(USER_SRC) $(UNIT_SRC)) $(call objs,fuzz,$(USER_SRC))): $(BPF_SKELS)
+$(filter %/bpf_loader.o %/verdict_stats.o %/cmd_stats.o %/test_bpf_flow.o %/test_bpf_layout.o %/bench_xdp.o,$(call objs,rel,$(USER_SRC) $(UNIT_SRC) $(BENCH_SRC)) $(call objs,asan,$(USER_SRC) $(UNIT_SRC)) $(call objs,fuzz,$(USER_SRC))): $(BPF_SKELS)
 $(B)/rel/obj/bench/bench_xdp.o: $(BENCH_BPF_SKELS)
 
 # ----------------------------------------------------------------- tests

@@ -3,6 +3,7 @@
  */
 #include "bpf_loader.h"
 
+#include "bpf_layout.h"
 #include "bpf_maps.h"
 #include "log.h"
 
@@ -92,21 +93,14 @@ int bpf_pin_dir_ready(const char *dir)
 	return 0;
 }
 
-int bpf_reuse_pinned(struct bpf_map *map, const char *dir)
+int bpf_reuse_pinned(struct bpf_map *map, const struct btf *btf, const char *dir)
 {
 	char path[CONFIG_PATH_MAX + 32];
 	snprintf(path, sizeof path, "%s/%s", dir, bpf_map__name(map));
 	int fd = bpf_obj_get(path);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	struct bpf_map_info info = {0};
-	__u32 len = sizeof info;
-	bool same = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-		    info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
-		    info.value_size == bpf_map__value_size(map) &&
-		    info.max_entries == bpf_map__max_entries(map) &&
-		    info.map_flags == bpf_map__map_flags(map);
-	if (same) {
+	if (bpf_layout_matches(fd, map, btf)) {
 		int rc = bpf_map__reuse_fd(map, fd);
 		close(fd);
 		return rc;
@@ -226,10 +220,11 @@ int bpf_xdp_start(const struct config *cfg)
 	if (!(g.flow = smtp_flow__open()))
 		goto fail;
 	step = "pinned maps";
-	if (bpf_reuse_pinned(g.flow->maps.flows, cfg->bpf_pin_dir) < 0 ||
-	    bpf_reuse_pinned(g.flow->maps.stats, cfg->bpf_pin_dir) < 0 ||
-	    bpf_reuse_pinned(g.flow->maps.blocklist, cfg->bpf_pin_dir) < 0 ||
-	    bpf_reuse_pinned(g.flow->maps.blocklist_gen, cfg->bpf_pin_dir) < 0)
+	const struct btf *btf = bpf_object__btf(g.flow->obj);
+	if (bpf_reuse_pinned(g.flow->maps.flows, btf, cfg->bpf_pin_dir) < 0 ||
+	    bpf_reuse_pinned(g.flow->maps.stats, btf, cfg->bpf_pin_dir) < 0 ||
+	    bpf_reuse_pinned(g.flow->maps.blocklist, btf, cfg->bpf_pin_dir) < 0 ||
+	    bpf_reuse_pinned(g.flow->maps.blocklist_gen, btf, cfg->bpf_pin_dir) < 0)
 		goto fail;
 	step = "load";
 	if (smtp_flow__load(g.flow) < 0)

@@ -50,9 +50,11 @@ bool bpf_xdp_active(void);
  * mounted on /sys/fs/bpf when it is missing there; -1 with errno set (also
  * when dir is not on a bpffs). */
 int bpf_pin_dir_ready(const char *dir);
-/* Before load: reuse dir/<map name> when its layout is the map's,
- * otherwise remove the stale pin so that the fresh map can be pinned. */
+/* Before load: reuse dir/<map name> when its layout is the map's
+ * (bpf_layout.h; btf: the map's object's), otherwise remove the stale pin
+ * so that the fresh map can be pinned. */
 struct bpf_map;
-int bpf_reuse_pinned(struct bpf_map *map, const char *dir);
+struct btf;
+int bpf_reuse_pinned(struct bpf_map *map, const struct btf *btf, const char *dir);
 
 #endif

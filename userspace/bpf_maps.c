@@ -126,32 +126,6 @@ const struct ag_verdict_field ag_verdict_checks[AG_VERDICT_CHECKS] = {
 	VERDICT(dkim, "dkim"),
 };
 
-bool ag_verdicts_layout_ok(int fd)
-{
-	struct bpf_map_info info = {0};
-	__u32 len = sizeof info;
-	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_MAP_TYPE_ARRAY &&
-	       info.key_size == sizeof(__u32) && info.value_size == sizeof(struct ag_verdicts) &&
-	       info.max_entries == AG_MAX_WORKERS;
-}
-
-int ag_verdicts_read(int fd, struct ag_verdicts *out)
-{
-	memset(out, 0, sizeof *out);
-	if (!ag_verdicts_layout_ok(fd))
-		return errno = EPROTO, -1; /* a lookup would write past *out */
-	__u64 *sum = (__u64 *)out;
-	for (__u32 slot = 0; slot < AG_MAX_WORKERS; slot++) {
-		struct ag_verdicts v;
-		if (bpf_map_lookup_elem(fd, &slot, &v) < 0)
-			return -1;
-		const __u64 *each = (const __u64 *)&v; /* all __u64, field by field */
-		for (size_t i = 0; i < sizeof v / sizeof *each; i++)
-			sum[i] += each[i];
-	}
-	return 0;
-}
-
 int ag_stats_read(int fd, struct ag_stats *out)
 {
 	int ncpu = libbpf_num_possible_cpus();

@@ -54,12 +54,6 @@ extern const struct ag_verdict_field ag_verdict_fields[AG_VERDICT_FIELDS];
 #define AG_VERDICT_CHECKS 3
 extern const struct ag_verdict_field ag_verdict_checks[AG_VERDICT_CHECKS];
 
-/* Whether fd is a verdicts map of this build's layout (bpf/authgate_maps.h). */
-bool ag_verdicts_layout_ok(int verdicts_fd);
-/* Sum the verdicts map's slots (one per worker); -1 with errno set
- * (EPROTO: the map has another layout). */
-int ag_verdicts_read(int verdicts_fd, struct ag_verdicts *out);
-
 /* Sum the per-CPU stats copies; -1 with errno set. */
 int ag_stats_read(int stats_fd, struct ag_stats *out);
 

@@ -9,6 +9,7 @@
 #include "bpf_maps.h"
 #include "cli.h"
 #include "commands.h"
+#include "verdict_stats.h"
 
 #include "../verify/auth_result.h"
 
@@ -259,7 +260,7 @@ int cmd_verdicts(int argc, char **argv)
 		return 1;
 	}
 	struct ag_verdicts v;
-	int rc = ag_verdicts_read(fd, &v);
+	int rc = verdict_stats_read(fd, &v);
 	close(fd);
 	if (rc < 0) {
 		if (errno == EPROTO)

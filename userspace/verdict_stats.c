@@ -3,6 +3,7 @@
  */
 #include "verdict_stats.h"
 
+#include "bpf_layout.h"
 #include "bpf_loader.h"
 #include "bpf_maps.h"
 
@@ -67,7 +68,7 @@ static int load_and_pin(const char *dir, const char **step)
 	if (!(g.skel = verdicts__open()))
 		return -1;
 	*step = "pinned map";
-	if (bpf_reuse_pinned(g.skel->maps.verdicts, dir) < 0)
+	if (bpf_reuse_pinned(g.skel->maps.verdicts, bpf_object__btf(g.skel->obj), dir) < 0)
 		return -1;
 	*step = "load";
 	if (verdicts__load(g.skel) < 0)
@@ -139,4 +140,29 @@ void verdict_stats_stop(void)
 	g.slots = NULL;
 	verdicts__destroy(g.skel);
 	g.skel = NULL;
+}
+
+bool verdict_stats_layout_ok(int fd)
+{
+	struct verdicts *ref = verdicts__open(); /* opened, not loaded: its BTF */
+	bool ok = ref && bpf_layout_matches(fd, ref->maps.verdicts, bpf_object__btf(ref->obj));
+	verdicts__destroy(ref);
+	return ok;
+}
+
+int verdict_stats_read(int fd, struct ag_verdicts *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!verdict_stats_layout_ok(fd))
+		return errno = EPROTO, -1; /* a lookup would write past *out, or sum wrong fields */
+	__u64 *sum = (__u64 *)out;
+	for (__u32 slot = 0; slot < AG_MAX_WORKERS; slot++) {
+		struct ag_verdicts v;
+		if (bpf_map_lookup_elem(fd, &slot, &v) < 0)
+			return -1;
+		const __u64 *each = (const __u64 *)&v; /* all __u64, field by field */
+		for (size_t i = 0; i < sizeof v / sizeof *each; i++)
+			sum[i] += each[i];
+	}
+	return 0;
 }

@@ -27,4 +27,13 @@ void verdict_stats_count(unsigned worker, const struct log_txn *t);
 /* Unmap; the pin and its counters stay. */
 void verdict_stats_stop(void);
 
+/* For `authgate verdicts`, with no daemon of its own. Whether fd (a pin)
+ * is a verdicts map of this build's layout, BTF member by member
+ * (bpf_layout.h). */
+bool verdict_stats_layout_ok(int fd);
+/* Sum the map's slots (one per worker); -1 with errno set (EPROTO: the
+ * map has another layout). */
+struct ag_verdicts;
+int verdict_stats_read(int fd, struct ag_verdicts *out);
+
 #endif
