@@ -68,7 +68,6 @@ struct conn {
 	int first_refusal;       /* the first 4xx/5xx among pipelined envelope replies */
 	bool need_rset;          /* the last transaction was refused before DATA */
 	size_t msg;              /* index of this transaction's message */
-	size_t final_msg;        /* the message whose final reply is awaited */
 	size_t next_msg;         /* --pipeline-next: the message whose envelope went ahead */
 	bool next_sent;          /* --pipeline-next: the next envelope went with it */
 	struct iovec iov[2];     /* content + next envelope */
@@ -138,7 +137,7 @@ static void submit_wire(struct io_uring *ring, struct conn *c, const char *buf, 
 
 /* The message content and the next envelope in one send (plaintext
  * only: --pipeline-next is refused with --starttls). A short send goes on
- * with submit_wire from the first byte not sent, in whichever part. */
+ * with resend_iov_rest from the first byte not sent, in whichever part. */
 static void submit_content_and_next(struct io_uring *ring, struct conn *c, const struct lg_msg *m,
 				    const struct lg_msg *next)
 {
@@ -300,7 +299,6 @@ static void on_envelope_reply(struct io_uring *ring, struct conn *c, int code)
 		c->step = S_FINAL;
 		c->sent_msgs++;
 		c->t_eod = 0;
-		c->final_msg = c->msg;
 		if (opt.pipeline_next && c->sent_msgs < opt.messages) {
 			c->next_sent = true;
 			c->next_msg = st.next_msg++ % opt.set.n;
@@ -364,7 +362,7 @@ static void on_reply(struct io_uring *ring, struct conn *c, int code)
 	case S_FINAL: {
 		uint64_t t = now_ns();
 		hist_add(&st.lat, t - (c->t_eod ? c->t_eod : t));
-		count_final(c->final_msg, code);
+		count_final(c->msg, code);
 		next_transaction(ring, c);
 		return;
 	}

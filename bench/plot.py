@@ -61,15 +61,19 @@ def latency_series(results):
         for r in results:
             if r.get("bench") == "daemon" and "skipped" not in r:
                 sync = ", spool.sync = %s" % r["spool_sync"] if "spool_sync" in r else ""
+                if r.get("pipeline_next"):
+                    sync += ", next envelope with the content"
                 yield "authgate (bench_daemon%s; Postfix peer not run)" % sync, [r[k] for k in keys]
 
 
 def load_series(results):
-    """{spool.sync mode: [(messages/s, p99 ms, sessions)]}, by rate."""
+    """{spool.sync mode, with ", next envelope with the content" for a
+    loadgen --pipeline-next run: [(messages/s, p99 ms, sessions)]}, by rate."""
     modes = {}
     for r in results:
         if r.get("bench") == "daemon_load" and "skipped" not in r:
-            modes.setdefault(r["spool_sync"], []).append((r["messages_per_s"], r["p99_ms"], r["sessions"]))
+            mode = r["spool_sync"] + (", next envelope with the content" if r.get("pipeline_next") else "")
+            modes.setdefault(mode, []).append((r["messages_per_s"], r["p99_ms"], r["sessions"]))
     return {m: sorted(v) for m, v in modes.items()}
 
 
@@ -81,7 +85,7 @@ def plot_load(modes, out, tmp, term):
         with open(dat, "w") as f:
             for rate, p99, sessions in points:
                 f.write("%g %g %d\n" % (rate, max(p99, 0.001), sessions))
-        colour = colours.get(mode, "#444444")
+        colour = colours.get(mode, "#0b3d5c" if mode.startswith("journal") else "#444444")
         plots.append("'%s' using 1:2 with linespoints pt 7 lc rgb '%s' title 'spool.sync = %s'"
                      % (dat, colour, mode))
         plots.append("'%s' using 1:2:(sprintf('%%d', $3)) with labels offset 0,1 font ',8' "

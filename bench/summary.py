@@ -57,7 +57,7 @@ def rows(results):
             yield ("daemon messages/s (%d sessions%s)" % (r["sessions"], sync), r["messages_per_s"], "/s",
                    "p50 %.1f ms, p99 %.1f ms, CPU %.2f ms/msg%s%s" % (r["p50_ms"], r["p99_ms"],
                                                                      r["cpu_ms_per_message"], machine, spooled))
-            yield ("daemon connections/s (EHLO, QUIT)", r["connections_per_s"], "/s", "")
+            yield ("daemon connections/s (EHLO, QUIT%s)" % sync, r["connections_per_s"], "/s", "")
         elif b == "daemon_load":
             yield ("daemon at %d sessions, spool.sync = %s%s" % (r["sessions"], r["spool_sync"], next_envelope(r)),
                    r["messages_per_s"], "/s", "p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms" %

@@ -94,13 +94,14 @@ bool bpf_layout_matches(int pinned_fd, const struct bpf_map *map, const struct b
 	if (bpf_obj_get_info_by_fd(pinned_fd, &info, &len) < 0 || !same_sizes(&info, map))
 		return false;
 	__u32 key = bpf_map__btf_key_type_id(map), value = bpf_map__btf_value_type_id(map);
-	if (!btf || (!key && !value))
-		return true; /* nothing more this build could compare */
-	if (!info.btf_id)
-		return false;
+	/* A pin without BTF may be our own: libbpf makes a map without when
+	 * the kernel refuses the object's BTF. Then, as when the pin's BTF
+	 * may not be read, the sizes decide. */
+	if (!btf || (!key && !value) || !info.btf_id)
+		return true;
 	struct btf *pinned = btf__load_from_kernel_by_id(info.btf_id);
 	if (!pinned)
-		return true; /* not allowed to read it: the sizes decide, as they did */
+		return true;
 	bool same = same_btf_id(pinned, info.btf_key_type_id, btf, key) &&
 		    same_btf_id(pinned, info.btf_value_type_id, btf, value);
 	btf__free(pinned);

@@ -22,9 +22,10 @@ struct btf;
 
 /* Whether the map behind pinned_fd is laid out as `map` (of an opened
  * bpf_object; btf: that object's BTF, bpf_object__btf(), NULL without).
- * A pin without BTF does not match a map with it: ours always have it.
- * When the pin's BTF cannot be read (BPF_BTF_GET_FD_BY_ID needs
- * CAP_SYS_ADMIN), the sizes and flags decide. */
+ * When the pin has no BTF (libbpf makes maps without when the kernel
+ * refuses an object's BTF), or its BTF cannot be read
+ * (BPF_BTF_GET_FD_BY_ID needs CAP_SYS_ADMIN), the sizes and flags
+ * decide. */
 bool bpf_layout_matches(int pinned_fd, const struct bpf_map *map, const struct btf *btf);
 
 /* The types a_id of a and b_id of b describe the same memory layout:

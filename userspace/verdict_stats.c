@@ -142,10 +142,12 @@ void verdict_stats_stop(void)
 	g.skel = NULL;
 }
 
-bool verdict_stats_layout_ok(int fd)
+int verdict_stats_layout_ok(int fd)
 {
 	struct verdicts *ref = verdicts__open(); /* opened, not loaded: its BTF */
-	bool ok = ref && bpf_layout_matches(fd, ref->maps.verdicts, bpf_object__btf(ref->obj));
+	if (!ref)
+		return -1;
+	bool ok = bpf_layout_matches(fd, ref->maps.verdicts, bpf_object__btf(ref->obj));
 	verdicts__destroy(ref);
 	return ok;
 }
@@ -153,7 +155,10 @@ bool verdict_stats_layout_ok(int fd)
 int verdict_stats_read(int fd, struct ag_verdicts *out)
 {
 	memset(out, 0, sizeof *out);
-	if (!verdict_stats_layout_ok(fd))
+	int ok = verdict_stats_layout_ok(fd);
+	if (ok < 0)
+		return -1;
+	if (!ok)
 		return errno = EPROTO, -1; /* a lookup would write past *out, or sum wrong fields */
 	__u64 *sum = (__u64 *)out;
 	for (__u32 slot = 0; slot < AG_MAX_WORKERS; slot++) {

@@ -29,8 +29,9 @@ void verdict_stats_stop(void);
 
 /* For `authgate verdicts`, with no daemon of its own. Whether fd (a pin)
  * is a verdicts map of this build's layout, BTF member by member
- * (bpf_layout.h). */
-bool verdict_stats_layout_ok(int fd);
+ * (bpf_layout.h): 1 or 0; -1 with errno set when this build's own
+ * object cannot be opened (no memory). */
+int verdict_stats_layout_ok(int fd);
 /* Sum the map's slots (one per worker); -1 with errno set (EPROTO: the
  * map has another layout). */
 struct ag_verdicts;

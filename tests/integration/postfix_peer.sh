@@ -48,7 +48,7 @@ agpid=$!
 # A third argument, --pipeline-next, sends each transaction's envelope in
 # the same write as the message before it (RFC 2920 section 3.1).
 send_corpus() { # NAME PORT [--pipeline-next]
-	"$LOADGEN" --server "127.0.0.1:$2" --corpus "$corpus" --sessions 2 --messages $((total / 2)) \
+	timeout 120 "$LOADGEN" --server "127.0.0.1:$2" --corpus "$corpus" --sessions 2 --messages $((total / 2)) \
 		"${3:---pipelining}" --helo mail.corpus.example --replies "$tmp/$1.replies" --json >"$tmp/$1.out" 2>&1
 	local wrong
 	wrong=$(awk 'NR == FNR { want[$1] = ($3 == "pass") ? "1 0 0" : "0 1 0"; next }
@@ -57,6 +57,8 @@ send_corpus() { # NAME PORT [--pipeline-next]
 	expect_eq "$1: each of $total messages gets the reply its manifest predicts ($passes accepted, $fails refused)" "" "$wrong"
 	expect_eq "$1: loadgen counts" "$passes $fails 0 0" \
 		"$(sed -n 's/.*"accepted":\([0-9]*\),"rejected":\([0-9]*\),"tempfailed":\([0-9]*\),"errors":\([0-9]*\).*/\1 \2 \3 \4/p' "$tmp/$1.out")"
+	[ "${3:-}" != --pipeline-next ] || expect_eq "$1: loadgen sent each envelope with the message before it" \
+		1 "$(grep -c '"pipeline_next":true' "$tmp/$1.out")"
 }
 wait_port 2525
 send_corpus authgate 2525
