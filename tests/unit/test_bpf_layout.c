@@ -8,7 +8,9 @@
  * sizes without BTF (libbpf makes our maps so when the kernel refuses
  * their BTF); maps of the same sizes made with a reordered struct, or
  * with other flags do not, and verdict_stats_read() refuses them (EPROTO)
- * rather than sum the wrong fields. */
+ * rather than sum the wrong fields. Last, the daemon's side on a bpffs of
+ * the test's own: bpf_reuse_pinned() reuses a genuine pin and removes a
+ * reordered one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,10 +20,13 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "userspace/bpf_layout.h"
+#include "userspace/bpf_loader.h"
 #include "userspace/bpf_maps.h"
 #include "userspace/verdict_stats.h"
 #include "verdicts.skel.h"
@@ -211,6 +216,68 @@ static void real_maps(void **state)
 	verdicts__destroy(ref);
 }
 
+/* A bpffs of this test's own, so that nothing lands in the host's. */
+static char bpffs[] = "/tmp/authgate-bpffs.XXXXXX";
+static bool mounted;
+
+static int mount_bpffs(void **state)
+{
+	(void)state;
+	mounted = loaded && mkdtemp(bpffs) && mount("bpf", bpffs, "bpf", 0, NULL) == 0;
+	return 0;
+}
+
+static int unmount_bpffs(void **state)
+{
+	(void)state;
+	if (mounted)
+		umount(bpffs);
+	rmdir(bpffs);
+	return 0;
+}
+
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof info;
+	memset(&info, 0, sizeof info);
+	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+/* Pin fd as bpffs/verdicts, run bpf_reuse_pinned for a freshly opened
+ * verdicts object, load it; whether the loaded map is the pinned one
+ * (reused), and in *kept whether the pin is still there. */
+static bool reused(int fd, bool *kept)
+{
+	char path[64];
+	snprintf(path, sizeof path, "%s/verdicts", bpffs);
+	unlink(path);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	struct verdicts *fresh = verdicts__open();
+	assert_non_null(fresh);
+	assert_int_equal(bpf_reuse_pinned(fresh->maps.verdicts, bpf_object__btf(fresh->obj), bpffs), 0);
+	*kept = access(path, F_OK) == 0;
+	assert_int_equal(verdicts__load(fresh), 0);
+	bool same = map_id(bpf_map__fd(fresh->maps.verdicts)) == map_id(fd);
+	verdicts__destroy(fresh);
+	unlink(path);
+	return same;
+}
+
+static void daemon_reuses_or_replaces(void **state)
+{
+	(void)state;
+	if (!mounted)
+		skip();
+	bool kept;
+	assert_true(reused(bpf_map__fd(loaded->maps.verdicts), &kept));
+	assert_true(kept);
+	int fd = make_map(SWAP_TOP, true, BPF_F_MMAPABLE);
+	assert_false(reused(fd, &kept)); /* a fresh map, not the stale one */
+	assert_false(kept);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +285,7 @@ int main(void)
 		cmocka_unit_test(reordered_or_retyped_struct_does_not),
 		cmocka_unit_test(arrays_compare_length_and_element),
 		cmocka_unit_test(real_maps),
+		cmocka_unit_test_setup_teardown(daemon_reuses_or_replaces, mount_bpffs, unmount_bpffs),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
