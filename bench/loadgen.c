@@ -227,9 +227,9 @@ static int take_reply(struct conn *c)
 	}
 }
 
-static void count_final(size_t msg, int code)
+static void count_final(const struct conn *c, int code)
 {
-	struct outcome *per = &st.per_msg[msg];
+	struct outcome *per = &st.per_msg[c->msg];
 	if (code >= 200 && code < 300) {
 		st.total.accepted++;
 		per->accepted++;
@@ -280,7 +280,7 @@ static void next_transaction(struct io_uring *ring, struct conn *c)
 /* The transaction ends without DATA: count the refusal, RSET, go on. */
 static void refused(struct io_uring *ring, struct conn *c, int code)
 {
-	count_final(c->msg, code);
+	count_final(c, code);
 	c->sent_msgs++;
 	c->need_rset = true;
 	next_transaction(ring, c);
@@ -362,7 +362,7 @@ static void on_reply(struct io_uring *ring, struct conn *c, int code)
 	case S_FINAL: {
 		uint64_t t = now_ns();
 		hist_add(&st.lat, t - (c->t_eod ? c->t_eod : t));
-		count_final(c->msg, code);
+		count_final(c, code);
 		next_transaction(ring, c);
 		return;
 	}
