@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 
+from summary import next_envelope
+
 
 def throughput_rows(results):
     """(label, authgate, baseline) per comparison, in the run's order."""
@@ -61,19 +63,18 @@ def latency_series(results):
         for r in results:
             if r.get("bench") == "daemon" and "skipped" not in r:
                 sync = ", spool.sync = %s" % r["spool_sync"] if "spool_sync" in r else ""
-                if r.get("pipeline_next"):
-                    sync += ", next envelope with the content"
+                sync += next_envelope(r)
                 yield "authgate (bench_daemon%s; Postfix peer not run)" % sync, [r[k] for k in keys]
 
 
 def load_series(results):
-    """{spool.sync mode, with ", next envelope with the content" for a
-    loadgen --pipeline-next run: [(messages/s, p99 ms, sessions)]}, by rate."""
+    """{spool.sync mode and summary.next_envelope's label: [(messages/s,
+    p99 ms, sessions)]}, by rate."""
     modes = {}
     for r in results:
         if r.get("bench") == "daemon_load" and "skipped" not in r:
-            mode = r["spool_sync"] + (", next envelope with the content" if r.get("pipeline_next") else "")
-            modes.setdefault(mode, []).append((r["messages_per_s"], r["p99_ms"], r["sessions"]))
+            modes.setdefault(r["spool_sync"] + next_envelope(r), []).append(
+                (r["messages_per_s"], r["p99_ms"], r["sessions"]))
     return {m: sorted(v) for m, v in modes.items()}
 
 
