@@ -92,13 +92,16 @@ start_daemon() {
 	pid=$!
 	wait_port "$port" || echo "authgate is not listening on $port after 30 s" >&2
 }
+# A run's name (its spool, its JSON file): MODE, or MODE-next with
+# loadgen --pipeline-next (CLIENT).
+run_tag() { if [ "$2" = --pipelining ]; then echo "$1"; else echo "$1-next"; fi; }
 # One daemon with spool.sync = $1: the message load, then connections.
 # $2: the loadgen pipelining flag (--pipelining, or --pipeline-next).
 # Each run has its own spool, kept to the end: removing thousands of
 # files between runs would slow the next run's inode allocation.
 run_mode() {
-	local mode=$1 client=${2:---pipelining} tag=$1
-	[ "$client" = --pipelining ] || tag=$1-next
+	local mode=$1 client=${2:---pipelining}
+	local tag=$(run_tag "$mode" "$client")
 	start_daemon "$mode" "${SPOOL_DIR:-$tmp}/spool-$tag" "spool.journal_size = 16M"
 	echo "spool.sync = $mode${2:+, loadgen $client}"
 	local c0 c1 m0 m1 machine out json n cpu_ms conns cout cps t0 extra=
@@ -136,8 +139,8 @@ run_mode() {
 # of about load_messages messages, against one daemon configured as
 # deployed (the default journal size). $2 as for run_mode.
 run_load() {
-	local mode=$1 client=${2:---pipelining} tag=$1 s out
-	[ "$client" = --pipelining ] || tag=$1-next
+	local mode=$1 client=${2:---pipelining} s out
+	local tag=$(run_tag "$mode" "$client")
 	[ -n "$load_sessions" ] || return 0
 	start_daemon "$mode" "${SPOOL_DIR:-$tmp}/spool-$tag-load"
 	for s in $load_sessions; do
