@@ -135,6 +135,19 @@ static void submit_wire(struct io_uring *ring, struct conn *c, const char *buf, 
 	c->sending = true;
 }
 
+/* Send what c->mh's iovecs hold (c->wire NULL says so to on_send_done). */
+static void submit_iov(struct io_uring *ring, struct conn *c)
+{
+	c->wire = NULL;
+	c->wirelen = 0;
+	for (size_t i = 0; i < c->mh.msg_iovlen; i++)
+		c->wirelen += c->iov[i].iov_len;
+	struct io_uring_sqe *sqe = get_sqe(ring);
+	io_uring_prep_sendmsg(sqe, c->fd, &c->mh, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c << 1);
+	c->sending = true;
+}
+
 /* The message content and the next envelope in one send (plaintext
  * only: --pipeline-next is refused with --starttls). A short send goes on
  * with resend_iov_rest from the first byte not sent, in whichever part. */
@@ -144,12 +157,7 @@ static void submit_content_and_next(struct io_uring *ring, struct conn *c, const
 	c->iov[0] = (struct iovec){.iov_base = m->data, .iov_len = m->data_len};
 	c->iov[1] = (struct iovec){.iov_base = next->envelope, .iov_len = strlen(next->envelope)};
 	c->mh = (struct msghdr){.msg_iov = c->iov, .msg_iovlen = 2};
-	c->wire = NULL;
-	c->wirelen = c->iov[0].iov_len + c->iov[1].iov_len;
-	struct io_uring_sqe *sqe = get_sqe(ring);
-	io_uring_prep_sendmsg(sqe, c->fd, &c->mh, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c << 1);
-	c->sending = true;
+	submit_iov(ring, c);
 }
 
 static void submit_recv(struct io_uring *ring, struct conn *c)
@@ -389,11 +397,7 @@ static void resend_iov_rest(struct io_uring *ring, struct conn *c, size_t sent)
 		b->iov_len = 0;
 	}
 	c->mh.msg_iovlen = b->iov_len ? 2 : 1;
-	c->wirelen = a->iov_len + b->iov_len;
-	struct io_uring_sqe *sqe = get_sqe(ring);
-	io_uring_prep_sendmsg(sqe, c->fd, &c->mh, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c << 1);
-	c->sending = true;
+	submit_iov(ring, c);
 }
 
 static void on_send_done(struct io_uring *ring, struct conn *c, int res)
@@ -578,8 +582,8 @@ static void report(double secs, const char *replies_path)
 		       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"connections\":%lu,"
 		       "\"connections_per_s\":%.1f}\n",
 		       opt.sessions, opt.messages, opt.pipelining ? "true" : "false",
-		       opt.pipeline_next ? "true" : "false", opt.starttls ? "true" : "false", opt.set.n, st.handshakes, t->accepted,
-		       t->rejected, t->tempfailed, st.errors, secs, (double)done / secs, p50, p90, p99,
+		       opt.pipeline_next ? "true" : "false", opt.starttls ? "true" : "false", opt.set.n,
+		       st.handshakes, t->accepted, t->rejected, t->tempfailed, st.errors, secs, (double)done / secs, p50, p90, p99,
 		       p999, st.connections, (double)st.connections / secs);
 	FILE *f = replies_path ? fopen(replies_path, "w") : NULL;
 	for (size_t i = 0; f && i < opt.set.n; i++)
