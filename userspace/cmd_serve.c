@@ -3,7 +3,8 @@
  * configuration (errors name the line, exit 2), opens the spool, starts
  * one worker thread per CPU (or `workers`), and waits for signals:
  * SIGTERM/SIGINT drain (stop accepting, let transactions finish, exit 0),
- * SIGHUP reloads the zone overlay and the policy knobs.
+ * SIGHUP reloads the zone overlay and the policy knobs, SIGUSR1 logs
+ * what the daemon holds (sessions, arenas, heap, descriptors).
  */
 #include "bpf_loader.h"
 #include "cli.h"
@@ -15,8 +16,10 @@
 #include "verdict_stats.h"
 #include "worker.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +40,8 @@ static const char usage[] =
 	"  --check            read the configuration, report, and exit\n"
 	"  --help             this text\n\n"
 	"signals: TERM/INT drain and exit 0; HUP rereads the zone file and the\n"
-	"policy.* keys (other changed keys are logged, and wait for a restart).\n"
+	"policy.* keys (other changed keys are logged, and wait for a restart);\n"
+	"USR1 logs one status line (sessions, message arenas, heap, descriptors).\n"
 	"exit status: 0 after a clean stop, 1 could not start, 2 usage or\n"
 	"configuration error.\n";
 
@@ -111,6 +115,34 @@ static void raise_fd_limit(void)
 	}
 }
 
+static unsigned open_descriptors(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n ? n - 1 : 0; /* not the one reading the directory */
+}
+
+/* SIGUSR1: what the daemon holds now, for an operator (or a soak test)
+ * watching it over time. The heap is glibc's count (mallinfo2), which a
+ * sanitizer's allocator does not feed. */
+static void log_status(struct daemon_shared *d, struct worker *w, unsigned n)
+{
+	unsigned mapped = 0, pooled = 0;
+	for (unsigned i = 0; i < n; i++) {
+		mapped += atomic_load_explicit(&w[i].arenas_mapped, memory_order_relaxed);
+		pooled += atomic_load_explicit(&w[i].arenas_pooled, memory_order_relaxed);
+	}
+	struct mallinfo2 mi = mallinfo2();
+	log_notice("status: %u sessions, %u message arenas mapped (%u of them pooled), heap in use %zu kB, "
+		   "%u file descriptors",
+		   atomic_load(&d->sessions), mapped, pooled, (mi.uordblks + mi.hblkhd) / 1024,
+		   open_descriptors());
+}
+
 /* syncfs and journal modes: the thread their rounds run on, and the
  * journal (recovered before anything is accepted). */
 static int start_spool_sync(struct daemon_shared *d, const struct config *cfg, char *err,
@@ -139,6 +171,16 @@ static int run(struct config *cfg, const char *path)
 	static struct daemon_shared d;
 	char err[600];
 	d.cfg = cfg;
+	/* Blocked before anything else: a signal during a long journal
+	 * recovery waits for the loop below instead of killing the process
+	 * (SIGHUP's default action), and threads inherit the mask. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	log_file_append();
 	raise_fd_limit();
 	pthread_mutex_init(&d.ip_lock, NULL);
@@ -155,12 +197,6 @@ static int run(struct config *cfg, const char *path)
 	}
 	bpf_xdp_start(cfg); /* logs once whether XDP is on; never fatal */
 	verdict_stats_start(cfg); /* the same */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	unsigned n = worker_count(cfg);
 	struct worker *w = calloc(n, sizeof *w);
@@ -191,6 +227,8 @@ static int run(struct config *cfg, const char *path)
 			if (sig == SIGHUP) {
 				reload(&d, path);
 				workers_wake(w, started);
+			} else if (sig == SIGUSR1) {
+				log_status(&d, w, started);
 			} else if (sig == SIGTERM || sig == SIGINT || atomic_load(&d.stop))
 				break;
 		}
@@ -204,9 +242,9 @@ static int run(struct config *cfg, const char *path)
 		failed = failed || !w[i].ring_ready; /* its ring could not be made: logged, and the rest stopped */
 		log_notice("worker %u: %lu connections accepted (%lu of them told 421, limits.sessions), "
 			   "%lu command reads from the shared pool, pool dry %lu times, %lu log lines "
-			   "written at once, %lu log bytes lost",
+			   "written at once, %lu log bytes lost, %lu notices dropped",
 			   i, w[i].stats.accepted, w[i].stats.refused, w[i].stats.pooled_reads, w[i].stats.pool_dry,
-			   w[i].log_direct, w[i].log.lost_bytes);
+			   w[i].log_direct, w[i].log.lost_bytes, w[i].notices_dropped);
 		worker_destroy(&w[i]);
 	}
 	log_notice("stopped: %lu transactions, %lu message bytes copied in userspace",

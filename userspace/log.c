@@ -122,17 +122,30 @@ void log_transaction(enum log_format fmt, const struct log_txn *t)
 		emit(line, n);
 }
 
+size_t log_format_notice(char *line, size_t size, const char *fmt, va_list ap)
+{
+	char ts[40];
+	stamp(ts, sizeof ts);
+	int n = snprintf(line, size, "%s authgate: ", ts);
+	if (n < 0 || (size_t)n >= size - 1)
+		return 0;
+	int m = vsnprintf(line + n, size - (size_t)n - 1, fmt, ap);
+	if (m < 0)
+		return 0;
+	n += m;
+	if ((size_t)n > size - 2)
+		n = (int)size - 2;
+	line[n++] = '\n';
+	return (size_t)n;
+}
+
 void log_notice(const char *fmt, ...)
 {
-	char ts[40], line[1024];
-	stamp(ts, sizeof ts);
-	int n = snprintf(line, sizeof line, "%s authgate: ", ts);
+	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	size_t n = log_format_notice(line, sizeof line, fmt, ap);
 	va_end(ap);
-	if ((size_t)n > sizeof line - 2)
-		n = (int)sizeof line - 2;
-	line[n++] = '\n';
-	emit(line, (size_t)n);
+	if (n)
+		emit(line, n);
 }

@@ -10,6 +10,9 @@
 
 #include "config.h"
 
+#include <stdarg.h>
+#include <stddef.h>
+
 #include "../verify/auth_result.h"
 #include "../verify/policy.h"
 
@@ -32,5 +35,9 @@ size_t log_format_transaction(enum log_format fmt, const struct log_txn *t, char
 /* Format and write at once (for callers without a ring). */
 void log_transaction(enum log_format fmt, const struct log_txn *t);
 void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A notice line (time, "authgate: ", the text, a newline; cut to fit)
+ * into line; its length, 0 if size is too small for any. */
+size_t log_format_notice(char *line, size_t size, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #endif

@@ -105,6 +105,8 @@ struct session {
 	char spool_name[160], fd_path[32];
 	uint64_t spool_since; /* the spool write began (spool_sync_now()) */
 	struct iovec iov[2];
+	struct iovec wiov[2]; /* what SP_WRITE still has to write, from spool_off */
+	size_t spool_off;
 	struct session *dirsync_next;
 	unsigned reply_code;
 	char reply_status[8], reply_text[220];
@@ -220,8 +222,8 @@ static void cut_connection(struct session *s)
 	if (s->cut)
 		return;
 	s->cut = true;
-	log_notice("session %lu from %s: connection cut, the client took no reply for %u s "
-		   "(timeouts.close)", s->id, s->ip, s->w->cfg->timeouts.close);
+	worker_log_notice(s->w, "session %u-%lu from %s: connection cut, the client took no reply for %u s "
+			  "(timeouts.close)", s->w->id, s->id, s->ip, s->w->cfg->timeouts.close);
 	size_t unsent;
 	smtp_output(s->smtp, &unsent);
 	smtp_output_done(s->smtp, unsent);
@@ -867,6 +869,21 @@ static const struct spool_dir *spool_dir_of(const struct session *s)
 	return s->to_quarantine ? &s->w->shared->spool.quarantine : &s->w->shared->spool.main;
 }
 
+/* The part of iov[0..cnt) from byte `skip` on, into out; its iovec count. */
+static unsigned rest_of_iov(const struct iovec *iov, unsigned cnt, size_t skip, struct iovec *out)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < cnt; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		out[n++] = (struct iovec){(char *)iov[i].iov_base + skip, iov[i].iov_len - skip};
+		skip = 0;
+	}
+	return n;
+}
+
 static void submit_spool_op(struct session *s)
 {
 	const struct spool_dir *dir = spool_dir_of(s);
@@ -879,9 +896,11 @@ static void submit_spool_op(struct session *s)
 	case SP_OPEN_ANON:
 		io_uring_prep_openat(sqe, dir->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
 		break;
-	case SP_WRITE:
-		io_uring_prep_writev(sqe, s->spool_fd, s->iov, 2, 0);
+	case SP_WRITE: {
+		unsigned n = rest_of_iov(s->iov, 2, s->spool_off, s->wiov);
+		io_uring_prep_writev(sqe, s->spool_fd, s->wiov, n, s->spool_off);
 		break;
+	}
 	case SP_FSYNC:
 		io_uring_prep_fsync(sqe, s->spool_fd, 0);
 		break;
@@ -949,6 +968,7 @@ static void spool_begin(struct session *s, bool quarantine)
 	s->to_quarantine = quarantine;
 	s->tmp_named = false;
 	s->spool_fd = -1;
+	s->spool_off = 0;
 	s->spool_since = spool_sync_now();
 	spool_name(sp, s->w->id, ++s->w->next_spool, s->spool_name, sizeof s->spool_name);
 	s->iov[0] = (struct iovec){s->rec->headers, s->rec->headers_len};
@@ -985,7 +1005,8 @@ static void spool_failed(struct session *s, int err)
 		unlinkat(spool_dir_of(s)->tmp_fd, s->spool_name, 0);
 	s->tmp_named = false;
 	s->step = SP_NONE;
-	fprintf(stderr, "authgate: spool %s: %s\n", s->spool_name, strerror(err));
+	worker_log_notice(s->w, "session %u-%lu from %s: spool %s: %s", s->w->id, s->id, s->ip,
+			  s->spool_name, strerror(err));
 	if (err == ENOSPC || err == EDQUOT)
 		finish_transaction(s, 452, "4.3.1", "insufficient system storage, try again later");
 	else
@@ -1004,8 +1025,13 @@ static void spool_step_done(struct session *s, int res)
 		s->spool_fd = res;
 		break;
 	case SP_WRITE:
-		if ((size_t)res != s->rec->headers_len + s->wpos)
-			return spool_failed(s, EIO); /* a short write to a file: the disk filled */
+		/* A short write to a file (the disk filled as it went): write
+		 * the rest, whose failure tells why (ENOSPC: 452, not 451). */
+		if (res == 0)
+			return spool_failed(s, EIO);
+		s->spool_off += (size_t)res;
+		if (s->spool_off < s->rec->headers_len + s->wpos)
+			return submit_spool_op(s);
 		break;
 	case SP_RENAME:
 		s->tmp_named = false;
@@ -1190,6 +1216,15 @@ static void deliver_plain(struct session *s, size_t n)
 		received_bdat(s, n);
 }
 
+/* Why a TLS connection ended, unless the client closed it cleanly. */
+static void log_tls_failure(struct session *s, const char *what)
+{
+	const char *why = tls_conn_failure(s->tls);
+	if (why)
+		worker_log_notice(s->w, "session %u-%lu from %s: %s failed: %s", s->w->id, s->id,
+				  s->ip, what, why);
+}
+
 /* Decrypt what we have into the plaintext targets, acting on each piece. */
 static void tls_pump(struct session *s)
 {
@@ -1201,8 +1236,10 @@ static void tls_pump(struct session *s)
 		size_t len;
 		plain_target(s, &buf, &len);
 		ssize_t n = len ? tls_conn_read(s->tls, buf, len) : 0;
-		if (n < 0) /* close_notify, or a TLS error: the client ended it */
+		if (n < 0) { /* close_notify, or a TLS error: the client ended it */
+			log_tls_failure(s, "TLS");
 			close_peer_gone(s);
+		}
 		if (n <= 0)
 			break;
 		deliver_plain(s, (size_t)n);
@@ -1222,6 +1259,7 @@ static void on_recv_tls(struct session *s, int res)
 	if (s->tls_handshaking) {
 		int h = tls_conn_handshake(s->tls);
 		if (h < 0) { /* the client's handshake failed: it gets an alert, no reply */
+			log_tls_failure(s, "TLS handshake");
 			close_peer_gone(s);
 			return;
 		}

@@ -16,6 +16,7 @@ struct tls_conn {
 	BIO *rbio, *wbio; /* owned by ssl */
 	struct pinbuf out; /* a send in flight may be reading it (tls_conn_output_pin) */
 	size_t outlen, outoff;
+	const char *failure; /* why it ended, NULL for a close_notify (tls_conn_failure) */
 };
 
 SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen)
@@ -116,15 +117,36 @@ static void collect_output(struct tls_conn *t)
 	}
 }
 
+/* SSL_get_error() reads the thread's error queue, which every connection
+ * of a worker shares: what one client's failed handshake left there would
+ * make the next "wants more bytes" of another connection look fatal. So
+ * the queue is emptied before each operation, and after a failure once
+ * its reason is kept. */
 static int want_more(struct tls_conn *t, int r)
 {
 	int e = SSL_get_error(t->ssl, r);
 	collect_output(t);
-	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	if (e == SSL_ERROR_ZERO_RETURN) {
+		t->failure = NULL;
+	} else {
+		const char *why = ERR_reason_error_string(ERR_peek_last_error());
+		t->failure = why ? why : e == SSL_ERROR_SYSCALL ? "the connection ended inside a record"
+								: "TLS protocol error";
+	}
+	ERR_clear_error();
+	return -1;
+}
+
+const char *tls_conn_failure(const struct tls_conn *t)
+{
+	return t->failure;
 }
 
 int tls_conn_handshake(struct tls_conn *t)
 {
+	ERR_clear_error();
 	int r = SSL_do_handshake(t->ssl);
 	if (r == 1) {
 		collect_output(t);
@@ -135,6 +157,7 @@ int tls_conn_handshake(struct tls_conn *t)
 
 ssize_t tls_conn_read(struct tls_conn *t, void *buf, size_t len)
 {
+	ERR_clear_error();
 	int r = SSL_read(t->ssl, buf, (int)(len > 0x40000000 ? 0x40000000 : len));
 	if (r > 0) {
 		collect_output(t);
@@ -150,8 +173,11 @@ bool tls_conn_readable(struct tls_conn *t)
 
 ssize_t tls_conn_write(struct tls_conn *t, const void *buf, size_t len)
 {
+	ERR_clear_error();
 	int r = SSL_write(t->ssl, buf, (int)len);
 	collect_output(t);
+	if (r <= 0)
+		ERR_clear_error();
 	return r > 0 ? r : -1;
 }
 

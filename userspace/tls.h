@@ -41,6 +41,9 @@ int tls_conn_handshake(struct tls_conn *t);
 ssize_t tls_conn_read(struct tls_conn *t, void *buf, size_t len);
 /* Plaintext decrypted but not yet read, or ciphertext not yet decrypted. */
 bool tls_conn_readable(struct tls_conn *t);
+/* After a -1 from the handshake or a read: why, in OpenSSL's words
+ * ("unexpected message"), or NULL when the peer closed with close_notify. */
+const char *tls_conn_failure(const struct tls_conn *t);
 /* Encrypt plaintext; returns the bytes taken or -1. */
 ssize_t tls_conn_write(struct tls_conn *t, const void *buf, size_t len);
 /* Ciphertext waiting to be sent, and how much of it went out. */

@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,17 +262,23 @@ size_t worker_arena_size(const struct worker *w)
 
 void *worker_arena_get(struct worker *w)
 {
-	if (w->narenas)
+	if (w->narenas) {
+		atomic_store_explicit(&w->arenas_pooled, w->narenas - 1, memory_order_relaxed);
 		return w->arena_pool[--w->narenas];
+	}
 	void *a = mmap(NULL, worker_arena_size(w), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return a == MAP_FAILED ? NULL : a;
+	if (a == MAP_FAILED)
+		return NULL;
+	atomic_fetch_add_explicit(&w->arenas_mapped, 1, memory_order_relaxed);
+	return a;
 }
 
 void worker_arena_put(struct worker *w, void *arena, size_t used)
 {
 	if (w->narenas == sizeof w->arena_pool / sizeof w->arena_pool[0]) {
 		munmap(arena, worker_arena_size(w));
+		atomic_fetch_sub_explicit(&w->arenas_mapped, 1, memory_order_relaxed);
 		return;
 	}
 	/* A big message leaves many pages behind; return them to the kernel
@@ -280,6 +287,7 @@ void worker_arena_put(struct worker *w, void *arena, size_t used)
 		madvise((char *)arena + ARENA_KEEP_TOUCHED, worker_arena_size(w) - ARENA_KEEP_TOUCHED,
 			MADV_DONTNEED);
 	w->arena_pool[w->narenas++] = arena;
+	atomic_store_explicit(&w->arenas_pooled, w->narenas, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------ group commit */
@@ -370,6 +378,17 @@ void worker_log_transaction(struct worker *w, const struct log_txn *t)
 	w->log_direct++; /* the reader is far behind: wait for it this once */
 	ssize_t r = write(STDERR_FILENO, line, n);
 	(void)r;
+}
+
+void worker_log_notice(struct worker *w, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	size_t n = log_format_notice(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n && !logq_line(&w->log, line, n))
+		w->notices_dropped++; /* a client can cause these: never wait for the reader */
 }
 
 /* Once per loop turn: hand the next chunk of lines to the ring. */

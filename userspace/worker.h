@@ -105,6 +105,8 @@ struct worker {
 	 * transaction costs no mmap/munmap and no page-table churn. */
 	void *arena_pool[64];
 	unsigned narenas;
+	/* for the status line (SIGUSR1), read by the main thread */
+	atomic_uint arenas_mapped, arenas_pooled;
 	/* Command-phase reads: provided buffers shared by all sessions
 	 * (NULL: the kernel has none, each session reads into its own). */
 	struct bufring *bufring;
@@ -112,6 +114,7 @@ struct worker {
 	struct logq log;
 	struct ring_op log_op;
 	unsigned long log_direct; /* lines written at once: the queue was full */
+	unsigned long notices_dropped; /* session notices dropped: the queue was full */
 	char error[600];
 };
 
@@ -140,6 +143,10 @@ int worker_tmpfile_take(struct worker *w);
 /* The transaction's log line, queued for the ring (written at once if the
  * queue is full). */
 void worker_log_transaction(struct worker *w, const struct log_txn *t);
+/* A notice about one session (a connection cut, a TLS failure, a spool
+ * error), queued for the ring like transaction lines; dropped and
+ * counted, never written at once, when the queue is full. */
+void worker_log_notice(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define WORKER_ARENA_READ_AHEAD 65536
 #define WORKER_BUFRING_SIZE 2048
 /* A message arena of worker_arena_size() bytes (limits.message_size plus

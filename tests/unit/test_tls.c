@@ -65,6 +65,28 @@ static size_t pump(struct tls_conn *from, struct tls_conn *to)
 	return n;
 }
 
+/* Handshake a fresh client and server endpoint to completion. */
+static void connect_pair(SSL_CTX *sctx, SSL_CTX *cctx, struct tls_conn **s, struct tls_conn **c)
+{
+	*s = tls_conn_new(sctx);
+	*c = tls_conn_new_client(cctx);
+	assert_non_null(*s);
+	assert_non_null(*c);
+	int cr = 0, sr = 0;
+	for (int round = 0; round < 10 && !(cr == 1 && sr == 1); round++) {
+		if (cr != 1)
+			cr = tls_conn_handshake(*c);
+		assert_true(cr >= 0);
+		pump(*c, *s);
+		if (sr != 1)
+			sr = tls_conn_handshake(*s);
+		assert_true(sr >= 0);
+		pump(*s, *c);
+	}
+	assert_int_equal(cr, 1);
+	assert_int_equal(sr, 1);
+}
+
 static void handshake_then_data_both_ways(void **state)
 {
 	(void)state;
@@ -73,23 +95,8 @@ static void handshake_then_data_both_ways(void **state)
 	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
 	assert_non_null(sctx);
 	assert_non_null(cctx);
-	struct tls_conn *s = tls_conn_new(sctx), *c = tls_conn_new_client(cctx);
-	assert_non_null(s);
-	assert_non_null(c);
-
-	int cr = 0, sr = 0;
-	for (int round = 0; round < 10 && !(cr == 1 && sr == 1); round++) {
-		if (cr != 1)
-			cr = tls_conn_handshake(c);
-		assert_true(cr >= 0);
-		pump(c, s);
-		if (sr != 1)
-			sr = tls_conn_handshake(s);
-		assert_true(sr >= 0);
-		pump(s, c);
-	}
-	assert_int_equal(cr, 1);
-	assert_int_equal(sr, 1);
+	struct tls_conn *s, *c;
+	connect_pair(sctx, cctx, &s, &c);
 
 	char buf[256];
 	assert_int_equal(tls_conn_write(c, "EHLO client.test\r\n", 18), 18);
@@ -123,8 +130,47 @@ static void plaintext_instead_of_a_client_hello_fails_the_handshake(void **state
 	const char junk[] = "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n";
 	assert_int_equal(tls_conn_feed(s, junk, sizeof junk - 1), 0);
 	assert_int_equal(tls_conn_handshake(s), -1);
+	assert_non_null(tls_conn_failure(s)); /* OpenSSL's reason, for the log */
 	tls_conn_free(s);
 	SSL_CTX_free(sctx);
+}
+
+/* OpenSSL keeps errors per thread, and a worker runs many connections:
+ * one client's failed handshake must not make another connection's
+ * "nothing to read yet" look like a failure (a soak found that: good
+ * STARTTLS sessions were closed beside clients that broke theirs). */
+static void one_connections_failure_does_not_end_another(void **state)
+{
+	(void)state;
+	char err[300];
+	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
+	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
+	struct tls_conn *s, *c;
+	connect_pair(sctx, cctx, &s, &c);
+	struct tls_conn *half = tls_conn_new(sctx), *hc = tls_conn_new_client(cctx);
+	assert_int_equal(tls_conn_handshake(hc), 0);
+	pump(hc, half);
+
+	struct tls_conn *bad = tls_conn_new(sctx);
+	const char junk[] = "\x16\x03\x01\x00\x05hello";
+	assert_int_equal(tls_conn_feed(bad, junk, sizeof junk - 1), 0);
+	assert_int_equal(tls_conn_handshake(bad), -1);
+	assert_string_equal(tls_conn_failure(bad), "unexpected message");
+
+	char buf[64];
+	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 0); /* wants more, not -1 */
+	assert_int_equal(tls_conn_handshake(half), 0);	      /* mid-handshake, not -1 */
+	assert_int_equal(tls_conn_write(c, "NOOP\r\n", 6), 6);
+	pump(c, s);
+	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 6);
+
+	tls_conn_free(bad);
+	tls_conn_free(half);
+	tls_conn_free(hc);
+	tls_conn_free(s);
+	tls_conn_free(c);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
 }
 
 static void the_client_refuses_a_server_that_is_not_tls(void **state)
@@ -150,6 +196,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(handshake_then_data_both_ways),
 		cmocka_unit_test(plaintext_instead_of_a_client_hello_fails_the_handshake),
+		cmocka_unit_test(one_connections_failure_does_not_end_another),
 		cmocka_unit_test(the_client_refuses_a_server_that_is_not_tls),
 	};
 	return cmocka_run_group_tests(tests, make_cert, remove_cert);
