@@ -104,15 +104,25 @@ static void log_file_append(void)
 /* Every session, spool file and anonymous file made ahead holds a
  * descriptor, and the usual soft limit (1024) is below what a busy edge
  * needs: take what the hard limit allows, as servers do. */
-static void raise_fd_limit(void)
+static void raise_fd_limit(const struct config *cfg)
 {
 	struct rlimit r;
-	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-		r.rlim_cur = r.rlim_max;
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return;
+	if (r.rlim_cur < r.rlim_max) {
+		rlim_t want = r.rlim_max;
+		r.rlim_cur = want;
 		if (setrlimit(RLIMIT_NOFILE, &r) < 0)
 			log_notice("cannot raise the descriptor limit to %llu: %s",
-				   (unsigned long long)r.rlim_max, strerror(errno));
+				   (unsigned long long)want, strerror(errno));
+		getrlimit(RLIMIT_NOFILE, &r);
 	}
+	/* The spool, the rings, DNS and the files made ahead need some too. */
+	if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < (rlim_t)cfg->sessions + 64)
+		log_notice("the descriptor limit (%llu) is below limits.sessions (%u) plus what the daemon "
+			   "needs itself: once the descriptors run out, new clients are told 421 4.3.2 "
+			   "(raise it with ulimit -n, or LimitNOFILE= under systemd)",
+			   (unsigned long long)r.rlim_cur, cfg->sessions);
 }
 
 static unsigned open_descriptors(void)
@@ -182,7 +192,6 @@ static int run(struct config *cfg, const char *path)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	log_file_append();
-	raise_fd_limit();
 	pthread_mutex_init(&d.ip_lock, NULL);
 	set_policy(&d, cfg);
 	if (cfg->tls_cert[0] && !(d.tls_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, err, sizeof err))) {
@@ -197,6 +206,7 @@ static int run(struct config *cfg, const char *path)
 	}
 	bpf_xdp_start(cfg); /* logs once whether XDP is on; never fatal */
 	verdict_stats_start(cfg); /* the same */
+	raise_fd_limit(cfg); /* once the configuration is known to be good */
 	signal(SIGPIPE, SIG_IGN);
 	unsigned n = worker_count(cfg);
 	struct worker *w = calloc(n, sizeof *w);
@@ -242,9 +252,10 @@ static int run(struct config *cfg, const char *path)
 		failed = failed || !w[i].ring_ready; /* its ring could not be made: logged, and the rest stopped */
 		log_notice("worker %u: %lu connections accepted (%lu of them told 421, limits.sessions), "
 			   "%lu command reads from the shared pool, pool dry %lu times, %lu log lines "
-			   "written at once, %lu log bytes lost, %lu notices dropped",
+			   "written at once, %lu log bytes lost, %lu notices dropped, accepting failed %lu "
+			   "times for want of descriptors or memory",
 			   i, w[i].stats.accepted, w[i].stats.refused, w[i].stats.pooled_reads, w[i].stats.pool_dry,
-			   w[i].log_direct, w[i].log.lost_bytes, w[i].notices_dropped);
+			   w[i].log_direct, w[i].log.lost_bytes, w[i].notices_dropped, w[i].accept_failures);
 		worker_destroy(&w[i]);
 	}
 	log_notice("stopped: %lu transactions, %lu message bytes copied in userspace",

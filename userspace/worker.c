@@ -224,10 +224,71 @@ void worker_ip_leave(struct worker *w, const struct sockaddr_storage *peer)
 
 /* ------------------------------------------------------------ accept */
 
+#define ACCEPT_BACKOFF_MS 100
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool out_of_resources(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS;
+}
+
+/* No descriptor for a new connection: give up the spare for a moment to
+ * take one waiting client and tell it so, rather than leave it hanging.
+ * Only while no accept is armed on the listener (the worker's own, under
+ * SO_REUSEPORT): then a connection poll() sees waiting is still there for
+ * accept4(), which therefore does not block (the listener is a blocking
+ * socket, as io_uring wants it). */
+static void refuse_one_waiting(struct worker *w, unsigned i)
+{
+	struct pollfd p = {.fd = w->listen_fds[i], .events = POLLIN};
+	if (w->spare_fd < 0 || poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+		return;
+	close(w->spare_fd);
+	int fd = accept4(w->listen_fds[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		static const char busy[] = "421 4.3.2 Too busy (out of descriptors), try again later\r\n";
+		ssize_t n = send(fd, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)n;
+		close(fd);
+	}
+	w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Re-arm the listeners paused by a failure, once the backoff is over. */
+static void resume_accepting(struct worker *w)
+{
+	if (!w->accept_resume_ms || w->draining || mono_ms() < w->accept_resume_ms)
+		return;
+	w->accept_resume_ms = 0;
+	if (w->spare_fd < 0) /* another thread took the last one meanwhile */
+		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (unsigned i = 0; i < w->nlisten; i++)
+		if (w->accept_paused[i]) {
+			w->accept_paused[i] = false;
+			arm_accept(w, i);
+		}
+}
+
 static void on_accept(struct worker *w, unsigned i, int res, unsigned flags)
 {
-	if (!(flags & IORING_CQE_F_MORE) && !w->draining)
-		arm_accept(w, i); /* multishot ended (e.g. -ENFILE): re-arm */
+	if (res < 0 && out_of_resources(-res))
+		w->accept_failures++;
+	if (!(flags & IORING_CQE_F_MORE) && !w->draining) {
+		if (res < 0 && out_of_resources(-res)) {
+			refuse_one_waiting(w, i);
+			/* failing again at once would spin the worker */
+			w->accept_paused[i] = true;
+			w->accept_resume_ms = mono_ms() + ACCEPT_BACKOFF_MS;
+		} else {
+			arm_accept(w, i); /* the multishot ended for another reason */
+		}
+	}
 	if (res < 0)
 		return;
 	if (w->draining) {
@@ -556,9 +617,12 @@ void *worker_main(void *arg)
 			w->reload_seen = reload;
 			reload_zone(w);
 		}
+		resume_accepting(w);
 		int wait_ms = dns_resolver_timeout_ms(w->resolver);
 		if (wait_ms < 0 || wait_ms > 1000)
 			wait_ms = 1000;
+		if (w->accept_resume_ms && wait_ms > ACCEPT_BACKOFF_MS)
+			wait_ms = ACCEPT_BACKOFF_MS;
 		log_flush(w);
 		tmpfile_refill(w);
 		struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,
@@ -599,6 +663,7 @@ int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
 	logq_init(&w->log);
 	w->log_op = (struct ring_op){OP_LOG, w};
 	w->tmpfile_op = (struct ring_op){OP_TMPFILE, w};
+	w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (unsigned i = 0; i < w->cfg->nlisten; i++) {
 		w->listen_fds[i] = listen_socket(&w->cfg->listen[i], w->error, sizeof w->error);
 		if (w->listen_fds[i] < 0)
@@ -642,6 +707,8 @@ void worker_destroy(struct worker *w)
 		munmap(w->arena_pool[--w->narenas], worker_arena_size(w));
 	for (unsigned i = 0; i < w->nlisten; i++)
 		close(w->listen_fds[i]);
+	if (w->spare_fd >= 0)
+		close(w->spare_fd);
 	if (w->ring_ready) {
 		io_uring_queue_exit(&w->ring); /* unregisters the buffer group */
 		bufring_free(w->bufring);

@@ -80,6 +80,14 @@ struct worker {
 	int listen_fds[CONFIG_MAX_LISTEN];
 	struct ring_op accept_ops[CONFIG_MAX_LISTEN];
 	unsigned nlisten;
+	/* Out of descriptors (EMFILE/ENFILE) or memory, accepting fails at
+	 * once: re-armed only after ACCEPT_BACKOFF_MS, not in a loop. A spare
+	 * descriptor, given up for a moment, lets one waiting client hear 421
+	 * each time instead of nothing. */
+	bool accept_paused[CONFIG_MAX_LISTEN];
+	long long accept_resume_ms;
+	int spare_fd;
+	unsigned long accept_failures; /* times accepting failed for want of resources */
 	struct dns_resolver *resolver;
 	struct spf_cache *spf_cache;
 	struct dkim_key_cache *dkim_keys;
