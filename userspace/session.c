@@ -1478,6 +1478,12 @@ void session_sweep(struct session *s, time_t now, bool drain_now)
 		maybe_free(s);
 		return;
 	}
+	/* A spool write under way is waited for, past timeouts.drain too: its
+	 * message may already be durable, so only its own reply (and log
+	 * line) may say what became of it. It ends by itself (a journal full
+	 * for want of room to publish waits 10 s at most, then 452). */
+	if (drain_now && s->step != SP_NONE)
+		return;
 	if (!drain_now && now >= s->deadline && s->message_ready && s->step == SP_NONE &&
 	    !s->answered_early) {
 		answer_data_term(s);
