@@ -36,6 +36,7 @@ slow.example. TIMEOUT
 perm.example. TXT "v=spf1 ?all"
 sel._domainkey.perm.example. TXT "v=DKIM1; k=rsa; p=%%%not-base64"
 spfperm.example. TXT "v=spf1 frobnicate:x -all"
+soft.example. TXT "v=spf1 ~all"
 sel._domainkey.slowkey.example. TIMEOUT
 ''')
 def msg(frm, body):
@@ -347,6 +348,24 @@ kill -HUP "$daemon_pid"
 wait_log "$tmp/serve.log" "reload: policy" $((reloads + 1)) || not_ok "SIGHUP: no reload line in 30 s"
 reply=$(send alice@example.org "$tmp/tampered.eml")
 expect_eq "SIGHUP reloads the policy (reject again)" "<** 550 5.7.20 failed: DKIM fail" "$reply"
+# policy.softfail and policy.permerror, at start and after a SIGHUP. A
+# message signed by example.org (DKIM and Sender ID pass) with a MAIL
+# FROM whose SPF is a softfail or a permerror: accepted exactly when that
+# result counts as neutral.
+soft=$(send s@soft.example "$tmp/good.eml")
+perm=$(send p@spfperm.example "$tmp/good.eml")
+case "$soft|$perm" in "<-  250 2.0.0 queued as "*"|<** 550 5.7.24 "*)
+	ok "defaults: an SPF softfail counts as neutral (250), a permerror as a fail (550 5.7.24)" ;;
+*) not_ok "policy.softfail = neutral, policy.permerror = fail" "softfail: $soft; permerror: $perm" ;; esac
+write_conf "policy.drop_action = reject" "policy.softfail = fail" "policy.permerror = neutral"
+reloads=$(grep -c "reload: policy" "$tmp/serve.log")
+kill -HUP "$daemon_pid"
+wait_log "$tmp/serve.log" "reload: policy" $((reloads + 1)) || not_ok "SIGHUP: no reload line in 30 s"
+soft=$(send s@soft.example "$tmp/good.eml")
+perm=$(send p@spfperm.example "$tmp/good.eml")
+case "$soft|$perm" in "<** 550 5.7.23 "*"|<-  250 2.0.0 queued as "*)
+	ok "after SIGHUP: softfail = fail refuses (550 5.7.23), permerror = neutral accepts (250)" ;;
+*) not_ok "policy.softfail = fail, policy.permerror = neutral after SIGHUP" "softfail: $soft; permerror: $perm" ;; esac
 # A burst of SIGHUPs, many arriving while a reload runs: every thread but
 # the one waiting for signals blocks them, so none ends the process.
 for i in $(seq 200); do kill -HUP "$daemon_pid"; sleep 0.001; done
