@@ -117,23 +117,30 @@ static void raise_fd_limit(const struct config *cfg)
 				   (unsigned long long)want, strerror(errno));
 		getrlimit(RLIMIT_NOFILE, &r);
 	}
-	/* The spool, the rings, DNS and the files made ahead need some too. */
-	if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < (rlim_t)cfg->sessions + 64)
+	/* Each worker's ring, listeners, DNS sockets and files made ahead, and
+	 * the spool's and the journal's own, need some too. */
+	rlim_t own = 32 + (rlim_t)worker_count(cfg) * (WORKER_TMPFILE_POOL + cfg->nlisten + 4);
+	if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < (rlim_t)cfg->sessions + own)
 		log_notice("the descriptor limit (%llu) is below limits.sessions (%u) plus what the daemon "
 			   "needs itself: once the descriptors run out, new clients are told 421 4.3.2 "
 			   "(raise it with ulimit -n, or LimitNOFILE= under systemd)",
 			   (unsigned long long)r.rlim_cur, cfg->sessions);
 }
 
-static unsigned open_descriptors(void)
+/* "N file descriptors" into buf, or "file descriptors unknown" when none
+ * is left to read /proc with (just when an operator wants the number). */
+static void open_descriptors(char *buf, size_t size)
 {
 	unsigned n = 0;
 	DIR *d = opendir("/proc/self/fd");
-	for (struct dirent *e; d && (e = readdir(d));)
+	if (!d) {
+		snprintf(buf, size, "file descriptors unknown (%s)", strerror(errno));
+		return;
+	}
+	for (struct dirent *e; (e = readdir(d));)
 		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n ? n - 1 : 0; /* not the one reading the directory */
+	closedir(d);
+	snprintf(buf, size, "%u file descriptors", n - 1); /* not the one reading the directory */
 }
 
 /* SIGUSR1: what the daemon holds now, for an operator (or a soak test)
@@ -147,10 +154,10 @@ static void log_status(struct daemon_shared *d, struct worker *w, unsigned n)
 		pooled += atomic_load_explicit(&w[i].arenas_pooled, memory_order_relaxed);
 	}
 	struct mallinfo2 mi = mallinfo2();
-	log_notice("status: %u sessions, %u message arenas mapped (%u of them pooled), heap in use %zu kB, "
-		   "%u file descriptors",
-		   atomic_load(&d->sessions), mapped, pooled, (mi.uordblks + mi.hblkhd) / 1024,
-		   open_descriptors());
+	char fds[80];
+	open_descriptors(fds, sizeof fds);
+	log_notice("status: %u sessions, %u message arenas mapped (%u of them pooled), heap in use %zu kB, %s",
+		   atomic_load(&d->sessions), mapped, pooled, (mi.uordblks + mi.hblkhd) / 1024, fds);
 }
 
 /* syncfs and journal modes: the thread their rounds run on, and the

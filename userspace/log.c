@@ -125,6 +125,8 @@ void log_transaction(enum log_format fmt, const struct log_txn *t)
 size_t log_format_notice(char *line, size_t size, const char *fmt, va_list ap)
 {
 	char ts[40];
+	if (size < 2)
+		return 0;
 	stamp(ts, sizeof ts);
 	int n = snprintf(line, size, "%s authgate: ", ts);
 	if (n < 0 || (size_t)n >= size - 1)

@@ -72,3 +72,8 @@ bool logq_empty(const struct logq *q)
 {
 	return q->count == 0;
 }
+
+bool logq_half_full(const struct logq *q)
+{
+	return q->count >= LOGQ_CHUNKS / 2;
+}

@@ -39,5 +39,7 @@ const char *logq_next(struct logq *q, size_t *len);
 /* The write logq_next() asked for returned res (bytes, or -errno). */
 void logq_written(struct logq *q, ssize_t res);
 bool logq_empty(const struct logq *q);
+/* Half the chunks or more hold lines not yet written. */
+bool logq_half_full(const struct logq *q);
 
 #endif

@@ -281,7 +281,8 @@ static void on_accept(struct worker *w, unsigned i, int res, unsigned flags)
 		w->accept_failures++;
 	if (!(flags & IORING_CQE_F_MORE) && !w->draining) {
 		if (res < 0 && out_of_resources(-res)) {
-			refuse_one_waiting(w, i);
+			if (res == -EMFILE || res == -ENFILE)
+				refuse_one_waiting(w, i);
 			/* failing again at once would spin the worker */
 			w->accept_paused[i] = true;
 			w->accept_resume_ms = mono_ms() + ACCEPT_BACKOFF_MS;
@@ -448,8 +449,10 @@ void worker_log_notice(struct worker *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	size_t n = log_format_notice(line, sizeof line, fmt, ap);
 	va_end(ap);
-	if (n && !logq_line(&w->log, line, n))
-		w->notices_dropped++; /* a client can cause these: never wait for the reader */
+	/* A client can cause these: they never wait for the reader, and they
+	 * leave half the queue to transaction lines. */
+	if (n && (logq_half_full(&w->log) || !logq_line(&w->log, line, n)))
+		w->notices_dropped++;
 }
 
 /* Once per loop turn: hand the next chunk of lines to the ring. */
@@ -621,8 +624,11 @@ void *worker_main(void *arg)
 		int wait_ms = dns_resolver_timeout_ms(w->resolver);
 		if (wait_ms < 0 || wait_ms > 1000)
 			wait_ms = 1000;
-		if (w->accept_resume_ms && wait_ms > ACCEPT_BACKOFF_MS)
-			wait_ms = ACCEPT_BACKOFF_MS;
+		if (w->accept_resume_ms) {
+			long long left = w->accept_resume_ms - mono_ms();
+			if (left < wait_ms)
+				wait_ms = left > 0 ? (int)left : 0;
+		}
 		log_flush(w);
 		tmpfile_refill(w);
 		struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,

@@ -374,6 +374,14 @@ reply=$(send alice@example.org "$tmp/good.eml")
 case $reply in "<-  250 2.0.0 queued as "*) ok "200 SIGHUPs, a millisecond apart: still serving" ;; *) not_ok "SIGHUP burst" "$reply" ;; esac
 stop
 expect_eq "drain after reload exits 0" 0 "$stopped"
+# the same two keys read at start (the file still says fail and neutral)
+start
+soft=$(send s@soft.example "$tmp/good.eml")
+perm=$(send p@spfperm.example "$tmp/good.eml")
+case "$soft|$perm" in "<** 550 5.7.23 "*"|<-  250 2.0.0 queued as "*)
+	ok "at start: policy.softfail = fail refuses (550 5.7.23), policy.permerror = neutral accepts (250)" ;;
+*) not_ok "policy.softfail = fail, policy.permerror = neutral at start" "softfail: $soft; permerror: $perm" ;; esac
+stop
 
 # STARTTLS (RFC 3207) with a throwaway certificate: a real TLS client
 # delivers; a command pipelined after STARTTLS is never executed; the

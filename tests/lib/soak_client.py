@@ -227,14 +227,16 @@ def main():
     lock = threading.Lock()
     totals = {"sessions": 0, "accepted": 0, "failed": 0}
 
-    def run(rnd, sc):
+    def run(rnd, sc, sem):
         try:
             n = sc(a.port, a.tls)
-        except (Owed, OSError, ssl.SSLError) as e:
+        except Exception as e:  # an unexpected one is a failure too, never lost
             with lock:
                 totals["failed"] += 1
-                print("not_ok\tround %d: %s\t%s" % (rnd, sc.__name__, e), flush=True)
+                print("not_ok\tround %d: %s\t%s: %s" % (rnd, sc.__name__, type(e).__name__, e), flush=True)
             return
+        finally:
+            sem.release()
         with lock:
             totals["sessions"] += 1
             totals["accepted"] += n
@@ -246,7 +248,7 @@ def main():
         threads = []
         for sc in work:
             sem.acquire()
-            t = threading.Thread(target=lambda s=sc: (run(rnd, s), sem.release()))
+            t = threading.Thread(target=run, args=(rnd, sc, sem))
             t.start()
             threads.append(t)
         for t in threads:
