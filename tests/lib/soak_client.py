@@ -61,6 +61,11 @@ def envelope(c, sender):
     return c.reply(), c.reply(), c.reply()
 
 
+def goodbye(c):
+    expect(c.cmd("QUIT"), "221", "QUIT")
+    c.close()
+
+
 def accepted(c, msg=GOOD, sender=b"alice@example.org"):
     m, r, d = envelope(c, sender)
     expect(m, "250", "MAIL")
@@ -73,8 +78,7 @@ def accepted(c, msg=GOOD, sender=b"alice@example.org"):
 def sc_data(port, _tls):
     c = session(port)
     accepted(c)
-    expect(c.cmd("QUIT"), "221", "QUIT")
-    c.close()
+    goodbye(c)
     return 1
 
 
@@ -88,8 +92,7 @@ def sc_bdat(port, _tls):
     expect(c.reply(), "250", "BDAT chunk")
     c.send(b"BDAT %d LAST\r\n" % (len(GOOD) - half) + GOOD[half:])
     expect(c.reply(), "250 2.0.0", "BDAT LAST")
-    expect(c.cmd("QUIT"), "221", "QUIT")
-    c.close()
+    goodbye(c)
     return 1
 
 
@@ -108,8 +111,7 @@ def sc_tls(port, tls):
     c.s = ctx.wrap_socket(c.s, server_hostname="mx.test")
     expect(c.cmd("EHLO client.example"), "250", "EHLO after STARTTLS")
     accepted(c)
-    expect(c.cmd("QUIT"), "221", "QUIT")
-    c.close()
+    goodbye(c)
     return 1
 
 
@@ -127,8 +129,7 @@ def sc_spf_fail(port, _tls):
     c = session(port)
     expect(c.cmd("MAIL FROM:<x@fail.example>"), "250", "MAIL")
     expect(c.cmd("RCPT TO:<bob@example.net>"), "550 5.7.23", "RCPT after an SPF fail")
-    expect(c.cmd("QUIT"), "221", "QUIT")
-    c.close()
+    goodbye(c)
     return 0
 
 
@@ -138,8 +139,7 @@ def sc_dkim_fail(port, _tls):
     expect(d, "354", "DATA")
     c.send(stuffed(TAMPERED))
     expect(c.reply(), "550 5.7.2", "a body changed after signing")
-    expect(c.cmd("QUIT"), "221", "QUIT")
-    c.close()
+    goodbye(c)
     return 0
 
 
@@ -189,8 +189,7 @@ def sc_errors(port, _tls):
     expect(c.cmd("MAIL FROM:<alice@example.org>"), "250", "MAIL")
     expect(c.cmd("RSET"), "250", "RSET")
     expect(c.cmd("VRFY bob"), "252", "VRFY")
-    expect(c.cmd("QUIT"), "221", "QUIT")
-    c.close()
+    goodbye(c)
     return 0
 
 
