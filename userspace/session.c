@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +214,17 @@ static void maybe_free(struct session *s)
 	free(s);
 }
 
+/* A notice about this session, named as its transaction lines name it. */
+static void __attribute__((format(printf, 2, 3))) session_notice(struct session *s, const char *fmt, ...)
+{
+	char text[800];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	worker_log_notice(s->w, "session %u-%lu from %s: %s", s->w->id, s->id, s->ip, text);
+}
+
 /* The peer has not taken our last replies within timeouts.close: a
  * reset (SO_LINGER 0 at the close, so no orphaned socket keeps them
  * queued in the kernel), and the send in flight ends with EPIPE once the
@@ -222,8 +234,8 @@ static void cut_connection(struct session *s)
 	if (s->cut)
 		return;
 	s->cut = true;
-	worker_log_notice(s->w, "session %u-%lu from %s: connection cut, the client took no reply for %u s "
-			  "(timeouts.close)", s->w->id, s->id, s->ip, s->w->cfg->timeouts.close);
+	session_notice(s, "connection cut, the client took no reply for %u s (timeouts.close)",
+		       s->w->cfg->timeouts.close);
 	size_t unsent;
 	smtp_output(s->smtp, &unsent);
 	smtp_output_done(s->smtp, unsent);
@@ -1005,8 +1017,7 @@ static void spool_failed(struct session *s, int err)
 		unlinkat(spool_dir_of(s)->tmp_fd, s->spool_name, 0);
 	s->tmp_named = false;
 	s->step = SP_NONE;
-	worker_log_notice(s->w, "session %u-%lu from %s: spool %s: %s", s->w->id, s->id, s->ip,
-			  s->spool_name, strerror(err));
+	session_notice(s, "spool %s: %s", s->spool_name, strerror(err));
 	if (err == ENOSPC || err == EDQUOT)
 		finish_transaction(s, 452, "4.3.1", "insufficient system storage, try again later");
 	else
@@ -1221,8 +1232,7 @@ static void log_tls_failure(struct session *s, const char *what)
 {
 	const char *why = tls_conn_failure(s->tls);
 	if (why)
-		worker_log_notice(s->w, "session %u-%lu from %s: %s failed: %s", s->w->id, s->id,
-				  s->ip, what, why);
+		session_notice(s, "%s failed: %s", what, why);
 }
 
 /* Decrypt what we have into the plaintext targets, acting on each piece. */

@@ -238,6 +238,13 @@ static bool out_of_resources(int err)
 	return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS;
 }
 
+/* The spare descriptor refuse_one_waiting() gives up, held again. */
+static void keep_spare(struct worker *w)
+{
+	if (w->spare_fd < 0)
+		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 /* No descriptor for a new connection: give up the spare for a moment to
  * take one waiting client and tell it so, rather than leave it hanging.
  * Only while no accept is armed on the listener (the worker's own, under
@@ -250,6 +257,7 @@ static void refuse_one_waiting(struct worker *w, unsigned i)
 	if (w->spare_fd < 0 || poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
 		return;
 	close(w->spare_fd);
+	w->spare_fd = -1;
 	int fd = accept4(w->listen_fds[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd >= 0) {
 		static const char busy[] = "421 4.3.2 Too busy (out of descriptors), try again later\r\n";
@@ -257,7 +265,7 @@ static void refuse_one_waiting(struct worker *w, unsigned i)
 		(void)n;
 		close(fd);
 	}
-	w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	keep_spare(w);
 }
 
 /* Re-arm the listeners paused by a failure, once the backoff is over. */
@@ -266,8 +274,7 @@ static void resume_accepting(struct worker *w)
 	if (!w->accept_resume_ms || w->draining || mono_ms() < w->accept_resume_ms)
 		return;
 	w->accept_resume_ms = 0;
-	if (w->spare_fd < 0) /* another thread took the last one meanwhile */
-		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	keep_spare(w); /* if another thread took the last one meanwhile */
 	for (unsigned i = 0; i < w->nlisten; i++)
 		if (w->accept_paused[i]) {
 			w->accept_paused[i] = false;
@@ -669,7 +676,8 @@ int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
 	logq_init(&w->log);
 	w->log_op = (struct ring_op){OP_LOG, w};
 	w->tmpfile_op = (struct ring_op){OP_TMPFILE, w};
-	w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	w->spare_fd = -1;
+	keep_spare(w);
 	for (unsigned i = 0; i < w->cfg->nlisten; i++) {
 		w->listen_fds[i] = listen_socket(&w->cfg->listen[i], w->error, sizeof w->error);
 		if (w->listen_fds[i] < 0)
