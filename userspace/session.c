@@ -51,7 +51,7 @@ enum spool_step {
 	SP_CLOSE_ASYNC, /* close without waiting: nothing after depends on it */
 	SP_RENAME,    /* tmp/NAME → new/NAME */
 	SP_LINK,      /* the anonymous file → new/NAME */
-	SP_DIRSYNC,   /* wait: the worker's next fsync of new/ */
+	SP_DIRSYNC,   /* wait: the worker's next sync of new/ */
 	SP_SYNCFS,    /* wait: the next syncfs round (spool_sync.h) */
 	SP_JOURNAL,   /* wait: the record appended and synced (spool_journal.h) */
 };
@@ -859,7 +859,8 @@ static void start_verdict(struct session *s)
 
 /* The Maildir rule, twice over: a file is complete and durable before it
  * has a name in new/, and that name is durable before the 250.
- * spool.sync = fsync: per-file fsync, and the worker's group fsync of new/. */
+ * spool.sync = fsync: per-file fsync, and the worker's group sync of new/
+ * (its fsync and a device flush, worker.c says why). */
 static const enum spool_step fsync_program[] = {
 	SP_OPEN, SP_WRITE, SP_FSYNC, SP_CLOSE, SP_RENAME, SP_DIRSYNC, SP_NONE,
 };

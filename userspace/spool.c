@@ -79,6 +79,24 @@ static int sync_maildir(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* A regular file with no data and no name, so a crash leaves nothing
+ * behind: O_TMPFILE, or where the filesystem lacks it a file made and
+ * unlinked at once. ext4 and XFS answer fdatasync of such a file, whose
+ * last change is long committed, with a cache flush of the device. */
+static int open_flush_file(struct spool_dir *d)
+{
+	d->flush_fd = openat(d->tmp_fd, ".", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	if (d->flush_fd >= 0)
+		return 0;
+	char name[64];
+	snprintf(name, sizeof name, ".flush.%d", (int)getpid());
+	d->flush_fd = openat(d->tmp_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (d->flush_fd < 0)
+		return -1;
+	unlinkat(d->tmp_fd, name, 0);
+	return 0;
+}
+
 static int open_maildir(struct spool_dir *d, const char *path, char *err, size_t errlen)
 {
 	static const char *const subdirs[] = {"tmp", "new", "cur"};
@@ -98,6 +116,11 @@ static int open_maildir(struct spool_dir *d, const char *path, char *err, size_t
 	d->new_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d->tmp_fd < 0 || d->new_fd < 0) {
 		snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (open_flush_file(d) < 0) {
+		snprintf(err, errlen, "spool %s/tmp: cannot make the file its syncs flush the disk with: %s",
+			 path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -120,7 +143,8 @@ int spool_open(struct spool *s, const char *path, const char *hostname,
 	       char *err, size_t errlen)
 {
 	memset(s, 0, sizeof *s);
-	s->main.tmp_fd = s->main.new_fd = s->quarantine.tmp_fd = s->quarantine.new_fd = -1;
+	s->main.tmp_fd = s->main.new_fd = s->main.flush_fd = -1;
+	s->quarantine.tmp_fd = s->quarantine.new_fd = s->quarantine.flush_fd = -1;
 	/* Maildir names must not contain '/' or ':'. */
 	size_t k = 0;
 	for (const char *h = hostname; *h && k + 1 < sizeof s->hostname; h++)
@@ -200,9 +224,9 @@ int spool_check_anonymous(const struct spool *s, char *err, size_t errlen)
 
 void spool_close(struct spool *s)
 {
-	int *fds[] = {&s->main.tmp_fd, &s->main.new_fd, &s->quarantine.tmp_fd,
-		      &s->quarantine.new_fd};
-	for (int i = 0; i < 4; i++) {
+	int *fds[] = {&s->main.tmp_fd, &s->main.new_fd, &s->main.flush_fd,
+		      &s->quarantine.tmp_fd, &s->quarantine.new_fd, &s->quarantine.flush_fd};
+	for (int i = 0; i < 6; i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
 		*fds[i] = -1;

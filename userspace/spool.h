@@ -18,6 +18,10 @@
 
 struct spool_dir {
 	int tmp_fd, new_fd; /* O_DIRECTORY descriptors */
+	/* An anonymous, never written file in tmp/: its fdatasync(2) is a
+	 * cache flush of the disk under this Maildir that reports failure
+	 * (the group commit's second step, see worker.c). */
+	int flush_fd;
 };
 
 struct spool {

@@ -361,14 +361,32 @@ void worker_arena_put(struct worker *w, void *arena, size_t used)
 
 /* ------------------------------------------------------ group commit */
 
+/* fsync(new/), then — linked, so only once that has returned — an
+ * fdatasync of the directory's flush file, which asks the device for a
+ * cache flush and reports whether it failed. The second is not
+ * redundant: ext4 with its journal answers a directory fsync with
+ * success, without writing anything, when the transaction that held the
+ * renames has already failed to commit (its journal aborted, say because
+ * the disk went away) before the fsync looked. That happens whenever a
+ * rename lands in a transaction another fsync is committing while this
+ * worker's previous directory fsync is in flight. A failed flush then
+ * fails the batch (451), as it must: nothing since the last good flush
+ * is known to be on the disk. */
 static void dirsync_start(struct worker *w, int which)
 {
 	const struct spool_dir *dir = which ? &w->shared->spool.quarantine : &w->shared->spool.main;
 	w->dirsync_batch[which] = w->dirsync_waiting[which];
 	w->dirsync_waiting[which] = NULL;
-	w->dirsync_inflight[which] = true;
+	w->dirsync_left[which] = 2;
+	w->dirsync_res[which] = 0;
+	if (io_uring_sq_space_left(&w->ring) < 2)
+		io_uring_submit(&w->ring); /* a link must not be split across submissions */
 	struct io_uring_sqe *sqe = worker_sqe(w);
 	io_uring_prep_fsync(sqe, dir->new_fd, 0);
+	io_uring_sqe_set_data(sqe, &w->dirsync_ops[which]);
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = worker_sqe(w);
+	io_uring_prep_fsync(sqe, dir->flush_fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data(sqe, &w->dirsync_ops[which]);
 }
 
@@ -376,17 +394,23 @@ void worker_dirsync_join(struct worker *w, struct session *s, int which)
 {
 	*session_dirsync_link(s) = w->dirsync_waiting[which];
 	w->dirsync_waiting[which] = s;
-	if (!w->dirsync_inflight[which])
+	if (!w->dirsync_left[which])
 		dirsync_start(w, which);
 }
 
-/* Every rename in the batch happened before this fsync was submitted, so
- * it made them all durable: each may now answer 250. */
+/* Every rename in the batch happened before this sync was submitted, so
+ * it made them all durable: each may now answer 250. A failure of the
+ * fsync cancels the flush linked to it (-ECANCELED): the fsync's own
+ * error is the one to report. */
 static void on_dirsync(struct worker *w, int which, int res)
 {
+	if (res < 0 && (w->dirsync_res[which] == 0 || w->dirsync_res[which] == -ECANCELED))
+		w->dirsync_res[which] = res;
+	if (--w->dirsync_left[which])
+		return;
+	res = w->dirsync_res[which];
 	struct session *s = w->dirsync_batch[which];
 	w->dirsync_batch[which] = NULL;
-	w->dirsync_inflight[which] = false;
 	if (w->dirsync_waiting[which])
 		dirsync_start(w, which);
 	while (s) {

@@ -98,10 +98,14 @@ struct worker {
 	atomic_int wake_fd; /* the ring's fd once it is made, for workers_wake(); else -1 */
 	struct worker_stats stats;
 	/* Group commit: sessions whose rename into new/ waits for a directory
-	 * fsync; one fsync in flight per directory covers a whole batch. */
+	 * sync; one in flight per directory covers a whole batch. A sync is
+	 * two linked operations (the fsync of new/, then the device flush):
+	 * dirsync_left counts their completions still to come, dirsync_res
+	 * keeps the first failure. */
 	struct ring_op dirsync_ops[2];
 	struct session *dirsync_waiting[2], *dirsync_batch[2];
-	bool dirsync_inflight[2];
+	unsigned dirsync_left[2];
+	int dirsync_res[2];
 	/* spool.sync = syncfs: anonymous files (O_TMPFILE in tmp/) opened
 	 * ahead, so a message's spool write starts without waiting for an
 	 * inode to be made. */
@@ -142,7 +146,7 @@ void workers_wake(struct worker *w, unsigned n);
 
 /* For sessions: an SQE (submitting when the SQ is full), never NULL. */
 struct io_uring_sqe *worker_sqe(struct worker *w);
-/* Queue s for the next fsync of its spool directory (0 main, 1 quarantine);
+/* Queue s for the next sync of its spool directory (0 main, 1 quarantine);
  * session_dirsync_done() runs when one that covers it completes. */
 void worker_dirsync_join(struct worker *w, struct session *s, int which);
 /* An anonymous spool file opened ahead in the main spool's tmp/, or -1

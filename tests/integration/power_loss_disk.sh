@@ -6,9 +6,10 @@
 # spool.sync mode (fsync, syncfs, journal) and for ext4 with and without
 # its journal (an operator's usual choice, and this machine's /tmp),
 # clients send from several sessions; while they are still sending, the
-# power is cut, and the daemon killed (-9). Each run is made twice: a cut
-# that loses every write since the last flush, and a torn cut that keeps
-# a random half of them. The image the cut left is checked with e2fsck and
+# power is cut, and the daemon killed (-9). Each run is made three times:
+# a cut at a random moment that loses every write since the last flush,
+# the same at the moment a flush arrives (while a commit is on its way),
+# and a torn cut at a flush that keeps a random half of those writes. The image the cut left is checked with e2fsck and
 # mounted, and must hold every message acknowledged before the cut, whole,
 # and nothing partial in new/ (with the journal, after a start on the
 # recovered disk has published what the journal held).
@@ -146,11 +147,13 @@ cut_and_mount() {
 	fi
 }
 
-# run FS_NAME MKFS_OPTIONS MODE [TORN_SEED]: one power cut with
-# spool.sync = MODE; with TORN_SEED, a torn cut at a flush
+# run FS_NAME MKFS_OPTIONS MODE [flush|TORN_SEED]: one power cut with
+# spool.sync = MODE: at once, at the next flush, or torn at the next flush
 run() {
-	local what="$1, spool.sync = $3${4:+, torn (seed $4)}"
-	if ! new_disk "$2" "${4:-}"; then
+	local torn=
+	case "${4:-}" in "" | flush) ;; *) torn=$4 ;; esac
+	local what="$1, spool.sync = $3${4:+, cut at a flush}${torn:+, torn (seed $torn)}"
+	if ! new_disk "$2" "$torn"; then
 		not_ok "$what: ext4 on the cut-able disk" "$(tail -3 "$tmp/cutdisk.log")"
 		unmount_all
 		return
@@ -171,6 +174,63 @@ run() {
 		note="$note, $published"
 	fi
 	expect_durable "$what" "$tmp/fs/spool/new" "$note"
+	unmount_all
+}
+
+# Why the group sync of spool.sync = fsync ends with a flush of the disk
+# (an fdatasync of a file never written, userspace/worker.c): after the
+# cut, a transaction holding a rename fails to commit and ext4's journal
+# aborts; an fsync of the directory made after that answers success,
+# though the rename never reached the disk. Found by the fsync runs
+# above, about one in twenty of those cut at a flush losing an
+# acknowledged message. The daemon relies on the flush failing, as every
+# flush after the cut must; what the directory's fsync answered is only
+# reported (a kernel that fixes it shows here).
+abort_control() {
+	local what="ext4, a rename in a commit that failed"
+	if ! new_disk ""; then
+		not_ok "$what: ext4 on the cut-able disk" "$(tail -3 "$tmp/cutdisk.log")"
+		unmount_all
+		return
+	fi
+	local out
+	out=$($PY - "$tmp/fs" "$tmp/disk/cut" <<'PY'
+import os, subprocess, sys
+fs, cut = sys.argv[1:3]
+os.makedirs(fs + '/spool/tmp'); os.makedirs(fs + '/spool/new')
+flush = os.open(fs + '/spool/tmp', os.O_TMPFILE | os.O_RDWR, 0o600)
+with open(fs + '/spool/tmp/m', 'w') as f:
+    f.write('a message\n')
+other = os.open(fs + '/other', os.O_CREAT | os.O_WRONLY, 0o600)
+subprocess.run(['sync', '-f', fs], check=True)
+with open(cut, 'w') as f:
+    f.write('now')
+os.rename(fs + '/spool/tmp/m', fs + '/spool/new/m')
+os.write(other, b'x')
+def result(call, fd):
+    try:
+        call(fd)
+        return 'success'
+    except OSError as e:
+        return e.strerror
+new = os.open(fs + '/spool/new', os.O_RDONLY | os.O_DIRECTORY)
+print('commit=' + result(os.fsync, other).replace(' ', '_'),
+      'dir=' + result(os.fsync, new).replace(' ', '_'),
+      'flush=' + result(os.fdatasync, flush).replace(' ', '_'))
+PY
+)
+	unmount_all
+	local commit= dir= flush=
+	eval "${out:-}" 2>/dev/null
+	if [ "$commit" = success ] || [ -z "$flush" ]; then
+		not_ok "$what: the commit after the cut fails" "${out:-no output}"
+	elif ! mount_cut_image || [ -e "$tmp/fs/spool/new/m" ] || [ ! -e "$tmp/fs/spool/tmp/m" ]; then
+		not_ok "$what: the rename is lost with the commit" "$(ls -R "$tmp/fs/spool" 2>&1 | tr '\n' ' ')"
+	elif [ "$flush" = success ]; then
+		not_ok "$what: the flush file's fdatasync fails after the cut" "$out"
+	else
+		ok "$what: the rename is lost; an fsync of its directory after that answers '${dir//_/ }', the flush file's fdatasync '${flush//_/ }'"
+	fi
 	unmount_all
 }
 
@@ -283,11 +343,13 @@ journal_alone() {
 # (the moment of the cut, set by the daemon's flushes, still varies).
 seed=${CUT_SEED:-$(date +%s)}
 disk_control
+abort_control
 for fs in "ext4|" "ext4 without a journal|-O ^has_journal"; do
 	name=${fs%%|*} opts=${fs#*|}
 	control "$name" "$opts"
 	for mode in fsync syncfs journal; do
 		run "$name" "$opts" "$mode"
+		run "$name" "$opts" "$mode" flush
 		run "$name" "$opts" "$mode" $((seed += 1))
 	done
 	journal_alone "$name" "$opts"

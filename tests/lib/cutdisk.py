@@ -57,6 +57,7 @@ class CutDisk(Operations):
         self.cut_image = cut_image
         self.cut = False
         self.cut_at_flush = False
+        self.asked = "never"  # what asked for the cut, and when
         self.flushes = 0
         self.now = time.time()
 
@@ -88,6 +89,8 @@ class CutDisk(Operations):
 
     def write(self, path, buf, offset, fh):
         if path == "/cut":
+            self.asked = "%r at flush %d" % (bytes(buf).strip(), self.flushes)
+            print("cutdisk: asked to cut: " + self.asked, file=sys.stderr, flush=True)
             if bytes(buf).startswith(b"flush"):
                 self.cut_at_flush = True
             else:
@@ -138,8 +141,8 @@ class CutDisk(Operations):
         with open(self.cut_image, "wb") as f:
             f.write(self.durable)
         with open(self.cut_image + ".done", "w") as f:
-            f.write("%d flushes; of the blocks written since the last, "
-                    "%d kept and %d lost\n" % (self.flushes, kept, lost))
+            f.write("%d flushes (cut asked: %s); of the blocks written since "
+                    "the last, %d kept and %d lost\n" % (self.flushes, self.asked, kept, lost))
 
     def _tear(self):
         """Apply the later half of the unflushed blocks and a random half

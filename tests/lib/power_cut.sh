@@ -44,6 +44,9 @@ power_conf() {
 
 client=
 send_until() {
+	# Emptied here, not by the client's redirection alone: that happens in
+	# the background, and the count below would first read the last run's.
+	: >"$tmp/acked"
 	$PY "$top/tests/lib/acked_send.py" "$port" "$1" "$2" >"$tmp/acked" 2>"$tmp/send.err" &
 	client=$!
 	local i
