@@ -81,20 +81,33 @@ static int sync_maildir(const char *path, char *err, size_t errlen)
 
 /* A regular file with no data and no name, so a crash leaves nothing
  * behind: O_TMPFILE, or where the filesystem lacks it a file made and
- * unlinked at once. ext4 and XFS answer fdatasync of such a file, whose
- * last change is long committed, with a cache flush of the device. */
+ * unlinked at once (O_EXCL: never one that was there, nor a symlink's
+ * target). ext4 and XFS, with barriers on, answer fdatasync of such a
+ * file, whose last change is long committed, with a cache flush of the
+ * device. */
 static int open_flush_file(struct spool_dir *d)
 {
 	d->flush_fd = openat(d->tmp_fd, ".", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
 	if (d->flush_fd >= 0)
 		return 0;
-	char name[64];
-	snprintf(name, sizeof name, ".flush.%d", (int)getpid());
-	d->flush_fd = openat(d->tmp_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (d->flush_fd < 0)
-		return -1;
-	unlinkat(d->tmp_fd, name, 0);
-	return 0;
+	for (unsigned n = 0; n < 100; n++) {
+		char name[64];
+		snprintf(name, sizeof name, ".authgate-flush.%d.%u", (int)getpid(), n);
+		d->flush_fd = openat(d->tmp_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (d->flush_fd < 0 && errno == EEXIST)
+			continue;
+		if (d->flush_fd < 0)
+			return -1;
+		if (unlinkat(d->tmp_fd, name, 0) < 0) {
+			int e = errno;
+			close(d->flush_fd);
+			d->flush_fd = -1;
+			errno = e;
+			return -1;
+		}
+		return 0;
+	}
+	return -1; /* errno: EEXIST */
 }
 
 static int open_maildir(struct spool_dir *d, const char *path, char *err, size_t errlen)

@@ -379,7 +379,7 @@ static void dirsync_start(struct worker *w, int which)
 	w->dirsync_waiting[which] = NULL;
 	w->dirsync_left[which] = 2;
 	w->dirsync_res[which] = 0;
-	if (io_uring_sq_space_left(&w->ring) < 2)
+	while (io_uring_sq_space_left(&w->ring) < 2)
 		io_uring_submit(&w->ring); /* a link must not be split across submissions */
 	struct io_uring_sqe *sqe = worker_sqe(w);
 	io_uring_prep_fsync(sqe, dir->new_fd, 0);
@@ -592,8 +592,10 @@ static void sweep(struct worker *w, time_t now, time_t drain_deadline)
  * submissions from their creator only. */
 static int ring_init(struct io_uring *ring, char *err, size_t errlen)
 {
+	/* SUBMIT_ALL: a submit takes every queued SQE even when one fails
+	 * early, so the loop in dirsync_start() always frees its two slots. */
 	struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-					     IORING_SETUP_CQSIZE,
+					     IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL,
 				    .cq_entries = RING_ENTRIES * 4};
 	int rc = io_uring_queue_init_params(RING_ENTRIES, ring, &p);
 	if (rc < 0)

@@ -36,7 +36,7 @@ enum op_kind {
 	OP_SPOOL, /* one step of a spool write (see session.c) */
 	OP_CANCEL,
 	OP_DNS_POLL,
-	OP_DIRSYNC, /* one fsync of a spool new/ directory for a batch */
+	OP_DIRSYNC, /* the fsync of a spool new/ and its disk flush, for a batch */
 	OP_TMPFILE, /* one open of an anonymous spool file for the pool */
 	OP_LOG,     /* one write of queued transaction log lines */
 };

@@ -181,13 +181,15 @@ run() {
 # (an fdatasync of a file never written, userspace/worker.c): after the
 # cut, a transaction holding a rename fails to commit and ext4's journal
 # aborts; an fsync of the directory made after that answers success,
-# though the rename never reached the disk. Found by the fsync runs
-# above, about one in twenty of those cut at a flush losing an
-# acknowledged message. The daemon relies on the flush failing, as every
-# flush after the cut must; what the directory's fsync answered is only
-# reported (a kernel that fixes it shows here).
+# though the rename never reached the disk (made after the cut, it cannot
+# have). Found by the fsync runs below: without the flush, about one in
+# twenty of those cut at a flush lost an acknowledged message. What this
+# checks is what the daemon relies on: the commit fails, and so does the
+# flush file's fdatasync after it, as every flush after the cut must.
+# What the directory's fsync answered is reported, not required (a
+# kernel that fixes it shows here).
 abort_control() {
-	local what="ext4, a rename in a commit that failed"
+	local what="ext4, a rename in a commit that fails"
 	if ! new_disk ""; then
 		not_ok "$what: ext4 on the cut-able disk" "$(tail -3 "$tmp/cutdisk.log")"
 		unmount_all
@@ -222,16 +224,13 @@ PY
 	unmount_all
 	local commit= dir= flush=
 	eval "${out:-}" 2>/dev/null
-	if [ "$commit" = success ] || [ -z "$flush" ]; then
+	if [ -z "$flush" ] || [ "$commit" = success ]; then
 		not_ok "$what: the commit after the cut fails" "${out:-no output}"
-	elif ! mount_cut_image || [ -e "$tmp/fs/spool/new/m" ] || [ ! -e "$tmp/fs/spool/tmp/m" ]; then
-		not_ok "$what: the rename is lost with the commit" "$(ls -R "$tmp/fs/spool" 2>&1 | tr '\n' ' ')"
 	elif [ "$flush" = success ]; then
-		not_ok "$what: the flush file's fdatasync fails after the cut" "$out"
+		not_ok "$what: the flush file's fdatasync fails after the failed commit" "$out"
 	else
-		ok "$what: the rename is lost; an fsync of its directory after that answers '${dir//_/ }', the flush file's fdatasync '${flush//_/ }'"
+		ok "$what: after it, an fsync of the rename's directory answers '${dir//_/ }', the flush file's fdatasync '${flush//_/ }'"
 	fi
-	unmount_all
 }
 
 # The control: on this disk, a file written and named into a directory

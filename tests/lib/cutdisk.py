@@ -89,8 +89,9 @@ class CutDisk(Operations):
 
     def write(self, path, buf, offset, fh):
         if path == "/cut":
-            self.asked = "%r at flush %d" % (bytes(buf).strip(), self.flushes)
-            print("cutdisk: asked to cut: " + self.asked, file=sys.stderr, flush=True)
+            if not self.cut:
+                self.asked = "%r at flush %d" % (bytes(buf).strip(), self.flushes)
+                print("cutdisk: asked to cut: " + self.asked, file=sys.stderr, flush=True)
             if bytes(buf).startswith(b"flush"):
                 self.cut_at_flush = True
             else:
