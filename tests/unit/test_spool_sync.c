@@ -1,7 +1,7 @@
 /* Unit tests: spool_sync — answers arrive on the asking ring with the
  * asker's user_data, every request is answered exactly once however they
  * are merged into rounds, requests pending at stop are still answered;
- * and the spool's check for anonymous files. Real syncfs on a real
+ * the spool's check for anonymous files, and its flush files. Real syncfs on a real
  * directory, real rings made like the workers' (SINGLE_ISSUER |
  * DEFER_TASKRUN). */
 #include <setjmp.h>
@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "userspace/spool.h"
@@ -247,6 +248,31 @@ static void anonymous_files_work_here(void **state)
 	assert_string_equal(path, "/proc/self/fd/7");
 }
 
+/* The file the fsync mode's group sync flushes the disk with: in each
+ * Maildir, a regular file on the same filesystem, empty, with no name
+ * (nothing for a crash to leave in tmp/), that fdatasync accepts. */
+static void each_maildir_has_a_nameless_flush_file(void **state)
+{
+	struct fixture *f = *state;
+	const struct spool_dir *dirs[] = {&f->spool.main, &f->spool.quarantine};
+	for (int i = 0; i < 2; i++) {
+		struct stat fl, tmp;
+		assert_true(dirs[i]->flush_fd >= 0);
+		assert_int_equal(fstat(dirs[i]->flush_fd, &fl), 0);
+		assert_int_equal(fstat(dirs[i]->tmp_fd, &tmp), 0);
+		assert_true(S_ISREG(fl.st_mode));
+		assert_int_equal(fl.st_nlink, 0);
+		assert_int_equal(fl.st_size, 0);
+		assert_true(fl.st_dev == tmp.st_dev);
+		assert_int_equal(fdatasync(dirs[i]->flush_fd), 0);
+	}
+	assert_true(f->spool.main.flush_fd != f->spool.quarantine.flush_fd);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "test -z \"$(find %s/tmp %s/quarantine/tmp -mindepth 1)\"", f->dir,
+		 f->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +282,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(journal_appends_answered_and_published, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_failure_fails_writes_begun_before_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(anonymous_files_work_here, setup, teardown),
+		cmocka_unit_test_setup_teardown(each_maildir_has_a_nameless_flush_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
