@@ -148,17 +148,22 @@ cut_and_mount() {
 }
 
 # run FS_NAME MKFS_OPTIONS MODE [flush|TORN_SEED]: one power cut with
-# spool.sync = MODE: at once, at the next flush, or torn at the next flush
+# spool.sync = MODE: at once, at the next flush, or torn at the next flush.
+# With send_kind=quarantine, every message fails its DKIM check and is
+# acknowledged into the quarantine (policy.drop_action = quarantine),
+# whose new/ is then what must hold them.
 run() {
-	local torn=
+	local torn= dir=spool/new
 	case "${4:-}" in "" | flush) ;; *) torn=$4 ;; esac
 	local what="$1, spool.sync = $3${4:+, cut at a flush}${torn:+, torn (seed $torn)}"
+	[ "$send_kind" = quarantine ] && what="$what, into the quarantine" dir=spool/quarantine/new
 	if ! new_disk "$2" "$torn"; then
 		not_ok "$what: ext4 on the cut-able disk" "$(tail -3 "$tmp/cutdisk.log")"
 		unmount_all
 		return
 	fi
-	conf "spool.sync = $3" "spool.journal_size = 2M"
+	conf "spool.sync = $3" "spool.journal_size = 2M" \
+		${send_kind:+"policy.drop_action = quarantine"}
 	: >"$tmp/serve.log"
 	if ! daemon_start "$tmp/authgate.conf" "$tmp/serve.log"; then
 		not_ok "$what: the daemon starts" "$(tail -5 "$tmp/serve.log")"
@@ -173,7 +178,7 @@ run() {
 		recover "$what" || { unmount_all; return; }
 		note="$note, $published"
 	fi
-	expect_durable "$what" "$tmp/fs/spool/new" "$note"
+	expect_durable "$what" "$tmp/fs/$dir" "$note"
 	unmount_all
 }
 
@@ -358,6 +363,11 @@ for fs in "ext4|" "ext4 without a journal|-O ^has_journal"; do
 	# of seeing it come back.
 	if [ -z "$opts" ]; then
 		for i in 2 3 4 5; do run "$name (#$i)" "$opts" fsync flush; done
+		# The quarantine has a Maildir, a group sync and a flush file of
+		# its own: each mode once into it.
+		send_kind=quarantine
+		for mode in fsync syncfs journal; do run "$name" "$opts" "$mode" flush; done
+		send_kind=
 	fi
 	journal_alone "$name" "$opts"
 	journal_alone "$name" "$opts" $((seed += 1))

@@ -9,7 +9,8 @@
 #                        (tests/lib/acked_send.py) in the background, each
 #                        250's queue name and tag in $tmp/acked; returns
 #                        once N are acknowledged (30 s at most), the
-#                        client's pid in $client
+#                        client's pid in $client. With send_kind=quarantine,
+#                        messages whose DKIM check fails
 #   recover WHAT         a start with $tmp/authgate.conf (log
 #                        $tmp/serve2.log) publishes what the journal the
 #                        cut left holds, and stops with status 0; what it
@@ -42,12 +43,12 @@ power_conf() {
 	} >"$tmp/authgate.conf"
 }
 
-client=
+client= send_kind=
 send_until() {
 	# Emptied here, not by the client's redirection alone: that happens in
 	# the background, and the count below would first read the last run's.
 	: >"$tmp/acked"
-	$PY "$top/tests/lib/acked_send.py" "$port" "$1" "$2" >"$tmp/acked" 2>"$tmp/send.err" &
+	$PY "$top/tests/lib/acked_send.py" "$port" "$1" "$2" ${send_kind:+"$send_kind"} >"$tmp/acked" 2>"$tmp/send.err" &
 	client=$!
 	local i
 	for i in $(seq 600); do
