@@ -110,11 +110,10 @@ static void raise_fd_limit(const struct config *cfg)
 	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
 		return;
 	if (r.rlim_cur < r.rlim_max) {
-		rlim_t want = r.rlim_max;
-		r.rlim_cur = want;
+		r.rlim_cur = r.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &r) < 0)
 			log_notice("cannot raise the descriptor limit to %llu: %s",
-				   (unsigned long long)want, strerror(errno));
+				   (unsigned long long)r.rlim_max, strerror(errno));
 		getrlimit(RLIMIT_NOFILE, &r);
 	}
 	/* Each worker's ring, listeners, DNS sockets and files made ahead, and

@@ -284,10 +284,11 @@ static void resume_accepting(struct worker *w)
 
 static void on_accept(struct worker *w, unsigned i, int res, unsigned flags)
 {
-	if (res < 0 && out_of_resources(-res))
+	bool starved = res < 0 && out_of_resources(-res);
+	if (starved)
 		w->accept_failures++;
 	if (!(flags & IORING_CQE_F_MORE) && !w->draining) {
-		if (res < 0 && out_of_resources(-res)) {
+		if (starved) {
 			if (res == -EMFILE || res == -ENFILE)
 				refuse_one_waiting(w, i);
 			/* failing again at once would spin the worker */

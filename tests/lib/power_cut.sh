@@ -10,7 +10,7 @@
 #                        250's queue name and tag in $tmp/acked; returns
 #                        once N are acknowledged (30 s at most), the
 #                        client's pid in $client. With send_kind=quarantine,
-#                        messages whose DKIM check fails
+#                        the messages sent fail their DKIM check
 #   recover WHAT         a start with $tmp/authgate.conf (log
 #                        $tmp/serve2.log) publishes what the journal the
 #                        cut left holds, and stops with status 0; what it
