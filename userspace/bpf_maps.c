@@ -2,6 +2,7 @@
  * bpf_maps — see bpf_maps.h.
  */
 #include "bpf_maps.h"
+#include "mono_clock.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -18,9 +19,7 @@
 
 uint64_t ag_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return mono_ns();
 }
 
 int ag_pin_open(const char *pin_dir, const char *name)

@@ -13,6 +13,7 @@
 #include "bpf_loader.h"
 #include "bufring.h"
 #include "log.h"
+#include "mono_clock.h"
 #include "smtp.h"
 #include "tls.h"
 
@@ -104,7 +105,7 @@ struct session {
 	bool to_quarantine, tmp_named; /* tmp_named: tmp/NAME exists */
 	int spool_fd;
 	char spool_name[160], fd_path[32];
-	uint64_t spool_since; /* the spool write began (spool_sync_now()) */
+	uint64_t spool_since; /* the spool write began (mono_ns()) */
 	struct iovec iov[2];
 	struct iovec wiov[2]; /* what SP_WRITE still has to write, from spool_off */
 	size_t spool_off;
@@ -133,13 +134,6 @@ static void maybe_free(struct session *s);
 static void release_arena(struct session *s);
 static void log_abandoned(struct session *s);
 
-static time_t now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec;
-}
-
 /* The phase's timeout (docs/configuration.md): what the session waits
  * for now. */
 static unsigned phase_timeout(const struct session *s)
@@ -164,7 +158,7 @@ static void set_deadline(struct session *s)
 		return; /* timeouts.data_term runs from the end of data, whatever arrives meanwhile */
 	if (s->closing)
 		return; /* timeouts.close runs from begin_close() */
-	s->deadline = now_s() + phase_timeout(s) + 1;
+	s->deadline = mono_coarse_s() + phase_timeout(s) + 1;
 }
 
 /* ------------------------------------------------------------ lifetime */
@@ -251,7 +245,7 @@ static void cut_connection(struct session *s)
 static void begin_close(struct session *s)
 {
 	if (!s->closing) {
-		s->deadline = now_s() + s->w->cfg->timeouts.close + 1;
+		s->deadline = mono_coarse_s() + s->w->cfg->timeouts.close + 1;
 		log_abandoned(s);
 	}
 	s->closing = true;
@@ -982,7 +976,7 @@ static void spool_begin(struct session *s, bool quarantine)
 	s->tmp_named = false;
 	s->spool_fd = -1;
 	s->spool_off = 0;
-	s->spool_since = spool_sync_now();
+	s->spool_since = mono_ns();
 	spool_name(sp, s->w->id, ++s->w->next_spool, s->spool_name, sizeof s->spool_name);
 	s->iov[0] = (struct iovec){s->rec->headers, s->rec->headers_len};
 	s->iov[1] = (struct iovec){s->arena, s->wpos}; /* written from the arena itself */
@@ -1061,7 +1055,7 @@ static void message_complete(struct session *s)
 	clock_gettime(CLOCK_MONOTONIC, &s->t_end);
 	s->message_ready = true;
 	s->rx = RX_CMD;
-	s->deadline = now_s() + s->w->cfg->timeouts.data_term + 1;
+	s->deadline = mono_coarse_s() + s->w->cfg->timeouts.data_term + 1;
 	if (smtp_message_oversize(s->smtp))
 		return refuse_oversize(s);
 	start_verdict(s);

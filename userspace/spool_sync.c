@@ -4,6 +4,7 @@
 #include "spool_sync.h"
 
 #include "log.h"
+#include "mono_clock.h"
 #include "quiet_thread.h"
 #include "spool_journal.h"
 
@@ -57,13 +58,6 @@ struct spool_sync {
 	struct waiter *deferred; /* the round's that wait for room */
 	unsigned deferred_cap;
 };
-
-uint64_t spool_sync_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* An answer that cannot be posted would leave a session waiting for ever
  * (and the daemon unable to drain): try again while the target's
@@ -121,7 +115,7 @@ static unsigned syncfs_round(struct spool_sync *ss, struct waiter *w, unsigned n
 	int res = ss->syncer ? ss->syncer(ss->syncer_arg) : spool_syncfs(ss->spool);
 	if (res < 0) {
 		log_notice("spool sync: syncfs: %s; messages written before now get 451", strerror(-res));
-		ss->failed_at = spool_sync_now();
+		ss->failed_at = mono_ns();
 		ss->failed_res = res;
 	}
 	for (unsigned i = 0; i < n; i++)
@@ -140,7 +134,7 @@ static unsigned journal_round(struct spool_sync *ss, struct waiter *w, unsigned 
 	for (unsigned i = 0; i < n; i++)
 		ss->entries[i] = w[i].entry;
 	spool_journal_append(ss->journal, ss->entries, n);
-	uint64_t now = spool_sync_now();
+	uint64_t now = mono_ns();
 	unsigned answered = 0, deferred = 0;
 	for (unsigned i = 0; i < n; i++) {
 		w[i].res = ss->entries[i].res;
@@ -302,7 +296,7 @@ void spool_sync_append(struct spool_sync *ss, int ring_fd, void *user_data,
 		       const struct journal_entry *entry)
 {
 	enqueue(ss, &(struct waiter){.ring_fd = ring_fd, .user_data = user_data,
-				     .since = spool_sync_now(), .entry = *entry});
+				     .since = mono_ns(), .entry = *entry});
 }
 
 void spool_sync_set_syncer(struct spool_sync *ss, int (*syncer)(void *arg), void *arg)

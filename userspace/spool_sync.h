@@ -38,7 +38,7 @@ struct spool_sync *spool_sync_start(const struct spool *s, struct spool_journal 
 /* Ask for a syncfs that begins after this call. When it has returned, a
  * CQE with `user_data` and res 0 or -errno is posted on the ring whose
  * descriptor is ring_fd. `since`: when the caller's writes to the files
- * this covers began (CLOCK_MONOTONIC, ns); a round that failed after that
+ * this covers began (mono_ns(), mono_clock.h); a round that failed after that
  * fails this request too, even if its own syncfs succeeds (syncfs reports
  * a writeback error only once). Thread-safe. */
 void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data, uint64_t since);
@@ -47,8 +47,6 @@ void spool_sync_request(struct spool_sync *ss, int ring_fd, void *user_data, uin
  * (spool_journal.h). Thread-safe. */
 void spool_sync_append(struct spool_sync *ss, int ring_fd, void *user_data,
 		       const struct journal_entry *entry);
-/* CLOCK_MONOTONIC in ns, for `since`. */
-uint64_t spool_sync_now(void);
 
 /* For tests: each round calls syncer(arg) instead of syncfs(2) and takes
  * its 0 or -errno (a writeback error cannot be provoked on demand). */

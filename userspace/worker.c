@@ -6,6 +6,7 @@
 #include "bpf_loader.h"
 #include "bufring.h"
 #include "log.h"
+#include "mono_clock.h"
 #include "verdict_stats.h"
 #include "session.h"
 
@@ -226,13 +227,6 @@ void worker_ip_leave(struct worker *w, const struct sockaddr_storage *peer)
 
 #define ACCEPT_BACKOFF_MS 100
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool out_of_resources(int err)
 {
 	return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS;
@@ -423,7 +417,6 @@ static void on_dirsync(struct worker *w, int which, int res)
 
 /* ------------------------------------------------- anonymous files */
 
-static time_t mono_now(void);
 
 int worker_tmpfile_take(struct worker *w)
 {
@@ -434,7 +427,7 @@ int worker_tmpfile_take(struct worker *w)
 static void tmpfile_refill(struct worker *w)
 {
 	if (w->shared->cfg->spool_sync != SPOOL_SYNC_SYNCFS || w->draining ||
-	    mono_now() < w->tmpfile_retry)
+	    mono_coarse_s() < w->tmpfile_retry)
 		return;
 	while (w->ntmpfiles + w->tmpfiles_opening < WORKER_TMPFILE_POOL) {
 		struct io_uring_sqe *sqe = worker_sqe(w);
@@ -451,7 +444,7 @@ static void on_tmpfile(struct worker *w, int res)
 {
 	w->tmpfiles_opening--;
 	if (res < 0) {
-		w->tmpfile_retry = mono_now() + 1;
+		w->tmpfile_retry = mono_coarse_s() + 1;
 		return;
 	}
 	if (w->draining || w->ntmpfiles == WORKER_TMPFILE_POOL)
@@ -519,14 +512,6 @@ static void log_drain(struct worker *w)
 }
 
 /* -------------------------------------------------------------- loop */
-
-/* Seconds on the clock session deadlines use. */
-static time_t mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec;
-}
 
 static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 {
@@ -647,7 +632,7 @@ void *worker_main(void *arg)
 	while (!w->draining || w->sessions || w->tmpfiles_opening) {
 		if (!w->draining && atomic_load(&w->shared->stop)) {
 			stop_accepting(w);
-			drain_deadline = mono_now() + w->cfg->timeouts.drain + 1; /* whole seconds: never early */
+			drain_deadline = mono_coarse_s() + w->cfg->timeouts.drain + 1; /* whole seconds: never early */
 		}
 		int reload = atomic_load(&w->shared->reload);
 		if (reload != w->reload_seen) {
@@ -678,7 +663,7 @@ void *worker_main(void *arg)
 		}
 		io_uring_cq_advance(&w->ring, n);
 		dns_resolver_process_timeouts(w->resolver);
-		time_t now = mono_now();
+		time_t now = mono_coarse_s();
 		if (now != last_sweep || w->draining) {
 			last_sweep = now;
 			sweep(w, now, drain_deadline);

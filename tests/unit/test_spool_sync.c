@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "userspace/mono_clock.h"
 #include "userspace/spool.h"
 #include "userspace/spool_sync.h"
 
@@ -83,7 +84,7 @@ static void an_answer_comes_back_to_the_asker(void **state)
 	assert_int_equal(write(fd, "hello\r\n", 7), 7);
 	int marker = 0;
 	unsigned seen[1] = {0};
-	spool_sync_request(f->ss, ring.ring_fd, &marker, spool_sync_now());
+	spool_sync_request(f->ss, ring.ring_fd, &marker, mono_ns());
 	collect(&ring, 1, &marker, seen);
 	assert_int_equal(seen[0], 1);
 	unsigned long rounds, answered;
@@ -106,8 +107,8 @@ static void every_request_answered_once(void **state)
 	static int ids[2 * N];
 	unsigned seen[2 * N] = {0};
 	for (unsigned i = 0; i < N; i++) {
-		spool_sync_request(f->ss, a.ring_fd, &ids[i], spool_sync_now());
-		spool_sync_request(f->ss, b.ring_fd, &ids[N + i], spool_sync_now());
+		spool_sync_request(f->ss, a.ring_fd, &ids[i], mono_ns());
+		spool_sync_request(f->ss, b.ring_fd, &ids[N + i], mono_ns());
 	}
 	collect(&a, N, ids, seen);
 	collect(&b, N, ids, seen);
@@ -131,7 +132,7 @@ static void pending_requests_are_answered_at_stop(void **state)
 	int ids[8];
 	unsigned seen[8] = {0};
 	for (unsigned i = 0; i < 8; i++)
-		spool_sync_request(f->ss, ring.ring_fd, &ids[i], spool_sync_now());
+		spool_sync_request(f->ss, ring.ring_fd, &ids[i], mono_ns());
 	spool_sync_stop(f->ss);
 	f->ss = NULL;
 	collect(&ring, 8, ids, seen);
@@ -171,13 +172,13 @@ static void a_failure_fails_writes_begun_before_it(void **state)
 	_Atomic int calls = 0;
 	int a, b, c;
 	spool_sync_set_syncer(f->ss, fail_first, &calls);
-	uint64_t a_began = spool_sync_now();
-	spool_sync_request(f->ss, ring.ring_fd, &b, spool_sync_now());
+	uint64_t a_began = mono_ns();
+	spool_sync_request(f->ss, ring.ring_fd, &b, mono_ns());
 	assert_int_equal(answer_of(&ring, &b), -EIO);
 	spool_sync_request(f->ss, ring.ring_fd, &a, a_began);
 	assert_int_equal(answer_of(&ring, &a), -EIO);
 	assert_int_equal(atomic_load(&calls), 2); /* a's own round ran, and succeeded */
-	spool_sync_request(f->ss, ring.ring_fd, &c, spool_sync_now());
+	spool_sync_request(f->ss, ring.ring_fd, &c, mono_ns());
 	assert_int_equal(answer_of(&ring, &c), 0);
 	io_uring_queue_exit(&ring);
 }
