@@ -36,7 +36,7 @@ static const char usage[] =
 	"the spool, 550 5.7.2x with the reason otherwise, 451 4.7.x to retry.\n"
 	"Configuration keys and defaults: docs/configuration.md.\n\n"
 	"options:\n"
-	"  -c, --config FILE  the configuration file (etc/authgate.conf)\n"
+	"  -c, --config FILE  the configuration file (required; make run uses etc/authgate.conf)\n"
 	"  --check            read the configuration, report, and exit\n"
 	"  --help             this text\n\n"
 	"signals: TERM/INT drain and exit 0; HUP rereads the zone file and the\n"

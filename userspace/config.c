@@ -51,12 +51,12 @@ static const struct key keys[] = {
 	{"xdp.interface", V_STR, STR(xdp_interface), 0, 0},
 	{"xdp.mode", V_STR, STR(xdp_mode), 0, 0, check_xdp_mode},
 	{"bpf.pin_dir", V_STR, STR(bpf_pin_dir), 0, 0},
-	{"bpf.steer", V_STR, STR(bpf_steer), 0, 0, check_steer},
 	{"bpf.keep_blocklist", V_BOOL, F(bpf_keep_blocklist), 0, 0, 1},
 	{"bpf.verdicts", V_BOOL, F(bpf_verdicts), 0, 0, 1},
+	{"bpf.steer", V_STR, STR(bpf_steer), 0, 0, check_steer},
 	{"xdp.block_after", V_UINT, F(xdp_block_after), 0, 0, 1000000},
-	{"xdp.block_ttl", V_SECONDS, F(xdp_block_ttl), 0, 1, 31536000},
 	{"xdp.block_window", V_SECONDS, F(xdp_block_window), 0, 1, 86400},
+	{"xdp.block_ttl", V_SECONDS, F(xdp_block_ttl), 0, 1, 31536000},
 	{"limits.message_size", V_SIZE, F(message_size), 0, 1024, 1ull << 30},
 	{"limits.recipients", V_UINT, F(recipients), 0, 1, 100000},
 	{"limits.sessions", V_UINT, F(sessions), 0, 1, 1000000},
@@ -295,11 +295,50 @@ static const char *check_steer(const char *v)
 		       : NULL;
 }
 
+/* n in the largest unit of `names` that divides it (mult ascending). */
+static int print_in_unit(char *buf, size_t size, unsigned long long n,
+			 const char *const *names, const unsigned long long *mult, int count)
+{
+	for (int i = count - 1; i >= 0; i--)
+		if (n && n % mult[i] == 0)
+			return snprintf(buf, size, "%llu%s", n / mult[i], names[i]);
+	return snprintf(buf, size, "%llu", n);
+}
+
+static void print_bound(char *buf, size_t size, const struct key *k, unsigned long long n)
+{
+	static const char *const sizes[] = {"K", "M", "G", "T"}, *const times[] = {"s", "m", "h", "d"};
+	static const unsigned long long size_mult[] = {1ull << 10, 1ull << 20, 1ull << 30, 1ull << 40};
+	static const unsigned long long s_mult[] = {1, 60, 3600, 86400};
+	if (k->type == V_SIZE)
+		print_in_unit(buf, size, n, sizes, size_mult, 4);
+	else if (k->type == V_SECONDS)
+		print_in_unit(buf, size, n, times, s_mult, 4);
+	else if (k->type == V_MILLIS && n % 1000)
+		snprintf(buf, size, "%llums", n);
+	else if (k->type == V_MILLIS)
+		print_in_unit(buf, size, n / 1000, times, s_mult, 4);
+	else
+		snprintf(buf, size, "%llu", n);
+}
+
+/* "value out of range (MIN to MAX)", the bounds in the key's own units, so
+ * that the operator can copy one into the file. */
+static const char *out_of_range(const struct key *k)
+{
+	static __thread char why[96];
+	char lo[32], hi[32];
+	print_bound(lo, sizeof lo, k, k->min);
+	print_bound(hi, sizeof hi, k, k->max);
+	snprintf(why, sizeof why, "value out of range (%s to %s)", lo, hi);
+	return why;
+}
+
 /* Store v into the field described by k. Returns NULL or what is wrong. */
 static const char *set_value(struct config *c, const struct key *k, const char *v)
 {
-	static const char *const size_units[] = {"k", "K", "M", "G", NULL};
-	static const unsigned long long size_mult[] = {1024, 1024, 1 << 20, 1 << 30};
+	static const char *const size_units[] = {"k", "K", "M", "G", "T", NULL};
+	static const unsigned long long size_mult[] = {1024, 1024, 1 << 20, 1 << 30, 1ull << 40};
 	static const char *const time_units[] = {"ms", "s", "m", "h", "d", NULL};
 	static const unsigned long long ms_mult[] = {1, 1000, 60000, 3600000, 86400000};
 	static const unsigned long long s_mult[] = {0, 1, 60, 3600, 86400};
@@ -363,7 +402,7 @@ static const char *set_value(struct config *c, const struct key *k, const char *
 		       : k->type == V_UINT    ? "expected a whole number"
 					      : "expected a duration (e.g. 30s, 5m)";
 	if (n < k->min || n > k->max)
-		return "value out of range";
+		return out_of_range(k);
 	if (k->type == V_SIZE)
 		*(size_t *)field = (size_t)n;
 	else

@@ -110,7 +110,7 @@ static void errors_name_the_line(void **state)
 	expect_error("listen = 127.0.0.1:99999\n", "a.conf:1: listen = 127.0.0.1:99999: expected IPv4:port or [IPv6]:port");
 	expect_error("listen = [::1]2525\n", "a.conf:1: listen = [::1]2525: expected IPv4:port or [IPv6]:port");
 	expect_error("limits.message_size = 10X\n", "a.conf:1: limits.message_size = 10X: expected a size (e.g. 25M)");
-	expect_error("limits.message_size = 10\n", "a.conf:1: limits.message_size = 10: value out of range");
+	expect_error("limits.message_size = 10\n", "a.conf:1: limits.message_size = 10: value out of range (1K to 1G)");
 	expect_error("timeouts.rcpt = soon\n", "a.conf:1: timeouts.rcpt = soon: expected a duration (e.g. 30s, 5m)");
 	expect_error("policy.softfail = maybe\n", "a.conf:1: policy.softfail = maybe: expected neutral or fail");
 	expect_error("policy.drop_action = bounce\n",
@@ -118,7 +118,7 @@ static void errors_name_the_line(void **state)
 	expect_error("log.format = xml\n", "a.conf:1: log.format = xml: expected text or json");
 	expect_error("spool.sync = fdatasync\n",
 		     "a.conf:1: spool.sync = fdatasync: expected fsync, syncfs or journal");
-	expect_error("spool.journal_size = 512K\n", "a.conf:1: spool.journal_size = 512K: value out of range");
+	expect_error("spool.journal_size = 512K\n", "a.conf:1: spool.journal_size = 512K: value out of range (1M to 1T)");
 	/* the largest message must fit in half the journal */
 	expect_error("spool.sync = journal\nspool.journal_size = 32M\n",
 		     "a.conf:2: spool.journal_size must be at least twice limits.message_size (plus 128K)");
@@ -162,6 +162,89 @@ static void journal_keys(void **state)
 	assert_int_equal(c.spool_journal_size, 8u << 20);
 }
 
+/* An out-of-range error gives the bounds in the key's own units, so that
+ * one can be copied into the file as it is. */
+static void range_errors_give_the_bounds(void **state)
+{
+	(void)state;
+	expect_error("spool.journal_size = 2T\n", "a.conf:1: spool.journal_size = 2T: value out of range (1M to 1T)");
+	expect_error("timeouts.greeting = 2h\n", "a.conf:1: timeouts.greeting = 2h: value out of range (1s to 1h)");
+	expect_error("xdp.block_window = 0\n", "a.conf:1: xdp.block_window = 0: value out of range (1s to 1d)");
+	expect_error("xdp.block_ttl = 366d\n", "a.conf:1: xdp.block_ttl = 366d: value out of range (1s to 365d)");
+	expect_error("dns.timeout = 0\n", "a.conf:1: dns.timeout = 0: value out of range (1ms to 10m)");
+	expect_error("dns.timeout = 11m\n", "a.conf:1: dns.timeout = 11m: value out of range (1ms to 10m)");
+	expect_error("workers = 257\n", "a.conf:1: workers = 257: value out of range (0 to 256)");
+	expect_error("dkim.max_signatures = 0\n", "a.conf:1: dkim.max_signatures = 0: value out of range (1 to 50)");
+	/* each bound itself is accepted, T included */
+	assert_int_equal(parse("spool.journal_size = 1T\ntimeouts.greeting = 1h\ndns.timeout = 10m\n"), 0);
+	assert_int_equal(c.spool_journal_size, 1ull << 40);
+	assert_int_equal(c.timeouts.greeting, 3600);
+	assert_int_equal(c.dns_timeout_ms, 600000);
+}
+
+/* The keys of docs/configuration.md's main table, in its order. */
+static size_t documented_keys(char names[][40], size_t max)
+{
+	FILE *f = fopen("docs/configuration.md", "r");
+	assert_non_null(f);
+	char line[4096];
+	size_t n = 0;
+	bool in_table = false;
+	while (fgets(line, sizeof line, f)) {
+		if (!strncmp(line, "| key | default |", 17))
+			in_table = true;
+		else if (in_table && line[0] != '|')
+			break;
+		if (!in_table || strncmp(line, "| `", 3) != 0)
+			continue;
+		/* the first cell: one key, or several ("`tls.cert`, `tls.key`") */
+		char *end = strchr(line + 1, '|'), *p = line;
+		while ((p = strchr(p, '`')) && p < end && n < max) {
+			char *q = strchr(p + 1, '`');
+			snprintf(names[n++], 40, "%.*s", (int)(q - p - 1), p + 1);
+			p = q + 1;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* Every key set away from its default: the reload's list of changed keys
+ * then names every key the parser knows, in the parser's order, which
+ * must be the documentation's (config.h promises it, and an operator
+ * reads the reload's log lines against that page). */
+static void every_key_is_documented_in_order(void **state)
+{
+	(void)state;
+	struct config defaults;
+	assert_int_equal(parse(""), 0);
+	defaults = c;
+	assert_int_equal(parse("listen = 127.0.0.1:2600\nhostname = mx.example\nworkers = 3\n"
+			       "spool = /tmp/x\nspool.sync = journal\nspool.journal = /tmp/j\n"
+			       "spool.journal_size = 128M\ndns.zone = /dev/null\ndns.servers = 127.0.0.1\n"
+			       "dns.timeout = 3000\ndns.tries = 3\ntls.cert = /dev/null\ntls.key = /dev/null\n"
+			       "xdp.interface = none\nxdp.mode = generic\nbpf.pin_dir = /sys/fs/bpf/x\n"
+			       "bpf.keep_blocklist = yes\nbpf.verdicts = no\nbpf.steer = least\n"
+			       "xdp.block_after = 5\nxdp.block_window = 60\nxdp.block_ttl = 60\n"
+			       "limits.message_size = 10M\nlimits.recipients = 5\nlimits.sessions = 10\n"
+			       "limits.sessions_per_ip = 5\nlimits.command_buffers = 0\n"
+			       "timeouts.greeting = 1m\ntimeouts.command = 1m\ntimeouts.mail = 1m\n"
+			       "timeouts.rcpt = 1m\ntimeouts.data_init = 1m\ntimeouts.data_block = 1m\n"
+			       "timeouts.data_term = 1m\ntimeouts.close = 1m\ntimeouts.drain = 1m\n"
+			       "policy.softfail = fail\npolicy.permerror = neutral\n"
+			       "policy.drop_action = quarantine\nlog.format = json\ndkim.max_signatures = 3\n"),
+			 0);
+	const char *changed[64];
+	size_t n = config_changed_keys(&defaults, &c, changed, 64);
+	char doc[64][40];
+	size_t ndoc = documented_keys(doc, 64);
+	assert_true(ndoc > 30);
+	for (size_t i = 0; i < n && i < ndoc; i++)
+		if (strcmp(changed[i], doc[i]) != 0)
+			fail_msg("key %zu: the parser has '%s', docs/configuration.md '%s'", i, changed[i], doc[i]);
+	assert_int_equal(n, ndoc);
+}
+
 static void load_missing_file(void **state)
 {
 	(void)state;
@@ -186,6 +269,8 @@ int main(void)
 		cmocka_unit_test(every_kind_of_value),
 		cmocka_unit_test(errors_name_the_line),
 		cmocka_unit_test(journal_keys),
+		cmocka_unit_test(range_errors_give_the_bounds),
+		cmocka_unit_test(every_key_is_documented_in_order),
 		cmocka_unit_test(load_missing_file),
 		cmocka_unit_test(shipped_config_parses),
 	};
