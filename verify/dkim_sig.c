@@ -24,7 +24,7 @@ const char *dkim_sig_status_reason(enum dkim_sig_status st)
 	case DKIM_SIG_ERR_L: return "l= is not a number";
 	case DKIM_SIG_ERR_Q: return "q= does not offer dns/txt";
 	case DKIM_SIG_ERR_TIME: return "t= or x= is not a number";
-	case DKIM_SIG_ERR_X_BEFORE_T: return "x= is before t=";
+	case DKIM_SIG_ERR_X_BEFORE_T: return "x= is not after t=";
 	case DKIM_SIG_ERR_EXPIRED: return "signature expired (x=)";
 	case DKIM_SIG_ERR_B64: return "b= or bh= is not valid base64";
 	}
@@ -178,7 +178,8 @@ static enum dkim_sig_status parse_times(const struct dkim_taglist *t, uint64_t n
 	uint64_t tv = 0, xv = 0;
 	if ((ts && !dkim_slice_to_u64(*ts, &tv)) || (xs && !dkim_slice_to_u64(*xs, &xv)))
 		return DKIM_SIG_ERR_TIME;
-	if (ts && xs && xv < tv)
+	/* §3.5: x= MUST be greater than t= (equal is as malformed as before) */
+	if (ts && xs && xv <= tv)
 		return DKIM_SIG_ERR_X_BEFORE_T;
 	if (xs && now && now > xv)
 		return DKIM_SIG_ERR_EXPIRED;

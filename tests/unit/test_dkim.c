@@ -222,6 +222,38 @@ static void test_dns_outcomes(void **state)
 	free(m);
 }
 
+/* A key with t=s (RFC 6376 §3.6.1) signs only for d= itself: a signature
+ * whose i= is in a subdomain is a permerror before any hashing. */
+static void test_key_strict_t_s(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n), *k = key_record(), strict[256];
+	snprintf(strict, sizeof strict, "%s; t=s", k);
+	/* i=@example.com, the same as d=: the key's t=s allows it */
+	assert_int_equal(verify_str(m, strict), DKIM_RESULT_PASS);
+	char *sub = strstr(m, "i=@example.com;");
+	assert_non_null(sub);
+	char *msub = malloc(n + 8);
+	size_t at = (size_t)(sub - m) + 3;
+	memcpy(msub, m, at);
+	memcpy(msub + at, "sub.", 4);
+	memcpy(msub + at + 4, m + at, n - at + 1);
+	struct fake_dns d = {.txt = strict};
+	struct dkim_config cfg = {.now = NOW};
+	struct dkim_verifier *v = run(msub, n + 4, &d, &cfg);
+	const struct dkim_results *r = dkim_verifier_results(v);
+	assert_int_equal(r->result, DKIM_RESULT_PERMERROR);
+	assert_string_equal(r->sigs[0].reason, "key t=s but i= is a subdomain of d=");
+	dkim_verifier_free(v);
+	/* the same signature under a key without t=s gets as far as the hash
+	 * (which i= changed) */
+	assert_int_equal(verify_str(msub, k), DKIM_RESULT_FAIL);
+	free(msub);
+	free(m);
+	free(k);
+}
+
 static void test_key_cache_skips_lookup(void **state)
 {
 	(void)state;
@@ -309,7 +341,12 @@ static void test_signature_tags(void **state)
 	assert_int_equal(sig("v=1; a=ed25519-sha256; d=example.com; s=sel; h=From:to::x; bh=AAAA; b=AAAA"),
 			 DKIM_SIG_ERR_H_SYNTAX);
 	assert_int_equal(sig(GOOD "; t=100; x=99"), DKIM_SIG_ERR_X_BEFORE_T);
+	assert_int_equal(sig(GOOD "; t=1799999999; x=1799999999"), DKIM_SIG_ERR_X_BEFORE_T);
+	assert_int_equal(sig(GOOD "; t=1799999999; x=1800000000"), DKIM_SIG_OK);
 	assert_int_equal(sig(GOOD "; x=1700000000"), DKIM_SIG_ERR_EXPIRED);
+	/* expired once now is past x=, not at x= itself */
+	assert_int_equal(sig(GOOD "; x=1799999999"), DKIM_SIG_ERR_EXPIRED);
+	assert_int_equal(sig(GOOD "; x=1800000000"), DKIM_SIG_OK);
 	assert_int_equal(sig(GOOD "; x=1900000000"), DKIM_SIG_OK);
 	assert_int_equal(sig(GOOD "; l=12x"), DKIM_SIG_ERR_L);
 	assert_int_equal(sig(GOOD "; l=99999999999999999999999999"), DKIM_SIG_OK);
@@ -404,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_key_cache_skips_lookup),
 		cmocka_unit_test(test_max_signatures),
 		cmocka_unit_test(test_signature_tags),
+		cmocka_unit_test(test_key_strict_t_s),
 		cmocka_unit_test(test_hostile_input),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,6 +94,11 @@ static void temperror_without_pass_tempfails(void **state)
 	struct policy_decision d = decide3(AUTH_TEMPERROR, AUTH_NONE, AUTH_NONE, NULL);
 	EXPECT(d, VERDICT_TEMPFAIL, 451, "4.7.24",
 	       "temporary error: SPF temperror; nothing passed, try again later");
+	/* Sender ID is of SPF's family (RFC 7372 4.7.24 is "SPF validation
+	 * error"); DKIM alone has no code of its own for a DNS error */
+	d = decide3(AUTH_NONE, AUTH_TEMPERROR, AUTH_NONE, NULL);
+	EXPECT(d, VERDICT_TEMPFAIL, 451, "4.7.24",
+	       "temporary error: Sender ID temperror; nothing passed, try again later");
 	d = decide3(AUTH_NONE, AUTH_NEUTRAL, AUTH_TEMPERROR, NULL);
 	EXPECT(d, VERDICT_TEMPFAIL, 451, "4.7.0",
 	       "temporary error: DKIM temperror; nothing passed, try again later");

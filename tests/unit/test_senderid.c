@@ -25,6 +25,8 @@
 	"dup      TXT \"spf2.0/pra +all\"\n"                              \
 	"dup      TXT \"spf2.0/pra,mfrom +all\"\n"                        \
 	"mfrom    TXT \"spf2.0/mfrom -all\"\n"                            \
+	"prefix   TXT \"spf2.0/pr,mfr -all\"\n"                           \
+	"prefix   TXT \"v=spf1 +all\"\n"                                  \
 	"inc      TXT \"spf2.0/pra include:pra.sid.test -all\"\n"         \
 	"incnx    TXT \"spf2.0/pra include:gone.sid.test -all\"\n"        \
 	"rednx    TXT \"spf2.0/pra redirect=gone.sid.test\"\n"            \
@@ -107,6 +109,10 @@ static void test_selection(void **state)
 	assert_int_equal(mfrom("192.0.2.1", "x@dup.sid.test"), SPF_PASS);
 	assert_int_equal(pra("192.0.2.1", "x@mfrom.sid.test"), SPF_NONE);
 	assert_int_equal(mfrom("192.0.2.1", "x@mfrom.sid.test"), SPF_FAIL);
+	/* a scope is a whole word: "pr" and "mfr" cover neither pra nor mfrom,
+	 * so the v=spf1 record stands in for both */
+	assert_int_equal(pra("192.0.2.9", "x@prefix.sid.test"), SPF_PASS);
+	assert_int_equal(mfrom("192.0.2.9", "x@prefix.sid.test"), SPF_PASS);
 	assert_int_equal(pra("192.0.2.1", "x@inc.sid.test"), SPF_PASS);
 	assert_int_equal(pra("192.0.2.1", "x@a.sid.test"), SPF_NONE);
 	assert_int_equal(pra("192.0.2.1", "x@slow.sid.test"), SPF_TEMPERROR);

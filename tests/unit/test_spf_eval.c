@@ -144,6 +144,16 @@ static void test_mech_ptr(void **state)
 	/* PTR name not validated by its A record */
 	assert_int_equal(check(z, "192.0.2.2", "a@example.com"), SPF_FAIL);
 	assert_int_equal(check(z, "192.0.2.3", "a@example.com"), SPF_FAIL);
+	/* a validated name must be in the domain at a label boundary:
+	 * mail.notexample.com is not in example.com */
+	const char *zb = Z "@ TXT \"v=spf1 ptr -all\"\n"
+			   "3.2.0.192.in-addr.arpa. PTR mail.notexample.com.\n"
+			   "mail.notexample.com. A 192.0.2.3\n";
+	assert_int_equal(check(zb, "192.0.2.3", "a@example.com"), SPF_FAIL);
+	/* §5.5: a DNS error looking up the PTR is no match, not a temperror */
+	const char *zt = Z "@ TXT \"v=spf1 ptr ?all\"\n"
+			   "4.2.0.192.in-addr.arpa. TIMEOUT\n";
+	assert_int_equal(check(zt, "192.0.2.4", "a@example.com"), SPF_NEUTRAL);
 }
 
 static void test_mech_exists(void **state)
@@ -281,6 +291,14 @@ static void test_limit_mx_names(void **state)
 	assert_int_equal(check(z, "192.0.2.1", "a@example.com"), SPF_PASS);
 	snprintf(z + n, sizeof z - n, "@ MX 99 m\n");
 	assert_int_equal(check(z, "192.0.2.1", "a@example.com"), SPF_PERMERROR);
+	/* an MX host whose address lookup fails, and no host before it
+	 * matching: temperror (§5: the lookup that fails ends check_host()),
+	 * not the fail that would follow from no match; a host that matches
+	 * before it is a pass, as a resolver asking one by one would find */
+	const char *zt = Z "@ TXT \"v=spf1 mx -all\"\n@ MX 20 mx2\n@ MX 10 mx1\n"
+			   "mx1 TIMEOUT\nmx2 A 192.0.2.2\n";
+	assert_int_equal(check(zt, "192.0.2.9", "a@example.com"), SPF_TEMPERROR);
+	assert_int_equal(check(zt, "192.0.2.2", "a@example.com"), SPF_PASS);
 }
 
 static void test_limit_ptr_names(void **state)
