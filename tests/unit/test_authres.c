@@ -198,6 +198,20 @@ static void real_parser_survives_hostile_values(void **state)
 			    "dkim|none||header.d=example.org\n");
 }
 
+static void fold_when_a_line_would_be_79_columns(void **state)
+{
+	(void)state;
+	char id[55];
+	memset(id, 'x', 54);
+	id[54] = '\0'; /* "Authentication-Results:" + " " + id + ";" = 79 columns */
+	assert_true(authres_render(buf, sizeof buf, id, NULL, 0) > 0);
+	for (char *line = buf, *end; line; line = end ? end + 2 : NULL) {
+		end = strstr(line, "\r\n");
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		assert_true(len <= 78);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +223,7 @@ int main(void)
 		cmocka_unit_test(long_values_fold_and_overflow_is_reported),
 		cmocka_unit_test(real_parser_reads_what_we_write),
 		cmocka_unit_test(real_parser_survives_hostile_values),
+		cmocka_unit_test(fold_when_a_line_would_be_79_columns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

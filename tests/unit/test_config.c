@@ -262,6 +262,15 @@ static void shipped_config_parses(void **state)
 	assert_string_equal(c.dns_zone, "etc/demo.zone");
 }
 
+static void size_overflow_and_hostname_labels_refused(void **state)
+{
+	(void)state;
+	expect_error("spool.journal_size = 16777217T\n",
+		     "a.conf:1: spool.journal_size = 16777217T: expected a size (e.g. 25M)");
+	assert_int_not_equal(parse("hostname = a.-b.example\n"), 0);
+	assert_int_equal(parse("hostname = a.b-c.example\n"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +282,7 @@ int main(void)
 		cmocka_unit_test(every_key_is_documented_in_order),
 		cmocka_unit_test(load_missing_file),
 		cmocka_unit_test(shipped_config_parses),
+		cmocka_unit_test(size_overflow_and_hostname_labels_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,6 +129,14 @@ static void test_list_items_and_numbers(void **state)
 	assert_true(dkim_slice_caseeq(S("FROM"), "from"));
 }
 
+static void del_refused_in_short_values(void **state)
+{
+	(void)state;
+	struct dkim_taglist t;
+	assert_int_equal(parse("v=1; x=a\x7f" "b", &t), DKIM_TAGS_SYNTAX);
+	assert_int_equal(parse("x=abcdefgh\x7f", &t), DKIM_TAGS_SYNTAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +148,7 @@ int main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_list_items_and_numbers),
+		cmocka_unit_test(del_refused_in_short_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,15 +5,23 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "dnsmsg.h"
 #include "verify/dns_wire.h"
 
 static struct dnsmsg m;
 
+/* The message goes to the parser in a heap block of exactly its size, so
+ * that ASan reports any read past its end (m.b has 64 KiB of slack). */
 static struct dns_answer *parse(const char *qname, enum dns_type t)
 {
-	struct dns_answer *a = dns_wire_parse(m.b, m.n, qname, t);
+	uint8_t *exact = malloc(m.n ? m.n : 1);
+	assert_non_null(exact);
+	memcpy(exact, m.b, m.n);
+	struct dns_answer *a = dns_wire_parse(exact, m.n, qname, t);
+	free(exact);
 	assert_non_null(a);
 	return a;
 }
@@ -275,6 +283,88 @@ static void aaaa_ptr_and_null_mx(void **state)
 	dns_answer_release(a);
 }
 
+/* RFC 1035 §4.1.4 pointers point to a prior occurrence; one that points
+ * forward is refused even when it would not loop. */
+static void forward_pointer_is_malformed(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 1, 0, "x.test", DNS_TYPE_A);
+	size_t rr = m.n;
+	dm_ptr(&m, (unsigned)(rr + 2 + 10 + 4)); /* forward, to the name after the RR */
+	dm_u16(&m, DNS_TYPE_A);
+	dm_u16(&m, 1);
+	dm_u32(&m, 300);
+	dm_u16(&m, 4);
+	dm_bytes(&m, "\x7f\x00\x00\x01", 4);
+	dm_name(&m, "x.test");
+	struct dns_answer *a = parse("x.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+}
+
+static void name_of_255_octets_but_not_256(void **state)
+{
+	(void)state;
+	char name[300];
+	for (int extra = 0; extra < 2; extra++) {
+		memset(name, 'a', sizeof name);
+		name[63] = name[127] = name[191] = '.';
+		name[192 + 61 + extra] = '\0'; /* wire 255, then 256 octets */
+		dm_start(&m, 1, 0x8180, 1, 0, name, DNS_TYPE_A);
+		dm_rr_q(&m, DNS_TYPE_A, 300, 4);
+		dm_bytes(&m, "\x7f\x00\x00\x01", 4);
+		struct dns_answer *a = parse(name, DNS_TYPE_A);
+		assert_int_equal(a->status, extra ? DNS_MALFORMED : DNS_DATA);
+		dns_answer_release(a);
+	}
+}
+
+/* An RR's rdlength beyond the message must not be read (parse() gives an
+ * exact-size copy, so ASan sees it if it is). */
+static void rdlength_past_the_end_is_malformed(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 1, 0, "t.test", DNS_TYPE_TXT);
+	dm_rr_q(&m, DNS_TYPE_TXT, 300, 400);
+	dm_bytes(&m, "\x03" "abc", 4);
+	struct dns_answer *a = parse("t.test", DNS_TYPE_TXT);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+}
+
+static void mx_with_trailing_bytes_is_malformed(void **state)
+{
+	(void)state;
+	dm_start(&m, 1, 0x8180, 1, 0, "x.test", DNS_TYPE_MX);
+	dm_rr_q(&m, DNS_TYPE_MX, 300, 2 + (unsigned)dm_name_len("mx.test") + 2);
+	dm_u16(&m, 10);
+	dm_name(&m, "mx.test");
+	dm_u16(&m, 0xabcd);
+	struct dns_answer *a = parse("x.test", DNS_TYPE_MX);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	dns_answer_release(a);
+}
+
+static void cname_chain_of_eight_but_not_nine(void **state)
+{
+	(void)state;
+	for (int hops = 8; hops <= 9; hops++) {
+		char owner[32], target[32];
+		dm_start(&m, 1, 0x8180, (unsigned)hops + 1, 0, "c0.test", DNS_TYPE_A);
+		for (int i = 0; i < hops; i++) {
+			snprintf(owner, sizeof owner, "c%d.test", i);
+			snprintf(target, sizeof target, "c%d.test", i + 1);
+			dm_rr(&m, owner, DNS_TYPE_CNAME, 300, (unsigned)dm_name_len(target));
+			dm_name(&m, target);
+		}
+		dm_rr(&m, target, DNS_TYPE_A, 300, 4);
+		dm_bytes(&m, "\x7f\x00\x00\x01", 4);
+		struct dns_answer *a = parse("c0.test", DNS_TYPE_A);
+		assert_int_equal(a->status, hops == 8 ? DNS_DATA : DNS_MALFORMED);
+		dns_answer_release(a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +382,11 @@ int main(void)
 		cmocka_unit_test(cname_loop_is_malformed),
 		cmocka_unit_test(ttl_with_high_bit_is_zero),
 		cmocka_unit_test(aaaa_ptr_and_null_mx),
+		cmocka_unit_test(forward_pointer_is_malformed),
+		cmocka_unit_test(name_of_255_octets_but_not_256),
+		cmocka_unit_test(rdlength_past_the_end_is_malformed),
+		cmocka_unit_test(mx_with_trailing_bytes_is_malformed),
+		cmocka_unit_test(cname_chain_of_eight_but_not_nine),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

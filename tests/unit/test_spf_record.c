@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +195,21 @@ static void test_term_text(void **state)
 	spf_record_release(r);
 }
 
+static void toplabels_with_hyphens_and_64_octet_labels(void **state)
+{
+	(void)state;
+	spf_record_release(parse_ok(" a:foo.1-2 mx:x.0a"));
+	char rec[200];
+	for (int len = 63; len <= 64; len++) {
+		snprintf(rec, sizeof rec, " a:%.*s.example", len,
+			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		struct spf_record *r = parse_ok(rec);
+		assert_int_equal(!!(r->terms[0].spec.flags & SPF_SPEC_BAD), len == 64);
+		assert_int_equal(!!(r->terms[0].spec.flags & SPF_SPEC_PLAIN), len == 63);
+		spf_record_release(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_modifiers),
 		cmocka_unit_test(test_unknown_and_separators),
 		cmocka_unit_test(test_term_text),
+		cmocka_unit_test(toplabels_with_hyphens_and_64_octet_labels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
