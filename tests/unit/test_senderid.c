@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../verify/dns.h"
-#include "../../verify/dns_zone.h"
+#include "zone_resolver.h"
+
 #include "../../verify/senderid.h"
 
 #include <stdio.h>
@@ -45,20 +45,9 @@ static void on_done(void *arg, const struct senderid_outcome *o)
 	g->calls++;
 }
 
-static struct dns_resolver *resolver(void)
-{
-	struct dns_zone_error err;
-	struct dns_zone *z = dns_zone_parse(ZONE, strlen(ZONE), "test", &err);
-	if (!z)
-		fail_msg("zone: %s", err.msg);
-	struct dns_resolver *r = dns_resolver_new(NULL, z, NULL);
-	assert_non_null(r);
-	return r;
-}
-
 static struct got identity(const char *ip, const char *who, enum senderid_scope scope)
 {
-	struct dns_resolver *r = resolver();
+	struct dns_resolver *r = zone_resolver(ZONE);
 	struct spf_ip a;
 	assert_int_equal(spf_ip_parse(ip, &a), 0);
 	struct spf_config cfg = {.now = 1};
@@ -72,7 +61,7 @@ static struct got identity(const char *ip, const char *who, enum senderid_scope 
 
 static struct got message(const char *ip, const char *msg, const char *submitter)
 {
-	struct dns_resolver *r = resolver();
+	struct dns_resolver *r = zone_resolver(ZONE);
 	struct spf_ip a;
 	assert_int_equal(spf_ip_parse(ip, &a), 0);
 	struct spf_config cfg = {.now = 1};

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../verify/dns.h"
-#include "../../verify/dns_zone.h"
+#include "zone_resolver.h"
+
 #include "../../verify/verdict.h"
 
 #include <stdio.h>
@@ -33,17 +33,6 @@ static void on_done(void *arg, struct verdict_result *r)
 	struct got *g = arg;
 	g->r = *r;
 	g->calls++;
-}
-
-static struct dns_resolver *resolver(void)
-{
-	struct dns_zone_error err;
-	struct dns_zone *z = dns_zone_parse(ZONE, strlen(ZONE), "test", &err);
-	if (!z)
-		fail_msg("zone: %s", err.msg);
-	struct dns_resolver *r = dns_resolver_new(NULL, z, NULL);
-	assert_non_null(r);
-	return r;
 }
 
 static struct verdict_request request(const char *mail_from, const char *msg)
@@ -106,7 +95,7 @@ static void expect_received_spf(const struct got *g, const char *result)
 /* SPF and Sender ID answered from the zone, after verdict_start returned. */
 static struct got run(const char *mail_from, const char *msg)
 {
-	struct dns_resolver *r = resolver();
+	struct dns_resolver *r = zone_resolver(ZONE);
 	struct verdict_request req = request(mail_from, msg);
 	struct verdict_config cfg = config();
 	struct got g = {0};
@@ -154,7 +143,7 @@ static void a_failure_drops_despite_a_pass(void **state)
 static void every_check_ending_while_starting_concludes_once(void **state)
 {
 	(void)state;
-	struct dns_resolver *r = resolver();
+	struct dns_resolver *r = zone_resolver(ZONE);
 	struct verdict_request req = request("a@good.vd.test", "Subject: no From\r\n\r\nhi\r\n");
 	struct verdict_config cfg = config();
 	struct spf_outcome spf = {.result = SPF_PASS, .identity_kind = "mailfrom"};
