@@ -94,6 +94,21 @@ static void test_field_cap(void **state)
 	free(m);
 }
 
+/* A bare LF is a field byte: ending a field there lets "X: a\nFrom: evil"
+ * pass as a From field. */
+static void a_bare_lf_does_not_end_a_field(void **state)
+{
+	(void)state;
+	static const char m[] = "X: a\nFrom: evil\r\nTo: b\r\n\r\n";
+	struct dkim_msg msg;
+	assert_int_equal(dkim_msg_index(&msg, m, strlen(m)), 0);
+	assert_int_equal(msg.n, 2);
+	assert_int_equal(msg.f[0].len, 17);
+	dkim_msg_select_begin(&msg);
+	assert_null(dkim_msg_select(&msg, S("from")));
+	dkim_msg_free(&msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -101,6 +116,7 @@ int main(void)
 		cmocka_unit_test(test_no_blank_line),
 		cmocka_unit_test(test_selection_bottom_up_and_oversigning),
 		cmocka_unit_test(test_field_cap),
+		cmocka_unit_test(a_bare_lf_does_not_end_a_field),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

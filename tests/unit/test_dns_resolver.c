@@ -412,6 +412,24 @@ static void watch_reports_sockets_for_event_loops(void **state)
 	dns_resolver_free(r);
 }
 
+/* A second cancel (a session torn down twice) must not drive pending
+ * below the truth. */
+static void cancelling_twice_counts_once(void **state)
+{
+	(void)state;
+	struct dns_resolver *r = dns_resolver_new(NULL, zone("a.test. A 127.0.0.1\n"), NULL);
+	struct result res = {0}, other = {0};
+	struct dns_query *q = dns_resolve(r, "a.test", DNS_TYPE_A, record, &res);
+	dns_resolve(r, "b.test", DNS_TYPE_A, record, &other);
+	dns_query_cancel(r, q);
+	dns_query_cancel(r, q);
+	assert_int_equal(dns_resolver_pending(r), 1);
+	assert_int_equal(dns_resolver_dispatch(r), 1);
+	assert_int_equal(dns_resolver_pending(r), 0);
+	assert_int_equal(res.calls, 0);
+	dns_resolver_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest local[] = {
@@ -431,6 +449,7 @@ int main(void)
 		cmocka_unit_test(overlay_answers_before_upstream),
 		cmocka_unit_test(unfinished_cname_chain_is_asked_again),
 		cmocka_unit_test(watch_reports_sockets_for_event_loops),
+		cmocka_unit_test(cancelling_twice_counts_once),
 	};
 	int failed = cmocka_run_group_tests(local, NULL, NULL);
 	return failed + cmocka_run_group_tests(upstream, server_start, server_stop);

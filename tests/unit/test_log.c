@@ -78,12 +78,50 @@ static void bytes_that_are_not_utf8_are_replaced(void **state)
 	expect_text_helo("caf\xe9", "caf?");
 }
 
+/* Overlong forms smuggle ASCII ('/', NUL) past filters; only the two-byte
+ * kind was checked. */
+static void overlong_three_and_four_byte_forms_are_replaced(void **state)
+{
+	(void)state;
+	expect_json_helo("a\xe0\x80\xafz", "a\\ufffd\\ufffd\\ufffdz");         /* '/' in three bytes */
+	expect_json_helo("a\xf0\x80\x80\xafz", "a\\ufffd\\ufffd\\ufffd\\ufffdz"); /* and in four */
+	expect_json_helo("\xe0\xa0\x80", "\xe0\xa0\x80");                       /* U+0800 is fine */
+	expect_json_helo("\xf0\x90\x80\x80", "\xf0\x90\x80\x80");               /* U+10000 too */
+}
+
+/* U+009F (APC) is the top of the C1 range: a terminal still obeys it. */
+static void the_last_c1_control_is_defused_too(void **state)
+{
+	(void)state;
+	expect_json_helo("a\xc2\x9f" "b", "a\\u009fb");
+	expect_text_helo("a\xc2\x9f" "b", "a?b");
+}
+
+/* A cut line without its newline would run into the next one in the log. */
+static void a_line_cut_to_fit_still_ends_in_a_newline(void **state)
+{
+	(void)state;
+	struct log_txn t = {.session = 7, .worker = 1, .ip = "192.0.2.1", .nrcpt = 1,
+			    .size = 10, .verdict = "accept", .code = "250 2.0.0"};
+	snprintf(t.helo, sizeof t.helo, "mail.example.org");
+	char small[64];
+	for (int fmt = 0; fmt < 2; fmt++) {
+		size_t n = log_format_transaction(fmt ? LOG_JSON : LOG_TEXT, &t, small, sizeof small);
+		assert_int_equal(n, sizeof small - 1);
+		assert_int_equal(small[n - 1], '\n');
+		assert_null(memchr(small, '\n', n - 1));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(quotes_and_controls_are_defused),
 		cmocka_unit_test(utf8_passes_through),
 		cmocka_unit_test(bytes_that_are_not_utf8_are_replaced),
+		cmocka_unit_test(overlong_three_and_four_byte_forms_are_replaced),
+		cmocka_unit_test(the_last_c1_control_is_defused_too),
+		cmocka_unit_test(a_line_cut_to_fit_still_ends_in_a_newline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

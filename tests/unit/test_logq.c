@@ -128,6 +128,59 @@ static void a_full_queue_refuses_instead_of_overwriting(void **state)
 	assert_true(logq_line(q, "more\n", 5));
 }
 
+/* A failed write must cost only the bytes it carried, not lines queued
+ * while it was out. */
+static void a_failed_write_loses_only_the_chunk_out_not_lines_queued_since(void **state)
+{
+	(void)state;
+	struct logq *q = fresh();
+	size_t len;
+	assert_true(logq_line(q, "one\n", 4));
+	assert_non_null(logq_next(q, &len));
+	assert_true(logq_line(q, "two\n", 4));
+	logq_written(q, -EPIPE);
+	assert_int_equal(q->lost_bytes, 4);
+	const char *p = logq_next(q, &len);
+	assert_non_null(p);
+	assert_int_equal(len, 4);
+	assert_memory_equal(p, "two\n", 4);
+}
+
+/* Lines that fill a chunk exactly must share it, or the queue holds half
+ * what it should. */
+static void lines_that_exactly_fill_a_chunk_share_it(void **state)
+{
+	(void)state;
+	struct logq *q = fresh();
+	static char half[LOGQ_CHUNK / 2];
+	memset(half, 'h', sizeof half - 1);
+	half[sizeof half - 1] = '\n';
+	for (int i = 0; i < 2 * LOGQ_CHUNKS; i++)
+		assert_true(logq_line(q, half, sizeof half));
+	assert_false(logq_line(q, "more\n", 5));
+	size_t len;
+	const char *p = logq_next(q, &len);
+	assert_non_null(p);
+	assert_int_equal(len, LOGQ_CHUNK);
+}
+
+/* EINTR is a signal, not a broken stderr: the same bytes go again and
+ * nothing is lost. */
+static void an_interrupted_write_is_retried_not_counted_lost(void **state)
+{
+	(void)state;
+	struct logq *q = fresh();
+	size_t len;
+	assert_true(logq_line(q, "keep\n", 5));
+	assert_non_null(logq_next(q, &len));
+	logq_written(q, -EINTR);
+	const char *p = logq_next(q, &len);
+	assert_non_null(p);
+	assert_int_equal(len, 5);
+	assert_memory_equal(p, "keep\n", 5);
+	assert_int_equal(q->lost_bytes, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +189,9 @@ int main(void)
 		cmocka_unit_test(lines_queued_during_a_write_are_not_lost),
 		cmocka_unit_test(eagain_retries_and_errors_count_lost_bytes),
 		cmocka_unit_test(a_full_queue_refuses_instead_of_overwriting),
+		cmocka_unit_test(a_failed_write_loses_only_the_chunk_out_not_lines_queued_since),
+		cmocka_unit_test(lines_that_exactly_fill_a_chunk_share_it),
+		cmocka_unit_test(an_interrupted_write_is_retried_not_counted_lost),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -388,6 +388,20 @@ static void not_a_journal_is_refused(void **state)
 	free(still);
 }
 
+/* A record name is used under new/: "..", CRC and id right, must end the log, never be linked. */
+static void a_record_named_dot_dot_ends_the_log(void **state)
+{
+	struct fixture *f = *state;
+	spool_journal_close(open_journal(f, LAP));
+	uint64_t id, pos = checkpoint_of(f->path, &id);
+	pos = write_crashed_record(f->path, LAP, id, pos, "ok.1", "ours\r\n");
+	pos = write_crashed_record(f->path, LAP, id, pos, "..", "up a level\r\n");
+	write_crashed_record(f->path, LAP, id, pos, "ok.2", "after the bad name\r\n");
+	spool_journal_close(open_journal(f, LAP));
+	assert_spooled(f->dir, "new", "ok.1", "", "ours\r\n", 6);
+	assert_int_equal(count_dir(f->dir, "new"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +415,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(recovery_that_cannot_publish_keeps_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(another_size_is_emptied_then_made_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(not_a_journal_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_record_named_dot_dot_ends_the_log, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
