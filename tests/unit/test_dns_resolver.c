@@ -207,7 +207,8 @@ struct server {
 
 /* Answer by the first label: "a*" → A 127.0.0.1, "sf*" → SERVFAIL,
  * "silent*" → no reply at all, "cn*" → CNAME a9.test without its data,
- * anything else → NXDOMAIN. */
+ * "chN" (N a digit above 0) → CNAME ch<N-1>.test without its data, "ch0"
+ * → A 127.0.0.1, anything else → NXDOMAIN. */
 static void *serve(void *arg)
 {
 	struct server *s = arg;
@@ -235,13 +236,20 @@ static void *serve(void *arg)
 		m.b[2] = 0x81;
 		m.b[3] = 0x80;
 		m.b[6] = m.b[7] = m.b[8] = m.b[9] = m.b[10] = m.b[11] = 0;
-		if (q[12] >= 2 && strncmp(label, "cn", 2) == 0) {
+		if (q[12] == 3 && strncmp(label, "ch", 2) == 0 && label[2] > '0' &&
+		    label[2] <= '9') {
+			char next[16];
+			snprintf(next, sizeof next, "ch%c.test", label[2] - 1);
+			m.b[7] = 1; /* one link of the chain, the server stopping there */
+			dm_rr_q(&m, DNS_TYPE_CNAME, 300, (unsigned)dm_name_len(next));
+			dm_name(&m, next);
+		} else if (q[12] >= 2 && strncmp(label, "cn", 2) == 0) {
 			m.b[7] = 1; /* a CNAME, and nothing at its end */
 			dm_rr_q(&m, DNS_TYPE_CNAME, 300, (unsigned)dm_name_len("a9.test"));
 			dm_name(&m, "a9.test");
 		} else if (q[12] >= 2 && strncmp(label, "sf", 2) == 0) {
 			m.b[3] |= 2;
-		} else if (label[0] == 'a') {
+		} else if (label[0] == 'a' || (q[12] == 3 && strncmp(label, "ch0", 3) == 0)) {
 			m.b[7] = 1;
 			dm_rr_q(&m, DNS_TYPE_A, 300, 4);
 			dm_bytes(&m, "\x7f\x00\x00\x01", 4);
@@ -376,6 +384,30 @@ static void unfinished_cname_chain_is_asked_again(void **state)
 	dns_resolver_free(r);
 }
 
+/* A chain the server leaves unfinished at every link is asked again at
+ * most 8 times (MAX_CNAME_RESTARTS): eight links resolve, nine do not,
+ * so a CNAME loop costs a bounded number of queries. */
+static void cname_chain_restarts_are_bounded(void **state)
+{
+	struct server *s = *state;
+	for (int links = 8; links <= 9; links++) {
+		char name[16];
+		snprintf(name, sizeof name, "ch%d.test", links);
+		atomic_store(&s->queries, 0);
+		struct dns_resolver *r = upstream_resolver(s, NULL);
+		struct result res = {0};
+		dns_resolve(r, name, DNS_TYPE_A, record, &res);
+		assert_int_equal(dns_resolver_run(r, 10000), 0);
+		assert_int_equal(res.calls, 1);
+		if (links == 8)
+			assert_int_equal(res.status, DNS_DATA);
+		else
+			assert_int_not_equal(res.status, DNS_DATA);
+		assert_int_equal(atomic_load(&s->queries), 9);
+		dns_resolver_free(r);
+	}
+}
+
 struct watch_log {
 	int calls;
 	int last_fd;
@@ -441,6 +473,7 @@ int main(void)
 		cmocka_unit_test(over_long_name_is_malformed),
 		cmocka_unit_test(set_zone_replaces_and_flushes),
 		cmocka_unit_test(zone_timeout_is_tempfail_and_not_cached),
+		cmocka_unit_test(cancelling_twice_counts_once),
 	};
 	const struct CMUnitTest upstream[] = {
 		cmocka_unit_test(identical_queries_share_one_packet),
@@ -449,7 +482,7 @@ int main(void)
 		cmocka_unit_test(overlay_answers_before_upstream),
 		cmocka_unit_test(unfinished_cname_chain_is_asked_again),
 		cmocka_unit_test(watch_reports_sockets_for_event_loops),
-		cmocka_unit_test(cancelling_twice_counts_once),
+		cmocka_unit_test(cname_chain_restarts_are_bounded),
 	};
 	int failed = cmocka_run_group_tests(local, NULL, NULL);
 	return failed + cmocka_run_group_tests(upstream, server_start, server_stop);
