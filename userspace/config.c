@@ -295,7 +295,16 @@ static const char *check_steer(const char *v)
 		       : NULL;
 }
 
-/* n in the largest unit of `names` that divides it (mult ascending). */
+/* The units values are written in, and what each multiplies by; parsing
+ * and the range in an error read the same tables. "k" and "K" are one
+ * unit (errors print "K"); s_mult[0] pads it to line up with time_units. */
+static const char *const size_units[] = {"k", "K", "M", "G", "T", NULL};
+static const unsigned long long size_mult[] = {1024, 1024, 1 << 20, 1 << 30, 1ull << 40};
+static const char *const time_units[] = {"ms", "s", "m", "h", "d", NULL};
+static const unsigned long long ms_mult[] = {1, 1000, 60000, 3600000, 86400000};
+static const unsigned long long s_mult[] = {0, 1, 60, 3600, 86400};
+
+/* n in the largest of the `count` units that divides it (mult ascending). */
 static int print_in_unit(char *buf, size_t size, unsigned long long n,
 			 const char *const *names, const unsigned long long *mult, int count)
 {
@@ -307,17 +316,12 @@ static int print_in_unit(char *buf, size_t size, unsigned long long n,
 
 static void print_bound(char *buf, size_t size, const struct key *k, unsigned long long n)
 {
-	static const char *const sizes[] = {"K", "M", "G", "T"}, *const times[] = {"s", "m", "h", "d"};
-	static const unsigned long long size_mult[] = {1ull << 10, 1ull << 20, 1ull << 30, 1ull << 40};
-	static const unsigned long long s_mult[] = {1, 60, 3600, 86400};
 	if (k->type == V_SIZE)
-		print_in_unit(buf, size, n, sizes, size_mult, 4);
+		print_in_unit(buf, size, n, size_units + 1, size_mult + 1, 4);
 	else if (k->type == V_SECONDS)
-		print_in_unit(buf, size, n, times, s_mult, 4);
-	else if (k->type == V_MILLIS && n % 1000)
-		snprintf(buf, size, "%llums", n);
+		print_in_unit(buf, size, n, time_units + 1, s_mult + 1, 4);
 	else if (k->type == V_MILLIS)
-		print_in_unit(buf, size, n / 1000, times, s_mult, 4);
+		print_in_unit(buf, size, n, time_units, ms_mult, 5);
 	else
 		snprintf(buf, size, "%llu", n);
 }
@@ -337,11 +341,6 @@ static const char *out_of_range(const struct key *k)
 /* Store v into the field described by k. Returns NULL or what is wrong. */
 static const char *set_value(struct config *c, const struct key *k, const char *v)
 {
-	static const char *const size_units[] = {"k", "K", "M", "G", "T", NULL};
-	static const unsigned long long size_mult[] = {1024, 1024, 1 << 20, 1 << 30, 1ull << 40};
-	static const char *const time_units[] = {"ms", "s", "m", "h", "d", NULL};
-	static const unsigned long long ms_mult[] = {1, 1000, 60000, 3600000, 86400000};
-	static const unsigned long long s_mult[] = {0, 1, 60, 3600, 86400};
 	char *field = (char *)c + k->off;
 	unsigned long long n;
 	const char *why;

@@ -417,7 +417,6 @@ static void on_dirsync(struct worker *w, int which, int res)
 
 /* ------------------------------------------------- anonymous files */
 
-
 int worker_tmpfile_take(struct worker *w)
 {
 	return w->ntmpfiles ? w->tmpfiles[--w->ntmpfiles] : -1;

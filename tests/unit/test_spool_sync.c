@@ -1,9 +1,9 @@
 /* Unit tests: spool_sync — answers arrive on the asking ring with the
  * asker's user_data, every request is answered exactly once however they
  * are merged into rounds, requests pending at stop are still answered;
- * the spool's check for anonymous files, and its flush files. Real syncfs on a real
- * directory, real rings made like the workers' (SINGLE_ISSUER |
- * DEFER_TASKRUN). */
+ * the spool's check for anonymous files, and its flush files. Real
+ * syncfs on a real directory, real rings made like the workers'
+ * (SINGLE_ISSUER | DEFER_TASKRUN). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
