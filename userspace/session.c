@@ -918,11 +918,12 @@ static void submit_spool_op(struct session *s)
 	case SP_RENAME:
 		io_uring_prep_renameat(sqe, dir->tmp_fd, s->spool_name, dir->new_fd, s->spool_name, 0);
 		break;
-	default: /* SP_LINK */
-		spool_fd_path(s->spool_fd, s->fd_path, sizeof s->fd_path);
-		io_uring_prep_linkat(sqe, AT_FDCWD, s->fd_path, dir->new_fd, s->spool_name,
-				     AT_SYMLINK_FOLLOW);
+	default: { /* SP_LINK */
+		int flags, from = spool_link_source(&s->w->shared->spool, s->spool_fd, s->fd_path,
+						    sizeof s->fd_path, &flags);
+		io_uring_prep_linkat(sqe, from, s->fd_path, dir->new_fd, s->spool_name, flags);
 		break;
+	}
 	}
 	io_uring_sqe_set_data(sqe, &s->spool_op);
 }

@@ -196,14 +196,31 @@ bool spool_covers(const struct spool *s, dev_t dev)
 	return dev == s->main_dev || dev == s->quarantine_dev;
 }
 
-void spool_fd_path(int fd, char *out, size_t size)
+int spool_link_source(const struct spool *s, int fd, char *out, size_t size, int *flags)
 {
+	if (s->link_by_fd) {
+		snprintf(out, size, "%s", "");
+		*flags = AT_EMPTY_PATH;
+		return fd;
+	}
 	snprintf(out, size, "/proc/self/fd/%d", fd);
+	*flags = AT_SYMLINK_FOLLOW;
+	return AT_FDCWD;
+}
+
+int spool_link_anonymous(const struct spool *s, int fd, int dir_fd, const char *name)
+{
+	char path[32];
+	int flags;
+	int from = spool_link_source(s, fd, path, sizeof path, &flags);
+	return linkat(from, path, dir_fd, name, flags) < 0 ? -errno : 0;
 }
 
 /* Make an anonymous file in tmp/ and name it there (never in new/, where
- * a reader would see it), then remove the name. */
-static int check_dir(const struct spool_dir *d, int pid, const char *which, char *err,
+ * a reader would see it), then remove the name. By its descriptor first;
+ * where the kernel refuses that (ENOENT before Linux 6.10 without
+ * CAP_DAC_READ_SEARCH), through /proc. */
+static int check_dir(struct spool *s, const struct spool_dir *d, const char *which, char *err,
 		     size_t errlen)
 {
 	int fd = openat(d->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
@@ -212,27 +229,36 @@ static int check_dir(const struct spool_dir *d, int pid, const char *which, char
 			 "use spool.sync = fsync on this filesystem", which, strerror(errno));
 		return -1;
 	}
-	char path[64], name[64];
-	spool_fd_path(fd, path, sizeof path);
-	snprintf(name, sizeof name, ".authgate-check.%d", pid);
-	int rc = linkat(AT_FDCWD, path, d->tmp_fd, name, AT_SYMLINK_FOLLOW);
-	int e = errno;
+	char name[64];
+	snprintf(name, sizeof name, ".authgate-check.%d", s->pid);
+	s->link_by_fd = true;
+	int rc = spool_link_anonymous(s, fd, d->tmp_fd, name);
+	if (rc < 0) {
+		s->link_by_fd = false;
+		rc = spool_link_anonymous(s, fd, d->tmp_fd, name);
+	}
 	close(fd);
 	if (rc < 0) {
-		snprintf(err, errlen, "spool.sync = syncfs: cannot name an O_TMPFILE file through %s (%s); "
-			 "is /proc mounted? Else use spool.sync = fsync", path, strerror(e));
+		snprintf(err, errlen, "spool.sync = syncfs: cannot name an O_TMPFILE file, neither by "
+			 "its descriptor nor through /proc/self/fd (%s); is /proc mounted? Else use "
+			 "spool.sync = fsync", strerror(-rc));
 		return -1;
 	}
 	unlinkat(d->tmp_fd, name, 0);
 	return 0;
 }
 
-int spool_check_anonymous(const struct spool *s, char *err, size_t errlen)
+int spool_check_anonymous(struct spool *s, char *err, size_t errlen)
 {
-	if (check_dir(&s->main, s->pid, "the spool's", err, errlen) < 0)
+	if (check_dir(s, &s->main, "the spool's", err, errlen) < 0)
 		return -1;
-	return s->quarantine_same_mount ? 0
-					: check_dir(&s->quarantine, s->pid, "the quarantine's", err, errlen);
+	bool by_fd = s->link_by_fd;
+	if (s->quarantine_same_mount ||
+	    check_dir(s, &s->quarantine, "the quarantine's", err, errlen) == 0) {
+		s->link_by_fd &= by_fd; /* one way for both */
+		return 0;
+	}
+	return -1;
 }
 
 void spool_close(struct spool *s)

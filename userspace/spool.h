@@ -27,6 +27,11 @@ struct spool_dir {
 struct spool {
 	struct spool_dir main, quarantine;
 	bool quarantine_same_mount; /* a file made in main tmp/ may be linked into quarantine new/ */
+	/* linkat(fd, "", AT_EMPTY_PATH) names an anonymous file here (Linux
+	 * 6.10 on lets the file's opener do it, older kernels want
+	 * CAP_DAC_READ_SEARCH); else the name goes through /proc/self/fd,
+	 * which costs a path walk in procfs per message. */
+	bool link_by_fd;
 	dev_t main_dev, quarantine_dev; /* the filesystems the spool spans (one or two) */
 	char hostname[64];
 	int pid; /* the P part of every name */
@@ -38,11 +43,12 @@ int spool_open(struct spool *s, const char *path, const char *hostname,
 	       char *err, size_t errlen);
 void spool_close(struct spool *s);
 
-/* For spool.sync = syncfs, whose files are made with O_TMPFILE in tmp/
- * (no name until they are complete and durable) and named in new/ with
- * linkat(2) through /proc/self/fd: check both work here. 0 or -1 with a
- * message naming what is missing. */
-int spool_check_anonymous(const struct spool *s, char *err, size_t errlen);
+/* For spool.sync = syncfs and journal, whose files are made with
+ * O_TMPFILE in tmp/ (no name until they are complete and durable) and
+ * named in new/ with linkat(2): check both work here, and choose how the
+ * link reaches the file (s->link_by_fd). 0 or -1 with a message naming
+ * what is missing. */
+int spool_check_anonymous(struct spool *s, char *err, size_t errlen);
 /* syncfs(2) of every filesystem the spool spans, each asked even after
  * one fails: 0, or the first -errno. */
 int spool_syncfs(const struct spool *s);
@@ -53,8 +59,12 @@ bool spool_covers(const struct spool *s, dev_t dev);
  * there, to make the name durable). 0, or -1 with errno. */
 int spool_fsync_parent(const char *path);
 
-/* The path linkat(2) reaches an open anonymous file by. */
-void spool_fd_path(int fd, char *out, size_t size);
+/* How linkat(2) reaches open anonymous file `fd`: its directory
+ * descriptor (the return), path (into out) and flags, as chosen by
+ * spool_check_anonymous(). */
+int spool_link_source(const struct spool *s, int fd, char *out, size_t size, int *flags);
+/* Name anonymous file `fd` `name` in directory `dir_fd`: 0 or -errno. */
+int spool_link_anonymous(const struct spool *s, int fd, int dir_fd, const char *name);
 
 /* A unique Maildir base name for worker `worker`, sequence `seq`. */
 void spool_name(const struct spool *s, unsigned worker, unsigned long seq,

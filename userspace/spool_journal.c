@@ -334,11 +334,10 @@ static int stage_batch(struct spool_journal *j, uint64_t to, unsigned *n, uint64
 static int link_files(struct spool_journal *j, struct pending_file *f, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		char path[64];
-		spool_fd_path(f[i].fd, path, sizeof path);
-		if (linkat(AT_FDCWD, path, dir_for(j, f[i].quarantine)->new_fd, f[i].name,
-			   AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST)
-			return -errno;
+		int rc = spool_link_anonymous(j->spool, f[i].fd, dir_for(j, f[i].quarantine)->new_fd,
+					      f[i].name);
+		if (rc < 0 && rc != -EEXIST)
+			return rc;
 	}
 	return 0;
 }

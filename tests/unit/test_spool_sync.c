@@ -244,9 +244,74 @@ static void anonymous_files_work_here(void **state)
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "test -z \"$(find %s/tmp %s/new -mindepth 1)\"", f->dir, f->dir);
 	assert_int_equal(system(cmd), 0);
-	char path[64];
-	spool_fd_path(7, path, sizeof path);
+	/* the tests run as root, and root may link by descriptor on any
+	 * kernel (CAP_DAC_READ_SEARCH) */
+	assert_true(f->spool.link_by_fd);
+}
+
+/* One anonymous file in tmp/ holding `text`, linked by plain linkat or
+ * by the ring's, the way the spool chose; the name then reads `text`. */
+static void link_one(struct spool *s, struct io_uring *ring, const char *name, const char *text)
+{
+	int fd = openat(s->main.tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	if (!ring) {
+		assert_int_equal(spool_link_anonymous(s, fd, s->main.new_fd, name), 0);
+	} else {
+		char path[32];
+		int flags, from = spool_link_source(s, fd, path, sizeof path, &flags);
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+		io_uring_prep_linkat(sqe, from, path, s->main.new_fd, name, flags);
+		struct io_uring_cqe *cqe;
+		assert_int_equal(io_uring_submit_and_wait(ring, 1), 1);
+		assert_int_equal(io_uring_peek_cqe(ring, &cqe), 0);
+		assert_int_equal(cqe->res, 0);
+		io_uring_cqe_seen(ring, cqe);
+	}
+	close(fd);
+	char got[32] = "";
+	int in = openat(s->main.new_fd, name, O_RDONLY | O_CLOEXEC);
+	assert_true(in >= 0);
+	assert_int_equal(read(in, got, sizeof got - 1), (ssize_t)strlen(text));
+	close(in);
+	assert_string_equal(got, text);
+}
+
+/* Both ways of reaching the file (by descriptor, through /proc), each
+ * by linkat(2) and by the ring's IORING_OP_LINKAT, name the right file;
+ * the source each gives is the one the kernel needs for it. */
+static void both_ways_of_linking_name_the_file(void **state)
+{
+	struct fixture *f = *state;
+	char path[32];
+	int flags;
+	f->spool.link_by_fd = true;
+	assert_int_equal(spool_link_source(&f->spool, 7, path, sizeof path, &flags), 7);
+	assert_string_equal(path, "");
+	assert_int_equal(flags, AT_EMPTY_PATH);
+	f->spool.link_by_fd = false;
+	assert_int_equal(spool_link_source(&f->spool, 7, path, sizeof path, &flags), AT_FDCWD);
 	assert_string_equal(path, "/proc/self/fd/7");
+	assert_int_equal(flags, AT_SYMLINK_FOLLOW);
+
+	struct io_uring ring;
+	make_ring(&ring);
+	for (int by_fd = 0; by_fd < 2; by_fd++) {
+		f->spool.link_by_fd = by_fd;
+		char name[32], text[32];
+		snprintf(name, sizeof name, "plain-%d", by_fd);
+		snprintf(text, sizeof text, "by linkat, by_fd %d", by_fd);
+		link_one(&f->spool, NULL, name, text);
+		snprintf(name, sizeof name, "ring-%d", by_fd);
+		snprintf(text, sizeof text, "by the ring, by_fd %d", by_fd);
+		link_one(&f->spool, &ring, name, text);
+	}
+	io_uring_queue_exit(&ring);
+	/* an existing name is refused, not replaced */
+	int fd = openat(f->spool.main.tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+	assert_int_equal(spool_link_anonymous(&f->spool, fd, f->spool.main.new_fd, "ring-1"), -EEXIST);
+	close(fd);
 }
 
 /* The file the fsync mode's group sync flushes the disk with: in each
@@ -283,6 +348,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(journal_appends_answered_and_published, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_failure_fails_writes_begun_before_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(anonymous_files_work_here, setup, teardown),
+		cmocka_unit_test_setup_teardown(both_ways_of_linking_name_the_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(each_maildir_has_a_nameless_flush_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
