@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <liburing.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -216,27 +217,56 @@ int spool_link_anonymous(const struct spool *s, int fd, int dir_fd, const char *
 	return linkat(from, path, dir_fd, name, flags) < 0 ? -errno : 0;
 }
 
+static int open_anonymous(const struct spool_dir *d)
+{
+	return openat(d->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+}
+
+/* linkat(2) of a new anonymous file in tmp/ by its descriptor, plain or
+ * on a ring; the name removed again. 0 or -errno. */
+static int try_link_by_fd(const struct spool_dir *d, const char *name, bool on_ring)
+{
+	int fd = open_anonymous(d), rc = 0;
+	if (fd < 0)
+		return -errno;
+	struct io_uring ring;
+	if (!on_ring) {
+		rc = linkat(fd, "", d->tmp_fd, name, AT_EMPTY_PATH) < 0 ? -errno : 0;
+	} else if ((rc = io_uring_queue_init(2, &ring, 0)) == 0) {
+		struct io_uring_cqe *cqe;
+		io_uring_prep_linkat(io_uring_get_sqe(&ring), fd, "", d->tmp_fd, name, AT_EMPTY_PATH);
+		rc = io_uring_submit_and_wait(&ring, 1);
+		if (rc >= 0 && (rc = io_uring_peek_cqe(&ring, &cqe)) == 0)
+			rc = cqe->res;
+		io_uring_queue_exit(&ring);
+	}
+	close(fd);
+	if (rc == 0)
+		unlinkat(d->tmp_fd, name, 0);
+	return rc;
+}
+
 /* Make an anonymous file in tmp/ and name it there (never in new/, where
- * a reader would see it), then remove the name. By its descriptor first;
- * where the kernel refuses that (ENOENT before Linux 6.10 without
- * CAP_DAC_READ_SEARCH), through /proc. */
+ * a reader would see it), then remove the name. By its descriptor when
+ * both ways the daemon links take that (linkat(2) in the journal's
+ * publisher, the ring's in the workers): since Linux 6.10 the opener may
+ * link with AT_EMPTY_PATH (before, only with CAP_DAC_READ_SEARCH), and
+ * older rings refuse the empty path even then (they read it with
+ * getname(), not getname_uflags()). Else through /proc. A file once
+ * named and unnamed cannot be named again, hence a new one each try. */
 static int check_dir(struct spool *s, const struct spool_dir *d, const char *which, char *err,
 		     size_t errlen)
 {
-	int fd = openat(d->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+	char name[64];
+	snprintf(name, sizeof name, ".authgate-check.%d", s->pid);
+	s->link_by_fd = try_link_by_fd(d, name, false) == 0 && try_link_by_fd(d, name, true) == 0;
+	int fd = open_anonymous(d);
 	if (fd < 0) {
 		snprintf(err, errlen, "spool.sync = syncfs: %s tmp/ cannot hold O_TMPFILE files (%s); "
 			 "use spool.sync = fsync on this filesystem", which, strerror(errno));
 		return -1;
 	}
-	char name[64];
-	snprintf(name, sizeof name, ".authgate-check.%d", s->pid);
-	s->link_by_fd = true;
 	int rc = spool_link_anonymous(s, fd, d->tmp_fd, name);
-	if (rc < 0) {
-		s->link_by_fd = false;
-		rc = spool_link_anonymous(s, fd, d->tmp_fd, name);
-	}
 	close(fd);
 	if (rc < 0) {
 		snprintf(err, errlen, "spool.sync = syncfs: cannot name an O_TMPFILE file, neither by "

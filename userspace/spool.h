@@ -27,10 +27,9 @@ struct spool_dir {
 struct spool {
 	struct spool_dir main, quarantine;
 	bool quarantine_same_mount; /* a file made in main tmp/ may be linked into quarantine new/ */
-	/* linkat(fd, "", AT_EMPTY_PATH) names an anonymous file here (Linux
-	 * 6.10 on lets the file's opener do it, older kernels want
-	 * CAP_DAC_READ_SEARCH); else the name goes through /proc/self/fd,
-	 * which costs a path walk in procfs per message. */
+	/* linkat(fd, "", AT_EMPTY_PATH), plain and on a ring, names an
+	 * anonymous file here (see spool.c); else the name goes through
+	 * /proc/self/fd, which costs a path walk in procfs per message. */
 	bool link_by_fd;
 	dev_t main_dev, quarantine_dev; /* the filesystems the spool spans (one or two) */
 	char hostname[64];

@@ -17,7 +17,12 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "userspace/mono_clock.h"
@@ -249,6 +254,43 @@ static void anonymous_files_work_here(void **state)
 	assert_true(f->spool.link_by_fd);
 }
 
+/* A kernel that refuses linkat(2) by descriptor (as one before 6.10 does
+ * without CAP_DAC_READ_SEARCH), played by a seccomp filter in a child:
+ * the check picks /proc, and files are named that way. */
+static void without_link_by_descriptor_files_go_through_proc(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sock_filter code[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_linkat, 0, 3),
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[4])),
+			BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, AT_EMPTY_PATH, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOENT),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+		char err[300] = "";
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+			_exit(10);
+		if (spool_check_anonymous(&f->spool, err, sizeof err) < 0)
+			_exit(11);
+		if (f->spool.link_by_fd)
+			_exit(12);
+		int fd = openat(f->spool.main.tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+		_exit(spool_link_anonymous(&f->spool, fd, f->spool.main.new_fd, "by-proc") == 0 ? 0 : 13);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	struct stat st;
+	assert_int_equal(fstatat(f->spool.main.new_fd, "by-proc", &st, 0), 0);
+}
+
 /* One anonymous file in tmp/ holding `text`, linked by plain linkat or
  * by the ring's, the way the spool chose; the name then reads `text`. */
 static void link_one(struct spool *s, struct io_uring *ring, const char *name, const char *text)
@@ -349,6 +391,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_failure_fails_writes_begun_before_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(anonymous_files_work_here, setup, teardown),
 		cmocka_unit_test_setup_teardown(both_ways_of_linking_name_the_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(without_link_by_descriptor_files_go_through_proc, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(each_maildir_has_a_nameless_flush_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
