@@ -252,7 +252,10 @@ static bool has_8bit(const char *s)
 	return false;
 }
 
-/* RFC 3461 xtext: "+HH" escapes. */
+/* RFC 3461 xtext: literal characters "!" to "~" but "+" and "=", and
+ * "+HH" escapes, which may stand for any octet (a space in a quoted local
+ * part, say): what it decodes to is the caller's to judge, all but NUL,
+ * which would end the string early. */
 static bool xtext_decode(const char *in, size_t len, char *out, size_t size)
 {
 	size_t n = 0;
@@ -265,8 +268,12 @@ static bool xtext_decode(const char *in, size_t len, char *out, size_t size)
 			char hex[3] = {in[i + 1], in[i + 2], 0};
 			c = (char)strtol(hex, NULL, 16);
 			i += 2;
+			if (c == '\0')
+				return false;
+		} else if ((unsigned char)c < 0x21 || (unsigned char)c > 0x7e || c == '=') {
+			return false;
 		}
-		if (n + 1 >= size || (unsigned char)c < 0x21)
+		if (n + 1 >= size)
 			return false;
 		out[n++] = c;
 	}

@@ -169,6 +169,45 @@ static void flush_empties(void **state)
 	dns_cache_free(c);
 }
 
+/* RFC 2308 §5: NODATA (the name exists, not the type) is cached like
+ * NXDOMAIN, for its TTL. */
+static void nodata_cached_for_its_ttl(void **state)
+{
+	(void)state;
+	struct dns_cache *c = dns_cache_new(8, 0);
+	struct dns_answer *nd = dns_answer_new_empty("x.test", DNS_TYPE_TXT, DNS_NODATA,
+						     DNS_WHY_NONE, 60);
+	dns_cache_put(c, nd, 0);
+	dns_answer_release(nd);
+	struct dns_answer *got = dns_cache_get(c, "x.test", DNS_TYPE_TXT, 59);
+	assert_non_null(got);
+	assert_int_equal(got->status, DNS_NODATA);
+	dns_answer_release(got);
+	assert_null(dns_cache_get(c, "x.test", DNS_TYPE_TXT, 60));
+	dns_cache_free(c);
+}
+
+/* With no lookups in between, eviction goes in insertion order: the
+ * first entry put is the first to go. */
+static void untouched_entries_evicted_oldest_first(void **state)
+{
+	(void)state;
+	struct dns_cache *c = dns_cache_new(2, 0);
+	const char *names[] = {"n0.test", "n1.test", "n2.test"};
+	for (int i = 0; i < 3; i++) {
+		struct dns_answer *a = a_answer(names[i], 300);
+		dns_cache_put(c, a, 0);
+		dns_answer_release(a);
+	}
+	struct dns_answer *got;
+	assert_null(dns_cache_get(c, "n0.test", DNS_TYPE_A, 1));
+	assert_non_null(got = dns_cache_get(c, "n1.test", DNS_TYPE_A, 1));
+	dns_answer_release(got);
+	assert_non_null(got = dns_cache_get(c, "n2.test", DNS_TYPE_A, 1));
+	dns_answer_release(got);
+	dns_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +219,8 @@ int main(void)
 		cmocka_unit_test(replacing_keeps_one_entry),
 		cmocka_unit_test(max_ttl_caps_lifetime),
 		cmocka_unit_test(flush_empties),
+		cmocka_unit_test(nodata_cached_for_its_ttl),
+		cmocka_unit_test(untouched_entries_evicted_oldest_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

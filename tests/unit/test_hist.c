@@ -57,12 +57,40 @@ static void a_single_outlier_shows_only_in_the_tail(void **state)
 	assert_true(hist_percentile(&h, 1.0) >= 5e9);
 }
 
+/* Values past the last octave (1 << HIST_OCTAVES ns and up) all land in
+ * the last bucket, never one past the array. */
+static void the_top_octave_clamps_to_the_last_bucket(void **state)
+{
+	(void)state;
+	uint64_t top = 1ull << HIST_OCTAVES;
+	assert_int_equal(hist_bucket(top - 1), HIST_BUCKETS - 1);
+	assert_int_equal(hist_bucket(top), HIST_BUCKETS - 1);
+	assert_int_equal(hist_bucket(top + top / 8), HIST_BUCKETS - 1);
+}
+
+/* Nearest rank: the q-quantile of n samples is the ceil(q * n)-th, so
+ * the median of three is the middle one, not the first. */
+static void the_median_of_three_is_the_middle_one(void **state)
+{
+	(void)state;
+	static struct hist h;
+	memset(&h, 0, sizeof h);
+	hist_add(&h, 1000);
+	hist_add(&h, 2000);
+	hist_add(&h, 4000);
+	assert_true(hist_percentile(&h, 0.5) == hist_bucket_upper(hist_bucket(2000)));
+	assert_true(hist_percentile(&h, 0.34) == hist_bucket_upper(hist_bucket(2000)));
+	assert_true(hist_percentile(&h, 0.33) == hist_bucket_upper(hist_bucket(1000)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_value_lies_below_its_bucket_edge_within_12_5_percent),
 		cmocka_unit_test(percentiles_of_a_known_distribution),
 		cmocka_unit_test(a_single_outlier_shows_only_in_the_tail),
+		cmocka_unit_test(the_top_octave_clamps_to_the_last_bucket),
+		cmocka_unit_test(the_median_of_three_is_the_middle_one),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,12 +57,41 @@ static void unpinned_growth_reallocates(void **state)
 	pinbuf_free(&b); /* twice is harmless */
 }
 
+/* Growth doubles from `first` but never past max: the cap is max then,
+ * not the next power of two. */
+static void growth_stops_at_max(void **state)
+{
+	(void)state;
+	struct pinbuf b = {0};
+	assert_true(pinbuf_reserve(&b, 0, 4500, 1024, 5000));
+	assert_int_equal(b.cap, 5000);
+	pinbuf_free(&b);
+}
+
+/* Room already there is no growth: a pinned buffer stays where it is
+ * (and nothing is copied) when `want` is exactly its capacity. */
+static void exactly_the_capacity_needs_no_growth(void **state)
+{
+	(void)state;
+	struct pinbuf b = {0};
+	assert_true(pinbuf_reserve(&b, 0, 64, 64, 1024));
+	pinbuf_pin(&b);
+	const char *p = b.p;
+	assert_true(pinbuf_reserve(&b, 10, 64, 64, 1024));
+	assert_ptr_equal(b.p, p);
+	assert_int_equal(b.cap, 64);
+	pinbuf_unpin(&b);
+	pinbuf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(growth_keeps_the_bytes),
 		cmocka_unit_test(a_pinned_buffer_does_not_move),
 		cmocka_unit_test(unpinned_growth_reallocates),
+		cmocka_unit_test(growth_stops_at_max),
+		cmocka_unit_test(exactly_the_capacity_needs_no_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

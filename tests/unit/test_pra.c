@@ -186,12 +186,34 @@ static void mailbox_counts(void **state)
 	assert_int_equal(addr_parse_list(deep, sizeof deep, m, 1), ADDR_ERR_SYNTAX);
 }
 
+/* A line with nothing before its colon is not a field (an empty name),
+ * a field name matches only in full, and a value of blanks and tabs is
+ * empty. */
+static void header_iterator_edges(void **state)
+{
+	(void)state;
+	const char msg[] = ": no name\r\nFro: x\r\nB:\t \t\r\n\r\n";
+	struct msg_header_iter it;
+	struct msg_field f;
+	msg_headers_begin(&it, msg, sizeof msg - 1);
+	assert_true(msg_headers_next(&it, &f));
+	assert_int_equal(f.name_len, 3);
+	assert_true(msg_field_is(&f, "fro"));
+	assert_false(msg_field_is(&f, "From")); /* not a prefix match */
+	assert_true(msg_headers_next(&it, &f));
+	assert_true(msg_field_is(&f, "B"));
+	assert_false(msg_field_nonempty(&f)); /* tabs are whitespace */
+	assert_false(msg_headers_next(&it, &f));
+	assert_int_equal(it.skipped, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_case_lf_and_crlf),
 		cmocka_unit_test(header_iterator_slices),
 		cmocka_unit_test(mailbox_counts),
+		cmocka_unit_test(header_iterator_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

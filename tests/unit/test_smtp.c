@@ -422,6 +422,169 @@ static void message_of_exactly_the_limit_is_accepted(void **state)
 	smtp_session_free(s);
 }
 
+/* A session fed `commands` (events taken and dropped), its output so far
+ * taken too; *out gets that output (NUL-terminated, static). */
+static struct smtp_session *session_after(const struct smtp_config *cfg, const char *commands,
+					  const char **out)
+{
+	static char buf[1 << 16];
+	struct smtp_session *s = smtp_session_new(cfg);
+	assert_non_null(s);
+	size_t used = 0, len = strlen(commands), n;
+	while (used < len) {
+		size_t got = smtp_input(s, commands + used, len - used);
+		smtp_event(s);
+		assert_true(got > 0);
+		used += got;
+	}
+	const char *o = smtp_output(s, &n);
+	assert_true(n < sizeof buf);
+	memcpy(buf, o, n);
+	buf[n] = '\0';
+	smtp_output_done(s, n);
+	*out = buf;
+	return s;
+}
+
+/* The transcripts all run with TLS available; without it, STARTTLS is
+ * neither offered nor accepted (RFC 3207 §4). */
+static void starttls_without_tls_is_not_offered_and_refused_502(void **state)
+{
+	(void)state;
+	struct smtp_config cfg = {.hostname = "mx.test"};
+	const char *out;
+	struct smtp_session *s = session_after(&cfg, "EHLO c\r\nSTARTTLS\r\nNOOP\r\n", &out);
+	assert_null(strstr(out, "STARTTLS\r\n"));
+	assert_non_null(strstr(out, "\r\n502 5.5.1 STARTTLS not available\r\n250 2.0.0 OK\r\n"));
+	assert_false(smtp_tls_active(s));
+	smtp_session_free(s);
+}
+
+/* RFC 6152: BODY=8BITMIME is the host's to see in the envelope, for that
+ * transaction only; BODY=7BIT and no BODY at all are 7-bit. */
+static void body_8bitmime_reaches_the_envelope_for_one_transaction(void **state)
+{
+	(void)state;
+	struct smtp_config cfg = {.hostname = "mx.test"};
+	const char *out;
+	struct smtp_session *s = session_after(
+		&cfg, "EHLO c\r\nMAIL FROM:<a@b.c> BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<d@e.f>\r\nDATA\r\n",
+		&out);
+	assert_true(smtp_envelope(s)->body_8bit);
+	assert_true(smtp_envelope(s)->smtputf8);
+	char msg[] = "x\r\n.\r\n";
+	size_t wpos = 0;
+	assert_int_equal(smtp_data_input(s, msg, &wpos, 0, sizeof msg - 1), sizeof msg - 1);
+	assert_int_equal(smtp_event(s), SMTP_EV_MESSAGE);
+	smtp_message_reply(s, 250, "2.0.0", "queued");
+	assert_int_equal(smtp_input(s, "MAIL FROM:<a@b.c>\r\n", 19), 19);
+	assert_true(smtp_envelope(s)->have_mail);
+	assert_false(smtp_envelope(s)->body_8bit); /* the next transaction starts 7-bit */
+	assert_false(smtp_envelope(s)->smtputf8);
+	smtp_session_free(s);
+	s = session_after(&cfg, "EHLO c\r\nMAIL FROM:<a@b.c> BODY=7BIT\r\n", &out);
+	assert_true(smtp_envelope(s)->have_mail);
+	assert_false(smtp_envelope(s)->body_8bit);
+	smtp_session_free(s);
+}
+
+/* A client that pipelines without reading: input stops at the output
+ * high-water mark (32 KiB), so no reply is ever dropped at the output
+ * cap; once the host sends, the rest is read and answered. */
+static void unread_replies_stop_input_and_none_is_lost(void **state)
+{
+	(void)state;
+	enum { N = 4000 };
+	struct smtp_config cfg = {.hostname = "mx.test", .max_errors = 100};
+	struct smtp_session *s = smtp_session_new(&cfg);
+	static char in[N * 6];
+	for (int i = 0; i < N; i++)
+		memcpy(in + i * 6, "NOOP\r\n", 6);
+	size_t used = smtp_input(s, in, sizeof in), n;
+	assert_true(used > 0 && used < sizeof in); /* it stopped: nobody read the replies */
+	smtp_output(s, &n);
+	assert_int_equal(n, used / 6 * 14); /* each command read was answered */
+	unsigned replies = 0;
+	for (int guard = 0; guard < 100; guard++) {
+		const char *o = smtp_output(s, &n);
+		for (size_t i = 0; i < n; i += 14, replies++)
+			assert_memory_equal(o + i, "250 2.0.0 OK\r\n", 14);
+		smtp_output_done(s, n);
+		if (used == sizeof in)
+			break;
+		used += smtp_input(s, in + used, sizeof in - used);
+	}
+	assert_int_equal(replies, N);
+	smtp_session_free(s);
+}
+
+/* A NUL inside a command line is refused as a whole (not taken for
+ * the end of the command): "NOOP\0..." is not NOOP. */
+static void nul_in_a_command_is_500(void **state)
+{
+	(void)state;
+	struct smtp_config cfg = {.hostname = "mx.test"};
+	struct smtp_session *s = smtp_session_new(&cfg);
+	static const char in[] = "NOOP\0RSET\r\n";
+	assert_int_equal(smtp_input(s, in, sizeof in - 1), sizeof in - 1);
+	size_t n;
+	const char *out = smtp_output(s, &n);
+	assert_int_equal(n, strlen("500 5.5.2 NUL in command\r\n"));
+	assert_memory_equal(out, "500 5.5.2 NUL in command\r\n", n);
+	smtp_session_free(s);
+}
+
+/* The log's reply field: the code plus the enhanced status code when the
+ * reply has one ("250 2.1.0"), the bare code when it has not (EHLO). */
+static void last_reply_has_the_enhanced_status_code(void **state)
+{
+	(void)state;
+	struct smtp_config cfg = {.hostname = "mx.test"};
+	const char *out;
+	struct smtp_session *s = session_after(&cfg, "EHLO c\r\n", &out);
+	assert_string_equal(smtp_last_reply(s), "250");
+	assert_int_equal(smtp_input(s, "MAIL FROM:<a@b.c>\r\n", 19), 19);
+	assert_string_equal(smtp_last_reply(s), "250 2.1.0");
+	assert_int_equal(smtp_event(s), SMTP_EV_MAIL);
+	assert_int_equal(smtp_input(s, "BOGUS\r\n", 7), 7);
+	assert_string_equal(smtp_last_reply(s), "500 5.5.1");
+	smtp_session_free(s);
+}
+
+/* The host's verdict means something only while a message waits for it:
+ * at any other time it is ignored (no reply, the transaction kept). */
+static void message_reply_without_a_message_is_ignored(void **state)
+{
+	(void)state;
+	struct smtp_config cfg = {.hostname = "mx.test"};
+	const char *out;
+	struct smtp_session *s = session_after(&cfg, "EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\n", &out);
+	smtp_message_reply(s, 250, "2.0.0", "queued");
+	size_t n;
+	smtp_output(s, &n);
+	assert_int_equal(n, 0);
+	assert_true(smtp_envelope(s)->have_mail);
+	assert_int_equal(smtp_envelope(s)->nrcpt, 1);
+	smtp_session_free(s);
+}
+
+/* RFC 3207 §4.2: after the handshake nothing from before is known, the
+ * EHLO included: the envelope the host sees has no HELO name and is not
+ * ESMTP until the client says EHLO again. */
+static void tls_start_forgets_the_ehlo(void **state)
+{
+	(void)state;
+	struct smtp_config cfg = {.hostname = "mx.test", .tls_available = true};
+	const char *out;
+	struct smtp_session *s = session_after(&cfg, "EHLO c\r\nSTARTTLS\r\n", &out);
+	assert_true(smtp_envelope(s)->esmtp);
+	smtp_tls_started(s);
+	assert_true(smtp_tls_active(s));
+	assert_string_equal(smtp_envelope(s)->helo, "");
+	assert_false(smtp_envelope(s)->esmtp);
+	smtp_session_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +593,13 @@ int main(void)
 		cmocka_unit_test(data_input_matches_plain_reference),
 		cmocka_unit_test(oversize_message_is_552_and_session_goes_on),
 		cmocka_unit_test(message_of_exactly_the_limit_is_accepted),
+		cmocka_unit_test(starttls_without_tls_is_not_offered_and_refused_502),
+		cmocka_unit_test(body_8bitmime_reaches_the_envelope_for_one_transaction),
+		cmocka_unit_test(unread_replies_stop_input_and_none_is_lost),
+		cmocka_unit_test(nul_in_a_command_is_500),
+		cmocka_unit_test(last_reply_has_the_enhanced_status_code),
+		cmocka_unit_test(message_reply_without_a_message_is_ignored),
+		cmocka_unit_test(tls_start_forgets_the_ehlo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
