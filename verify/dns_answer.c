@@ -259,24 +259,29 @@ struct dns_answer *dns_builder_finish(struct dns_builder *b,
 				      enum dns_status status, enum dns_why why,
 				      uint32_t neg_ttl, bool cacheable)
 {
+	/* A failed answer keeps none of the records added before the failure
+	 * showed (a bad record after good ones): records have no order (RFC
+	 * 2181 §5.1), so what a check concludes must not depend on it. */
+	unsigned n = status == DNS_DATA ? b->nrecs : 0;
+	size_t poollen = n ? b->poollen : 0;
 	size_t namelen = strlen(b->name) + 1, canonlen = strlen(b->canonical) + 1;
 	size_t hdr = (sizeof(struct dns_answer) + 15) & ~(size_t)15;
-	size_t recs = b->nrecs * sizeof(struct dns_record);
-	struct dns_answer *a = malloc(hdr + recs + b->poollen + namelen + canonlen);
+	size_t recs = n * sizeof(struct dns_record);
+	struct dns_answer *a = malloc(hdr + recs + poollen + namelen + canonlen);
 	if (!a) {
 		dns_builder_free(b);
 		return NULL;
 	}
 	struct dns_record *rv = (struct dns_record *)((char *)a + hdr);
 	uint8_t *pool = (uint8_t *)rv + recs;
-	char *name = (char *)pool + b->poollen;
+	char *name = (char *)pool + poollen;
 	char *canon = name + namelen;
-	if (b->poollen)
-		memcpy(pool, b->pool, b->poollen);
+	if (poollen)
+		memcpy(pool, b->pool, poollen);
 	memcpy(name, b->name, namelen);
 	memcpy(canon, b->canonical, canonlen);
 	uint32_t ttl = neg_ttl;
-	for (unsigned i = 0; i < b->nrecs; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		rv[i] = b->recs[i];
 		fix_pointers(&rv[i], b->type, pool);
 		if (i == 0 || rv[i].ttl < ttl)
@@ -285,13 +290,13 @@ struct dns_answer *dns_builder_finish(struct dns_builder *b,
 	*a = (struct dns_answer){
 		.refs = 1,
 		.type = b->type,
-		.status = b->nrecs ? DNS_DATA : status,
-		.why = b->nrecs ? DNS_WHY_NONE : why,
+		.status = status,
+		.why = n ? DNS_WHY_NONE : why,
 		.ttl = ttl,
-		.cacheable = b->nrecs ? true : cacheable,
+		.cacheable = n ? true : cacheable,
 		.name = name,
 		.canonical = canon,
-		.count = b->nrecs,
+		.count = n,
 		.records = rv,
 	};
 	dns_builder_free(b);

@@ -37,8 +37,9 @@ int dns_builder_add_txt(struct dns_builder *b, uint32_t ttl,
 int dns_builder_set_canonical(struct dns_builder *b, const char *canonical);
 unsigned dns_builder_count(const struct dns_builder *b);
 
-/* Finish: consumes the builder. With records, status should be DNS_DATA and
- * ttl is the smallest record TTL; otherwise the given negative ttl is used
+/* Finish: consumes the builder. DNS_DATA keeps the records added, with
+ * the smallest record TTL; any other status drops them (a failure found
+ * after good records is a failure) and uses the given negative ttl
  * (cacheable says whether it is meaningful). NULL on ENOMEM. */
 struct dns_answer *dns_builder_finish(struct dns_builder *b,
 				      enum dns_status status, enum dns_why why,

@@ -370,6 +370,99 @@ static void test_signature_tags(void **state)
 			 DKIM_SIG_ERR_MISSING);
 }
 
+/* The parsed signature itself, for the tests that look at its fields. */
+static enum dkim_sig_status sig_into(const char *value, struct dkim_sig *s)
+{
+	static char f[2048];
+	snprintf(f, sizeof f, "DKIM-Signature: %s\r\n", value);
+	return dkim_sig_parse((struct dkim_slice){f, strlen(f)}, NOW, s);
+}
+
+/* RFC 6376 §6.1.1: v a b bh d h s are all required */
+static void test_each_required_tag(void **state)
+{
+	(void)state;
+	static const char *const lacking[] = {
+		"a=ed25519-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA",
+		"v=1; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA",
+		"v=1; a=ed25519-sha256; d=example.com; s=sel; h=from; bh=AAAA",
+		"v=1; a=ed25519-sha256; d=example.com; s=sel; h=from; b=AAAA",
+		"v=1; a=ed25519-sha256; s=sel; h=from; bh=AAAA; b=AAAA",
+		"v=1; a=ed25519-sha256; d=example.com; s=sel; bh=AAAA; b=AAAA",
+		"v=1; a=ed25519-sha256; d=example.com; h=from; bh=AAAA; b=AAAA",
+	};
+	for (size_t i = 0; i < sizeof lacking / sizeof lacking[0]; i++)
+		assert_int_equal(sig(lacking[i]), DKIM_SIG_ERR_MISSING);
+}
+
+/* header field names compare case-insensitively (RFC 5322 §1.2.2) */
+static void test_h_from_in_any_case(void **state)
+{
+	(void)state;
+	assert_int_equal(sig("v=1; a=ed25519-sha256; d=example.com; s=sel; h=To:FROM; bh=AAAA; b=AAAA"),
+			 DKIM_SIG_OK);
+	assert_int_equal(sig("v=1; a=ed25519-sha256; d=example.com; s=sel; h=from:x y; bh=AAAA; b=AAAA"),
+			 DKIM_SIG_ERR_H_SYNTAX); /* no space inside a field name */
+}
+
+/* §3.5: l= is 1*76DIGIT; leading zeros do not make a number large */
+static void test_l_digits(void **state)
+{
+	(void)state;
+	static char v[256];
+	struct dkim_sig s;
+	snprintf(v, sizeof v, GOOD "; l=%076d", 7);
+	assert_int_equal(sig_into(v, &s), DKIM_SIG_OK);
+	assert_true(s.has_l);
+	assert_int_equal(s.l, 7);
+	snprintf(v, sizeof v, GOOD "; l=%077d", 7);
+	assert_int_equal(sig(v), DKIM_SIG_ERR_L);
+}
+
+/* s + "._domainkey." + d is a name of at most 253 octets */
+static void test_key_name_of_253_octets_but_not_254(void **state)
+{
+	(void)state;
+	char d[200], s[64], v[512];
+	memset(d, 'a', 60);
+	d[60] = '.';
+	memset(d + 61, 'b', 60);
+	d[121] = '.';
+	memset(d + 122, 'c', 60);
+	strcpy(d + 182, ".com"); /* 186 octets */
+	memset(s, 'x', 55);
+	s[55] = 0; /* 55 + 12 + 186 = 253 */
+	snprintf(v, sizeof v, "v=1; a=ed25519-sha256; d=%s; s=%s; h=from; bh=AAAA; b=AAAA", d, s);
+	assert_int_equal(sig(v), DKIM_SIG_OK);
+	s[55] = 'x';
+	s[56] = 0;
+	snprintf(v, sizeof v, "v=1; a=ed25519-sha256; d=%s; s=%s; h=from; bh=AAAA; b=AAAA", d, s);
+	assert_int_equal(sig(v), DKIM_SIG_ERR_DOMAIN);
+}
+
+/* §3.5 c=: one name is the header algorithm, the body one stays simple */
+static void test_c_with_one_name(void **state)
+{
+	(void)state;
+	struct dkim_sig s;
+	assert_int_equal(sig_into(GOOD "; c=relaxed", &s), DKIM_SIG_OK);
+	assert_int_equal(s.hcanon, DKIM_CANON_RELAXED);
+	assert_int_equal(s.bcanon, DKIM_CANON_SIMPLE);
+	assert_int_equal(sig_into(GOOD "; c=simple/relaxed", &s), DKIM_SIG_OK);
+	assert_int_equal(s.hcanon, DKIM_CANON_SIMPLE);
+	assert_int_equal(s.bcanon, DKIM_CANON_RELAXED);
+}
+
+/* i=: the domain follows the last '@' (a quoted local-part may hold one) */
+static void test_i_quoted_local_part_with_at(void **state)
+{
+	(void)state;
+	struct dkim_sig s;
+	assert_int_equal(sig_into(GOOD "; i=\"a@b\"@sub.example.com", &s), DKIM_SIG_OK);
+	assert_int_equal(s.idomain.n, strlen("sub.example.com"));
+	assert_memory_equal(s.idomain.p, "sub.example.com", s.idomain.n);
+}
+
 /* Hostile shapes: each must finish with a defined result. */
 static enum dkim_result hostile(const char *msg, size_t len)
 {
@@ -441,6 +534,12 @@ int main(void)
 		cmocka_unit_test(test_key_cache_skips_lookup),
 		cmocka_unit_test(test_max_signatures),
 		cmocka_unit_test(test_signature_tags),
+		cmocka_unit_test(test_each_required_tag),
+		cmocka_unit_test(test_h_from_in_any_case),
+		cmocka_unit_test(test_l_digits),
+		cmocka_unit_test(test_key_name_of_253_octets_but_not_254),
+		cmocka_unit_test(test_c_with_one_name),
+		cmocka_unit_test(test_i_quoted_local_part_with_at),
 		cmocka_unit_test(test_key_strict_t_s),
 		cmocka_unit_test(test_hostile_input),
 	};

@@ -190,6 +190,83 @@ static void test_cache(void **state)
 	dkim_key_cache_free(c);
 }
 
+/* t=y and t=s are separate flags (RFC 6376 §3.6.1) */
+static void test_t_flags_are_independent(void **state)
+{
+	(void)state;
+	struct dkim_key_record r;
+	assert_int_equal(parse("t=y; p=AAAA", &r), DKIM_KEY_OK);
+	assert_true(r.testing);
+	assert_false(r.strict);
+	assert_int_equal(parse("t=s; p=AAAA", &r), DKIM_KEY_OK);
+	assert_false(r.testing);
+	assert_true(r.strict);
+	assert_int_equal(parse("p=AAAA", &r), DKIM_KEY_OK);
+	assert_false(r.testing);
+}
+
+/* RFC 8463 §4.2: p= is exactly the 32-octet public key, shorter is no key */
+static void test_ed25519_key_of_31_octets_is_not_a_key(void **state)
+{
+	(void)state;
+	struct dkim_key k;
+	assert_int_equal(load("k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHUQ==", &k),
+			 DKIM_KEY_ERR_DECODE);
+	assert_int_equal(load("k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURoA", &k),
+			 DKIM_KEY_ERR_DECODE);
+}
+
+/* an SPKI of another algorithm under k=rsa does not decode as RSA (it
+ * would otherwise be judged by its size, as if it were an RSA key) */
+static void test_non_rsa_spki_under_k_rsa(void **state)
+{
+	(void)state;
+	struct dkim_key k;
+	assert_int_equal(load("k=rsa; p=MCowBQYDK2VwAyEA3SUqa9UbfciWkk7tlcJ9P1VD5pXAasg0JUn/OgjVbKE=", &k),
+			 DKIM_KEY_ERR_DECODE);
+}
+
+/* TTL 0: use once, never stored (and never evicts a live entry) */
+static void test_cache_ttl_zero_not_stored(void **state)
+{
+	(void)state;
+	struct dkim_key_cache *c = dkim_key_cache_new(16);
+	struct dkim_key k, got;
+	assert_int_equal(load("k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", &k), DKIM_KEY_OK);
+	struct dkim_slice d = {"example.com", 11}, s = {"sel", 3};
+	assert_int_equal(dkim_key_cache_put(c, d, s, 100, 0, &k), 0);
+	assert_int_equal(dkim_key_cache_put(c, d, s, 0, 0, &k), 0);
+	assert_false(dkim_key_cache_get(c, d, s, 100, &got));
+	struct dkim_key_cache_stats st;
+	dkim_key_cache_stats(c, &st);
+	assert_int_equal(st.inserts, 0);
+	EVP_PKEY_free(k.pkey);
+	dkim_key_cache_free(c);
+}
+
+/* a re-fetched key (say, rotated) replaces the cached one for that name */
+static void test_cache_put_replaces_same_name(void **state)
+{
+	(void)state;
+	struct dkim_key_cache *c = dkim_key_cache_new(16);
+	struct dkim_key a, b, got;
+	assert_int_equal(load("k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", &a), DKIM_KEY_OK);
+	assert_int_equal(load("k=ed25519; p=3SUqa9UbfciWkk7tlcJ9P1VD5pXAasg0JUn/OgjVbKE=", &b), DKIM_KEY_OK);
+	struct dkim_slice d = {"example.com", 11}, s = {"sel", 3};
+	assert_int_equal(dkim_key_cache_put(c, d, s, 100, 60, &a), 0);
+	assert_int_equal(dkim_key_cache_put(c, d, s, 110, 60, &b), 0);
+	assert_true(dkim_key_cache_get(c, d, s, 120, &got));
+	assert_int_equal(EVP_PKEY_eq(got.pkey, b.pkey), 1);
+	/* and lives for the new TTL */
+	assert_true(dkim_key_cache_get(c, d, s, 169, &got));
+	struct dkim_key_cache_stats st;
+	dkim_key_cache_stats(c, &st);
+	assert_int_equal(st.evictions, 0);
+	EVP_PKEY_free(a.pkey);
+	EVP_PKEY_free(b.pkey);
+	dkim_key_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +276,11 @@ int main(void)
 		cmocka_unit_test(test_rsa_size_rules),
 		cmocka_unit_test(test_ed25519_and_bad_p),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_t_flags_are_independent),
+		cmocka_unit_test(test_ed25519_key_of_31_octets_is_not_a_key),
+		cmocka_unit_test(test_non_rsa_spki_under_k_rsa),
+		cmocka_unit_test(test_cache_ttl_zero_not_stored),
+		cmocka_unit_test(test_cache_put_replaces_same_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,12 @@
-/* Unit tests: dns_cache — TTL expiry, negative caching, LRU eviction. */
+/* Unit tests: dns_cache — TTL expiry, negative caching, LRU eviction; and
+ * the dns_answer rules it relies on (cacheable, names, bounds, TXT join). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 
 #include "verify/dns_answer.h"
@@ -208,6 +210,75 @@ static void untouched_entries_evicted_oldest_first(void **state)
 	dns_cache_free(c);
 }
 
+/* dns_answer's own rules, which every backend and this cache rely on. */
+
+/* RFC 2308 §5: NODATA is cached like NXDOMAIN when it has a negative TTL,
+ * neither when the TTL is 0 */
+static void empty_answers_cacheable_only_when_negative_with_ttl(void **state)
+{
+	(void)state;
+	static const struct { enum dns_status st; uint32_t ttl; bool cacheable; } cases[] = {
+		{DNS_NODATA, 60, true},    {DNS_NXDOMAIN, 60, true},
+		{DNS_NODATA, 0, false},    {DNS_NXDOMAIN, 0, false},
+		{DNS_TEMPFAIL, 60, false}, {DNS_MALFORMED, 60, false},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct dns_answer *a = dns_answer_new_empty("e.test", DNS_TYPE_TXT, cases[i].st,
+							    DNS_WHY_NONE, cases[i].ttl);
+		assert_int_equal(a->status, cases[i].st);
+		assert_int_equal(a->count, 0);
+		if (a->cacheable != cases[i].cacheable)
+			fail_msg("case %zu: cacheable %d", i, a->cacheable);
+		dns_answer_release(a);
+	}
+}
+
+/* one form per name: lower case, without the root's trailing dot */
+static void names_normalised(void **state)
+{
+	(void)state;
+	char out[DNS_NAME_MAX + 1];
+	assert_int_equal(dns_name_normalize("MX.Example.COM.", out), 14);
+	assert_string_equal(out, "mx.example.com");
+	assert_int_equal(dns_name_normalize("a..", out), 2); /* one dot only */
+	assert_string_equal(out, "a.");
+	struct dns_answer *a = a_answer("Host.Test.", 30);
+	assert_string_equal(a->name, "host.test");
+	dns_answer_release(a);
+}
+
+/* a record count bound on hostile answers: 512 and not one more */
+static void answer_holds_at_most_512_records(void **state)
+{
+	(void)state;
+	struct dns_builder *b = dns_builder_new("many.test", DNS_TYPE_A);
+	struct in_addr ip = {htonl(0x7f000001)};
+	for (unsigned i = 0; i < DNS_ANSWER_MAX_RECORDS; i++)
+		assert_int_equal(dns_builder_add_a(b, 60, ip), 0);
+	assert_int_equal(dns_builder_add_a(b, 60, ip), -ENOMEM);
+	assert_int_equal(dns_builder_count(b), 512);
+	dns_builder_free(b);
+}
+
+/* a TXT joined into a short buffer is cut, NUL-terminated, and the full
+ * length is still reported */
+static void txt_join_cut_to_the_buffer(void **state)
+{
+	(void)state;
+	struct dns_builder *b = dns_builder_new("t.test", DNS_TYPE_TXT);
+	const uint8_t *strs[] = {(const uint8_t *)"v=spf1 ", (const uint8_t *)"-all"};
+	const uint8_t lens[] = {7, 4};
+	assert_int_equal(dns_builder_add_txt(b, 60, strs, lens, 2), 0);
+	struct dns_answer *a = dns_builder_finish(b, DNS_DATA, DNS_WHY_NONE, 0, true);
+	char buf[5];
+	assert_int_equal(dns_txt_join(&a->records[0].u.txt, buf, sizeof buf), 11);
+	assert_string_equal(buf, "v=sp");
+	char whole[12];
+	assert_int_equal(dns_txt_join(&a->records[0].u.txt, whole, sizeof whole), 11);
+	assert_string_equal(whole, "v=spf1 -all");
+	dns_answer_release(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +292,10 @@ int main(void)
 		cmocka_unit_test(flush_empties),
 		cmocka_unit_test(nodata_cached_for_its_ttl),
 		cmocka_unit_test(untouched_entries_evicted_oldest_first),
+		cmocka_unit_test(empty_answers_cacheable_only_when_negative_with_ttl),
+		cmocka_unit_test(names_normalised),
+		cmocka_unit_test(answer_holds_at_most_512_records),
+		cmocka_unit_test(txt_join_cut_to_the_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,6 +90,44 @@ static void txt_string_overrunning_rdata_is_malformed(void **state)
 	dns_answer_release(a);
 }
 
+/* Records have no order (RFC 2181 §5.1): a bad record makes the answer
+ * malformed whether it comes before or after a good one. Kept, the good
+ * "+all" of an answer whose second TXT overruns its rdata would pass SPF
+ * where the other order gives temperror. */
+static void bad_record_after_a_good_one_is_malformed(void **state)
+{
+	(void)state;
+	for (int bad_first = 0; bad_first < 2; bad_first++) {
+		dm_start(&m, 1, 0x8180, 2, 0, "t.test", DNS_TYPE_TXT);
+		for (int i = 0; i < 2; i++) {
+			if (i == bad_first) {
+				dm_rr_q(&m, DNS_TYPE_TXT, 300, 3);
+				dm_u8(&m, 5); /* claims 5 octets, rdata holds 2 */
+				dm_bytes(&m, "ab", 2);
+			} else {
+				dm_rr_q(&m, DNS_TYPE_TXT, 300, 12);
+				dm_u8(&m, 11);
+				dm_bytes(&m, "v=spf1 +all", 11);
+			}
+		}
+		struct dns_answer *a = parse("t.test", DNS_TYPE_TXT);
+		assert_int_equal(a->status, DNS_MALFORMED);
+		assert_int_equal(a->why, DNS_WHY_BADWIRE);
+		assert_int_equal(a->count, 0);
+		assert_false(a->cacheable);
+		dns_answer_release(a);
+	}
+	dm_start(&m, 1, 0x8180, 2, 0, "a.test", DNS_TYPE_A);
+	dm_rr_q(&m, DNS_TYPE_A, 300, 4);
+	dm_bytes(&m, "\x7f\0\0\1", 4);
+	dm_rr_q(&m, DNS_TYPE_A, 300, 5); /* an A record of 5 octets */
+	dm_bytes(&m, "\x7f\0\0\2\0", 5);
+	struct dns_answer *a = parse("a.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	assert_int_equal(a->count, 0);
+	dns_answer_release(a);
+}
+
 static void cname_chain_followed(void **state)
 {
 	(void)state;
@@ -372,6 +410,7 @@ int main(void)
 		cmocka_unit_test(qname_matches_case_insensitively),
 		cmocka_unit_test(txt_strings_kept_apart_and_joinable),
 		cmocka_unit_test(txt_string_overrunning_rdata_is_malformed),
+		cmocka_unit_test(bad_record_after_a_good_one_is_malformed),
 		cmocka_unit_test(cname_chain_followed),
 		cmocka_unit_test(records_of_other_owners_ignored),
 		cmocka_unit_test(nxdomain_takes_negative_ttl_from_soa),

@@ -542,6 +542,84 @@ static void test_record_cache(void **state)
 	spf_cache_free(cfg.cache);
 }
 
+/* The v=spf1 selection whatever the argument says. */
+static enum spf_select_status select_v1_anyway(void *arg, const struct dns_answer *txt,
+					       const char **terms, size_t *len)
+{
+	(void)arg;
+	return spf_select_v1(NULL, txt, terms, len);
+}
+
+/* One answer, three selections (another argument, another function with
+ * the same argument): three records, none handed out for another. */
+static void test_record_cache_keyed_by_selection(void **state)
+{
+	(void)state;
+	struct dns_resolver *r = dns_resolver_new(NULL, zone_of(Z
+		"@ TXT \"spf2.0/pra ip4:192.0.2.0/24 -all\"\n@ TXT \"spf2.0/mfrom -all\"\n"
+		"@ TXT \"v=spf1 ?all\"\n"), NULL);
+	struct spf_cache *cache = spf_cache_new(16);
+	struct spf_config pra = {.select = select_tag, .select_arg = "spf2.0/pra", .cache = cache};
+	struct spf_config mfrom = {.select = select_tag, .select_arg = "spf2.0/mfrom", .cache = cache};
+	struct spf_config v1 = {.select = select_v1_anyway, .select_arg = "spf2.0/pra", .cache = cache};
+	struct spf_request req = {.mail_from = "a@example.com", .helo = "h.example.com"};
+	struct spf_outcome out;
+	struct spf_cache_stats st;
+	assert_int_equal(spf_ip_parse("192.0.2.9", &req.ip), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(spf_check_async(r, &req, &pra, on_done, &out));
+		assert_int_equal(dns_resolver_run(r, 1000), 0);
+		assert_int_equal(out.result, SPF_PASS);
+		if (i == 0) { /* the first record went into an empty slot */
+			spf_cache_stats(cache, &st);
+			assert_int_equal(st.replaced, 0);
+		}
+		assert_non_null(spf_check_async(r, &req, &mfrom, on_done, &out));
+		assert_int_equal(dns_resolver_run(r, 1000), 0);
+		assert_int_equal(out.result, SPF_FAIL);
+		assert_non_null(spf_check_async(r, &req, &v1, on_done, &out));
+		assert_int_equal(dns_resolver_run(r, 1000), 0);
+		assert_int_equal(out.result, SPF_NEUTRAL);
+	}
+	/* one slot per answer: each selection pushed the one before out */
+	spf_cache_stats(cache, &st);
+	assert_int_equal(st.misses, 6);
+	assert_int_equal(st.hits, 0);
+	assert_int_equal(st.replaced, 5);
+	dns_resolver_free(r);
+	spf_cache_free(cache);
+}
+
+/* More answers than slots (a cache of 16 has 64): some share a slot, and
+ * a slot holding another answer must miss, not hand out its record. */
+static void test_record_cache_slot_shared_by_answers(void **state)
+{
+	(void)state;
+	char zone[8192], *p = zone + sprintf(zone, "%s", Z);
+	for (int i = 0; i < 100; i++)
+		p += sprintf(p, "d%d TXT \"v=spf1 ip4:192.0.2.%d -all\"\n", i, i);
+	struct dns_resolver *r = dns_resolver_new(NULL, zone_of(zone), NULL);
+	struct spf_config cfg = {.cache = spf_cache_new(16)};
+	struct spf_outcome out;
+	char from[64], ip[32];
+	for (int i = 0; i < 100; i++) {
+		snprintf(from, sizeof from, "a@d%d.example.com", i);
+		snprintf(ip, sizeof ip, "192.0.2.%d", i);
+		struct spf_request req = {.mail_from = from, .helo = "h.example.com"};
+		assert_int_equal(spf_ip_parse(ip, &req.ip), 0);
+		assert_non_null(spf_check_async(r, &req, &cfg, on_done, &out));
+		assert_int_equal(dns_resolver_run(r, 1000), 0);
+		if (out.result != SPF_PASS)
+			fail_msg("d%d: result %d", i, (int)out.result);
+	}
+	struct spf_cache_stats st;
+	spf_cache_stats(cfg.cache, &st);
+	assert_int_equal(st.misses, 100);
+	assert_true(st.replaced > 0);
+	dns_resolver_free(r);
+	spf_cache_free(cfg.cache);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -567,6 +645,8 @@ int main(void)
 		cmocka_unit_test(test_async_glue),
 		cmocka_unit_test(test_record_cache),
 		cmocka_unit_test(test_custom_selector),
+		cmocka_unit_test(test_record_cache_keyed_by_selection),
+		cmocka_unit_test(test_record_cache_slot_shared_by_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

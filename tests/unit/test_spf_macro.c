@@ -184,6 +184,69 @@ static void test_bounded_output(void **state)
 	assert_true(strlen(out) < sizeof out);
 }
 
+/* §7.1: given delimiters replace the default '.', they do not add to it */
+static void test_delimiters_replace_the_dot(void **state)
+{
+	(void)state;
+	expect_v4("%{d1-}", "email.example.com");
+	expect_v4("%{dr-}", "email.example.com");
+	expect_v4("%{l1-.}", "bad");
+}
+
+/* ABNF strings are case-insensitive (RFC 5234 §2.3): "R" reverses too */
+static void test_upper_case_r_transformer(void **state)
+{
+	(void)state;
+	expect_v4("%{dR}", "com.example.email");
+	expect_v4("%{d2R}", "example.email");
+}
+
+/* §7.3: upper-case letters are URL-escaped in domain-specs as well, not
+ * only in explanations */
+static void test_upper_case_escapes_outside_exp(void **state)
+{
+	(void)state;
+	expect_v4("%{S}", "strong-bad%40email.example.com");
+	expect_v4("%{L}.%{d}", "strong-bad.email.example.com");
+}
+
+/* §7.1: macro-literal is %x21-24 / %x26-7E; DEL (0x7F) is not one */
+static void test_del_is_not_a_literal(void **state)
+{
+	(void)state;
+	expect_bad("a\x7f", false);
+	expect_bad("a\x7f", true);
+}
+
+/* outsize-1 bytes of result fit; one more does not */
+static void test_output_that_fits_exactly(void **state)
+{
+	(void)state;
+	struct spf_macro_ctx c = ctx(&ip4, false);
+	char out[11];
+	size_t n = 0;
+	assert_int_equal(spf_macro_expand("%{l}", 4, &c, out, sizeof out, &n), 0);
+	assert_string_equal(out, "strong-bad");
+	assert_int_equal(n, 10);
+	assert_int_equal(spf_macro_expand("%{l}", 4, &c, out, 10, NULL), -E2BIG);
+}
+
+/* §7.1: domain-end may be any macro-expand, and "%%", "%_" and "%-" are
+ * macro-expands too, not only "%{...}" */
+static void test_escape_pairs_are_a_domain_end(void **state)
+{
+	(void)state;
+	unsigned f = 0;
+	assert_int_equal(spf_macro_check("x.%%", 4, false, &f), 0);
+	assert_true(f & SPF_MACRO_ENDS);
+	assert_int_equal(spf_macro_check("x.%-", 4, false, &f), 0);
+	assert_true(f & SPF_MACRO_ENDS);
+	assert_int_equal(spf_macro_check("x.%_", 4, false, &f), 0);
+	assert_true(f & SPF_MACRO_ENDS);
+	assert_int_equal(spf_macro_check("%%.com", 6, false, &f), 0);
+	assert_false(f & SPF_MACRO_ENDS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +260,12 @@ int main(void)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_bounded_output),
+		cmocka_unit_test(test_delimiters_replace_the_dot),
+		cmocka_unit_test(test_upper_case_r_transformer),
+		cmocka_unit_test(test_upper_case_escapes_outside_exp),
+		cmocka_unit_test(test_del_is_not_a_literal),
+		cmocka_unit_test(test_output_that_fits_exactly),
+		cmocka_unit_test(test_escape_pairs_are_a_domain_end),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
