@@ -246,32 +246,38 @@ static int try_link_by_fd(const struct spool_dir *d, const char *name, bool on_r
 	return rc;
 }
 
-/* Make an anonymous file in tmp/ and name it there (never in new/, where
- * a reader would see it), then remove the name. By its descriptor when
- * both ways the daemon links take that (linkat(2) in the journal's
- * publisher, the ring's in the workers): since Linux 6.10 the opener may
- * link with AT_EMPTY_PATH (before, only with CAP_DAC_READ_SEARCH), and
- * older rings refuse the empty path even then (they read it with
- * getname(), not getname_uflags()). Else through /proc. A file once
+/* Whether both ways the daemon links (linkat(2) in the journal's
+ * publisher, the ring's in the workers) take the file's descriptor:
+ * since Linux 6.10 the opener may link with AT_EMPTY_PATH (before, only
+ * with CAP_DAC_READ_SEARCH), and older rings refuse the empty path even
+ * then (they read it with getname(), not getname_uflags()). A file once
  * named and unnamed cannot be named again, hence a new one each try. */
-static int check_dir(struct spool *s, const struct spool_dir *d, const char *which, char *err,
-		     size_t errlen)
+static bool link_by_fd_works(const struct spool *s)
 {
 	char name[64];
-	snprintf(name, sizeof name, ".authgate-check.%d", s->pid);
-	s->link_by_fd = try_link_by_fd(d, name, false) == 0 && try_link_by_fd(d, name, true) == 0;
+	snprintf(name, sizeof name, ".authgate-probe.%d", s->pid);
+	return try_link_by_fd(&s->main, name, false) == 0 && try_link_by_fd(&s->main, name, true) == 0;
+}
+
+/* Make an anonymous file in tmp/ and name it there the chosen way (never
+ * in new/, where a reader would see it), then remove the name. */
+static int check_dir(const struct spool *s, const struct spool_dir *d, const char *which,
+		     char *err, size_t errlen)
+{
 	int fd = open_anonymous(d);
 	if (fd < 0) {
 		snprintf(err, errlen, "spool.sync = syncfs: %s tmp/ cannot hold O_TMPFILE files (%s); "
 			 "use spool.sync = fsync on this filesystem", which, strerror(errno));
 		return -1;
 	}
+	char name[64];
+	snprintf(name, sizeof name, ".authgate-check.%d", s->pid);
 	int rc = spool_link_anonymous(s, fd, d->tmp_fd, name);
 	close(fd);
 	if (rc < 0) {
-		snprintf(err, errlen, "spool.sync = syncfs: cannot name an O_TMPFILE file, neither by "
-			 "its descriptor nor through /proc/self/fd (%s); is /proc mounted? Else use "
-			 "spool.sync = fsync", strerror(-rc));
+		snprintf(err, errlen, "spool.sync = syncfs: cannot name an O_TMPFILE file in %s tmp/, "
+			 "neither by its descriptor nor through /proc/self/fd (%s); is /proc mounted? "
+			 "Else use spool.sync = fsync", which, strerror(-rc));
 		return -1;
 	}
 	unlinkat(d->tmp_fd, name, 0);
@@ -280,15 +286,11 @@ static int check_dir(struct spool *s, const struct spool_dir *d, const char *whi
 
 int spool_check_anonymous(struct spool *s, char *err, size_t errlen)
 {
+	s->link_by_fd = link_by_fd_works(s);
 	if (check_dir(s, &s->main, "the spool's", err, errlen) < 0)
 		return -1;
-	bool by_fd = s->link_by_fd;
-	if (s->quarantine_same_mount ||
-	    check_dir(s, &s->quarantine, "the quarantine's", err, errlen) == 0) {
-		s->link_by_fd &= by_fd; /* one way for both */
-		return 0;
-	}
-	return -1;
+	return s->quarantine_same_mount ? 0
+					: check_dir(s, &s->quarantine, "the quarantine's", err, errlen);
 }
 
 void spool_close(struct spool *s)
