@@ -12,6 +12,7 @@
 
 #include "../../verify/dkim.h"
 #include "../../verify/dkim_canon.h"
+#include "../../verify/dkim_msg.h"
 #include "../../verify/dkim_sig.h"
 #include "../../verify/dns_answer.h"
 
@@ -199,6 +200,86 @@ static void test_body_length(void **state)
 	free(k);
 }
 
+/* Two signatures over one body, relaxed and simple body canonicalization
+ * (the same l=, none): each gets its own body hash, both pass. */
+static void test_body_hash_per_canonicalization(void **state)
+{
+	(void)state;
+	size_t n, sn;
+	char *m = slurp(DATA "oversign.eml", &n), *sb = slurp(DATA "simplebody.eml", &sn);
+	char *k = key_record();
+	size_t sl = (size_t)(strstr(sb, "\r\nFrom:") + 2 - sb);
+	char *x = malloc(sl + n + 1);
+	memcpy(x, sb, sl);
+	memcpy(x + sl, m, n + 1);
+	for (int order = 0; order < 2; order++) {
+		struct fake_dns d = {.txt = k};
+		struct dkim_config cfg = {.now = NOW};
+		struct dkim_verifier *v = run(x, sl + n, &d, &cfg);
+		const struct dkim_results *r = dkim_verifier_results(v);
+		assert_int_equal(r->nreported, 2);
+		assert_int_equal(r->sigs[0].result, DKIM_RESULT_PASS);
+		assert_int_equal(r->sigs[1].result, DKIM_RESULT_PASS);
+		dkim_verifier_free(v);
+		/* the other order: the relaxed/relaxed signature first */
+		size_t ol = (size_t)(strstr(m, "\r\nFrom:") + 2 - m);
+		memcpy(x, m, ol);
+		memcpy(x + ol, sb, sl);
+		memcpy(x + ol + sl, m + ol, n - ol + 1);
+	}
+	free(x);
+	free(sb);
+	free(m);
+	free(k);
+}
+
+/* An l= past any body length (it saturates to the largest value) is
+ * still an l= the body is shorter than: permerror, even after a signature
+ * without l= over the same body (whose body hash ran to the end). */
+static void test_huge_l_after_signature_without_l(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n), *k = key_record();
+	char *x = with_header(m, "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; "
+				 "d=example.com; s=unit; h=from; l=99999999999999999999999; "
+				 "bh=AAAA; b=AAAA\r\n", true);
+	struct fake_dns d = {.txt = k};
+	struct dkim_config cfg = {.now = NOW};
+	struct dkim_verifier *v = run(x, strlen(x), &d, &cfg);
+	const struct dkim_results *r = dkim_verifier_results(v);
+	assert_int_equal(r->nreported, 2);
+	assert_int_equal(r->sigs[0].result, DKIM_RESULT_PASS);
+	assert_int_equal(r->sigs[1].result, DKIM_RESULT_PERMERROR);
+	assert_string_equal(r->sigs[1].reason, "l= exceeds the body length");
+	dkim_verifier_free(v);
+	free(x);
+	free(m);
+	free(k);
+}
+
+/* bh= must be exactly the 32 octets of a SHA-256: the right hash with
+ * one octet more is a body hash mismatch (RFC 6376 §6.1.3), not a match
+ * on its first 32 octets. */
+static void test_bh_of_33_octets_is_a_mismatch(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n), *k = key_record();
+	char *bh = strstr(m, "kly2eg0=;");
+	assert_non_null(bh);
+	bh[7] = 'A'; /* "...eg0A": the same 32 octets, then a zero octet */
+	struct fake_dns d = {.txt = k};
+	struct dkim_config cfg = {.now = NOW};
+	struct dkim_verifier *v = run(m, n, &d, &cfg);
+	const struct dkim_results *r = dkim_verifier_results(v);
+	assert_int_equal(r->result, DKIM_RESULT_FAIL);
+	assert_string_equal(r->sigs[0].reason, "body hash mismatch");
+	dkim_verifier_free(v);
+	free(m);
+	free(k);
+}
+
 static void test_dns_outcomes(void **state)
 {
 	(void)state;
@@ -219,6 +300,21 @@ static void test_dns_outcomes(void **state)
 			 DKIM_RESULT_FAIL);
 	assert_int_equal(verify_str(m, "v=DKIM1; k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="),
 			 DKIM_RESULT_PERMERROR);
+	free(m);
+}
+
+/* A key name the resolver refuses to ask (DNS_WHY_BADNAME) is the
+ * signature's own fault and will not get better: permerror; any other
+ * malformed answer may be transient: temperror. */
+static void test_key_name_refused_is_permerror(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n);
+	struct fake_dns bad = {.status = DNS_MALFORMED, .why = DNS_WHY_BADNAME},
+			wire = {.status = DNS_MALFORMED, .why = DNS_WHY_BADWIRE};
+	assert_int_equal(verify(m, n, &bad), DKIM_RESULT_PERMERROR);
+	assert_int_equal(verify(m, n, &wire), DKIM_RESULT_TEMPERROR);
 	free(m);
 }
 
@@ -250,6 +346,33 @@ static void test_key_strict_t_s(void **state)
 	 * (which i= changed) */
 	assert_int_equal(verify_str(msub, k), DKIM_RESULT_FAIL);
 	free(msub);
+	free(m);
+	free(k);
+}
+
+/* RFC 6376 §6.1.2: a key not suitable for the a= algorithm is a
+ * permerror (inappropriate key algorithm), found before any hashing:
+ * an rsa-sha256 signature under an ed25519 key is not a mere "fail". */
+static void test_key_type_must_match_a(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n), *k = key_record();
+	char *a = strstr(m, "a=ed25519-sha256;");
+	assert_non_null(a);
+	char *x = malloc(n + 1);
+	size_t at = (size_t)(a - m);
+	memcpy(x, m, at);
+	strcpy(x + at, "a=rsa-sha256;");
+	strcat(x, a + strlen("a=ed25519-sha256;"));
+	struct fake_dns d = {.txt = k};
+	struct dkim_config cfg = {.now = NOW};
+	struct dkim_verifier *v = run(x, strlen(x), &d, &cfg);
+	const struct dkim_results *r = dkim_verifier_results(v);
+	assert_int_equal(r->result, DKIM_RESULT_PERMERROR);
+	assert_string_equal(r->sigs[0].reason, "key type does not match a=");
+	dkim_verifier_free(v);
+	free(x);
 	free(m);
 	free(k);
 }
@@ -309,6 +432,67 @@ static void test_max_signatures(void **state)
 	assert_int_equal(r->sigs[4].result, DKIM_RESULT_PASS);
 	assert_int_equal(r->sigs[5].result, DKIM_RESULT_NONE);
 	assert_false(r->sigs[6].checked);
+	assert_int_equal(r->result, DKIM_RESULT_PASS);
+	dkim_verifier_free(v);
+	free(x);
+	free(m);
+	free(k);
+}
+
+/* The overall result of several signatures follows the documented order
+ * (docs/conformance.md): pass > fail > permerror > temperror > policy. */
+static enum dkim_result overall_with(const char *m, const char *extra, struct fake_dns *d)
+{
+	char *x = with_header(m, extra, false);
+	enum dkim_result r = verify(x, strlen(x), d);
+	free(x);
+	return r;
+}
+
+static void test_overall_result_order(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n);
+	static const char expired[] = "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com; "
+				      "s=sel; h=from; bh=AAAA; b=AAAA; x=1700000000\r\n";
+	static const char sha1[] = "DKIM-Signature: v=1; a=rsa-sha1; d=example.com; "
+				   "s=sel; h=from; bh=AAAA; b=AAAA\r\n";
+	struct fake_dns to = {.status = DNS_TEMPFAIL, .why = DNS_WHY_TIMEOUT};
+	struct fake_dns wrong = {.txt = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="};
+	/* permerror (expired) and temperror (key lookup timed out) */
+	assert_int_equal(overall_with(m, expired, &to), DKIM_RESULT_PERMERROR);
+	/* policy (rsa-sha1) and temperror */
+	to.queries = 0;
+	assert_int_equal(overall_with(m, sha1, &to), DKIM_RESULT_TEMPERROR);
+	/* permerror and fail (wrong key) */
+	assert_int_equal(overall_with(m, expired, &wrong), DKIM_RESULT_FAIL);
+	free(m);
+}
+
+/* max_signatures above DKIM_REPORT_MAX is capped to it: every checked
+ * signature is reported, none is checked (and its key looked up) without
+ * a report slot. */
+static void test_max_signatures_capped_at_report_max(void **state)
+{
+	(void)state;
+	size_t n;
+	char *m = slurp(DATA "oversign.eml", &n), *k = key_record();
+	size_t sl = (size_t)(strstr(m, "\r\nFrom:") + 2 - m);
+	char *x = malloc((DKIM_REPORT_MAX + 2) * n);
+	size_t off = 0;
+	for (int i = 0; i < DKIM_REPORT_MAX + 1; i++, off += sl)
+		memcpy(x + off, m, sl);
+	memcpy(x + off, m + sl, n - sl);
+	off += n - sl;
+	struct fake_dns d = {.txt = k};
+	struct dkim_config cfg = {.now = NOW, .max_signatures = 1000};
+	struct dkim_verifier *v = run(x, off, &d, &cfg);
+	const struct dkim_results *r = dkim_verifier_results(v);
+	assert_int_equal(r->nsigs, DKIM_REPORT_MAX + 1);
+	assert_int_equal(r->nreported, DKIM_REPORT_MAX);
+	assert_int_equal(d.queries, DKIM_REPORT_MAX);
+	assert_true(r->sigs[DKIM_REPORT_MAX - 1].checked);
 	assert_int_equal(r->result, DKIM_RESULT_PASS);
 	dkim_verifier_free(v);
 	free(x);
@@ -489,6 +673,30 @@ static char *repeat(const char *head, const char *unit, size_t times, const char
 	return b;
 }
 
+/* More header fields than are indexed: the fields past the index (a
+ * second From among them, say) could not be selected, so no signature is
+ * checked against a partial header: permerror before any key lookup. */
+static void test_too_many_header_fields(void **state)
+{
+	(void)state;
+	size_t n, fl;
+	char *m = slurp(DATA "oversign.eml", &n), *k = key_record();
+	char *fields = repeat("", "X: y\r\n", DKIM_MSG_MAX_FIELDS, "", &fl);
+	char *x = with_header(m, fields, true);
+	struct fake_dns d = {.txt = k};
+	struct dkim_config cfg = {.now = NOW};
+	struct dkim_verifier *v = run(x, strlen(x), &d, &cfg);
+	const struct dkim_results *r = dkim_verifier_results(v);
+	assert_int_equal(r->result, DKIM_RESULT_PERMERROR);
+	assert_string_equal(r->sigs[0].reason, "too many header fields");
+	assert_int_equal(d.queries, 0);
+	dkim_verifier_free(v);
+	free(x);
+	free(fields);
+	free(m);
+	free(k);
+}
+
 static void test_hostile_input(void **state)
 {
 	(void)state;
@@ -530,9 +738,16 @@ int main(void)
 		cmocka_unit_test(test_pass_query_and_zero_copy),
 		cmocka_unit_test(test_oversigning_and_bottom_up),
 		cmocka_unit_test(test_body_length),
+		cmocka_unit_test(test_body_hash_per_canonicalization),
+		cmocka_unit_test(test_huge_l_after_signature_without_l),
+		cmocka_unit_test(test_bh_of_33_octets_is_a_mismatch),
 		cmocka_unit_test(test_dns_outcomes),
+		cmocka_unit_test(test_key_name_refused_is_permerror),
+		cmocka_unit_test(test_key_type_must_match_a),
 		cmocka_unit_test(test_key_cache_skips_lookup),
 		cmocka_unit_test(test_max_signatures),
+		cmocka_unit_test(test_max_signatures_capped_at_report_max),
+		cmocka_unit_test(test_overall_result_order),
 		cmocka_unit_test(test_signature_tags),
 		cmocka_unit_test(test_each_required_tag),
 		cmocka_unit_test(test_h_from_in_any_case),
@@ -541,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_c_with_one_name),
 		cmocka_unit_test(test_i_quoted_local_part_with_at),
 		cmocka_unit_test(test_key_strict_t_s),
+		cmocka_unit_test(test_too_many_header_fields),
 		cmocka_unit_test(test_hostile_input),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -197,6 +197,38 @@ static void test_include(void **state)
 			 SPF_PERMERROR);
 }
 
+/* A macro expansion naming a single label is no usable domain (§4.8,
+ * §7.3 at least two labels): a: of it does not match, whatever DNS
+ * holds under that top-level name. */
+static void test_expanded_single_label_target(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 a:%{l} -all\"\njoe. A 192.0.2.1\n"
+			  "joe.example.net. A 192.0.2.1\n";
+	assert_int_equal(check(z, "192.0.2.1", "joe@example.com"), SPF_FAIL);
+	assert_int_equal(check(z, "192.0.2.1", "joe.example.net@example.com"), SPF_PASS);
+}
+
+/* A label of 64 octets in an expanded name makes it unusable (§4.8: not
+ * looked up, no match, and no void lookup either); 63 is fine. */
+static void test_expanded_label_of_63_but_not_64(void **state)
+{
+	(void)state;
+	char l63[64], l64[65], z[512], mf[128];
+	memset(l63, 'x', 63), l63[63] = '\0';
+	memset(l64, 'x', 64), l64[64] = '\0';
+	snprintf(z, sizeof z, Z "@ TXT \"v=spf1 a:%%{l}.example.com -all\"\n%s A 192.0.2.1\n", l63);
+	snprintf(mf, sizeof mf, "%s@example.com", l63);
+	assert_int_equal(check(z, "192.0.2.1", mf), SPF_PASS);
+	const char *zv = Z "@ TXT \"v=spf1 a:n1.example.com a:%{l}.example.com a:n2.example.com "
+			   "ip4:192.0.2.1 -all\"\n";
+	snprintf(mf, sizeof mf, "%s@example.com", l64);
+	struct run r = eval_zone(zv, "192.0.2.1", mf, "h", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_PASS);
+	assert_int_equal(r.out.queries, 3);
+	assert_int_equal(r.out.void_lookups, 2);
+}
+
 static void test_include_loop(void **state)
 {
 	(void)state;
@@ -219,6 +251,17 @@ static void test_redirect(void **state)
 	/* all wins over redirect */
 	assert_int_equal(check(Z "@ TXT \"v=spf1 redirect=r.example.com ?all\"\nr TXT \"v=spf1 -all\"\n",
 			       "192.0.2.1", "a@example.com"), SPF_NEUTRAL);
+}
+
+/* §6.1: a redirect whose domain-spec expands to a malformed name is a
+ * permerror, as a redirect to a domain without a record is. */
+static void test_redirect_malformed_target(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 redirect=%{l}.example.com\"\n"
+			  "joe TXT \"v=spf1 +all\"\n";
+	assert_int_equal(check(z, "192.0.2.1", "joe@example.com"), SPF_PASS);
+	assert_int_equal(check(z, "192.0.2.1", "a..b@example.com"), SPF_PERMERROR);
 }
 
 static void test_exp(void **state)
@@ -245,6 +288,22 @@ static void test_exp(void **state)
 	assert_string_equal(r.out.mechanism, "-all");
 }
 
+/* §6.2: an exp= that yields no explanation (its domain-spec expands to no
+ * usable name, or the name has no TXT) leaves the fail a fail with the
+ * default explanation; it is no error. */
+static void test_exp_unusable_target(void **state)
+{
+	(void)state;
+	struct run r = eval_zone(Z "@ TXT \"v=spf1 -all exp=%{l}.example.com\"\n", "192.0.2.9",
+				 "a..b@example.com", "h", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_FAIL);
+	assert_string_equal(r.out.explanation, "DEFAULT");
+	r = eval_zone(Z "@ TXT \"v=spf1 -all exp=nothing.example.com\"\n", "192.0.2.9",
+		      "joe@example.com", "h", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_FAIL);
+	assert_string_equal(r.out.explanation, "DEFAULT");
+}
+
 static void test_p_macro(void **state)
 {
 	(void)state;
@@ -258,6 +317,24 @@ static void test_p_macro(void **state)
 	assert_string_equal(r.out.explanation, "connect from unknown");
 }
 
+/* §7.3: of several validated names, %{p} uses one in the <domain> (or
+ * a subdomain of it) before any other. */
+static void test_p_macro_prefers_name_in_domain(void **state)
+{
+	(void)state;
+	const char *z = Z "@ TXT \"v=spf1 -all exp=e.example.com\"\n"
+			  "e TXT \"connect from %{p}\"\n"
+			  "1.2.0.192.in-addr.arpa. PTR other.example.net.\n"
+			  "1.2.0.192.in-addr.arpa. PTR mx.example.com.\n"
+			  "other.example.net. A 192.0.2.1\n"
+			  "mx A 192.0.2.1\n";
+	for (int fifo = 0; fifo < 2; fifo++) {
+		struct run r = eval_zone(z, "192.0.2.1", "joe@example.com", "h", SPF_SCOPE_MFROM,
+					 fifo);
+		assert_string_equal(r.out.explanation, "connect from mx.example.com");
+	}
+}
+
 static void test_limit_terms(void **state)
 {
 	(void)state;
@@ -269,6 +346,19 @@ static void test_limit_terms(void **state)
 	assert_int_equal(check(z11, "192.0.2.1", "a@example.com"), SPF_PERMERROR);
 	/* ip4/all do not count, nor do terms never reached */
 	assert_int_equal(check(z11, "192.0.2.200", "a@example.com"), SPF_PASS);
+}
+
+/* §4.6.4: redirect= counts against the 10 DNS-querying terms like a
+ * mechanism does: nine a terms and a redirect are fine, ten are not. */
+static void test_limit_terms_redirect_counts(void **state)
+{
+	(void)state;
+	const char *z9 = Z "@ TXT \"v=spf1 a a a a a a a a a redirect=r.example.com\"\n"
+			   "@ A 192.0.2.200\nr TXT \"v=spf1 ip4:192.0.2.1 -all\"\n";
+	const char *z10 = Z "@ TXT \"v=spf1 a a a a a a a a a a redirect=r.example.com\"\n"
+			    "@ A 192.0.2.200\nr TXT \"v=spf1 ip4:192.0.2.1 -all\"\n";
+	assert_int_equal(check(z9, "192.0.2.1", "a@example.com"), SPF_PASS);
+	assert_int_equal(check(z10, "192.0.2.1", "a@example.com"), SPF_PERMERROR);
 }
 
 static void test_limit_void(void **state)
@@ -344,6 +434,52 @@ static void test_identity(void **state)
 	assert_int_equal(r.out.result, SPF_NONE);
 }
 
+/* An address literal without brackets is no domain either (§4.3; a
+ * top label is never all-numeric, RFC 3696 §2): none without a query,
+ * even where DNS would hold a record under that name. */
+static void test_identity_numeric_top_label(void **state)
+{
+	(void)state;
+	const char *z = Z "192.0.2.6. TXT \"v=spf1 +all\"\n";
+	struct run r = eval_zone(z, "192.0.2.6", "", "192.0.2.6", SPF_SCOPE_HELO, false);
+	assert_int_equal(r.out.result, SPF_NONE);
+	assert_int_equal(r.out.queries, 0);
+	r = eval_zone(z, "192.0.2.6", "joe@192.0.2.6", "h.example.com", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_NONE);
+	assert_int_equal(r.out.queries, 0);
+}
+
+/* §4.3: labels of at most 63 octets, names of at most 253: the bounds
+ * themselves are checked, one more is "none" without a query. */
+static void test_identity_domain_length_bounds(void **state)
+{
+	(void)state;
+	char l63[64], l64[65], mf[320], z[1024];
+	memset(l63, 'x', 63), l63[63] = '\0';
+	memset(l64, 'x', 64), l64[64] = '\0';
+	snprintf(z, sizeof z, Z "%s TXT \"v=spf1 +all\"\n", l63);
+	snprintf(mf, sizeof mf, "a@%s.example.com", l63);
+	struct run r = eval_zone(z, "192.0.2.1", mf, "h", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_PASS);
+	snprintf(mf, sizeof mf, "a@%s.example.com", l64);
+	r = eval_zone(z, "192.0.2.1", mf, "h", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_NONE);
+	assert_int_equal(r.out.queries, 0);
+	/* 63 + 1 + 63 + 1 + 63 + 1 + 57 + 4 = 253 octets, then 254 */
+	char d[300];
+	snprintf(d, sizeof d, "%s.%s.%s.%.57s.com", l63, l63, l63, l63);
+	assert_int_equal(strlen(d), 253);
+	snprintf(z, sizeof z, "%s. TXT \"v=spf1 +all\"\n", d);
+	snprintf(mf, sizeof mf, "a@%s", d);
+	r = eval_zone(z, "192.0.2.1", mf, "h", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_PASS);
+	snprintf(d, sizeof d, "%s.%s.%s.%.58s.com", l63, l63, l63, l63);
+	snprintf(mf, sizeof mf, "a@%s", d);
+	r = eval_zone(z, "192.0.2.1", mf, "h", SPF_SCOPE_MFROM, false);
+	assert_int_equal(r.out.result, SPF_NONE);
+	assert_int_equal(r.out.queries, 0);
+}
+
 static void test_record_selection(void **state)
 {
 	(void)state;
@@ -386,6 +522,23 @@ static void test_hostile(void **state)
 				     "v=spf1x" XS XS XS XS XS, i);
 	assert_int_equal(check(big, "192.0.2.1", "a@example.com"), SPF_NONE);
 	free(big);
+}
+
+/* An expansion past the 8 KiB work bound is a permerror (docs/
+ * conformance.md "bounded work", RFC 7208 §11), not a term that merely
+ * does not match and lets a later one pass. */
+static void test_expansion_over_bound_is_permerror(void **state)
+{
+	(void)state;
+	char z[512], mf[256];
+	size_t n = (size_t)snprintf(z, sizeof z, Z "@ TXT \"v=spf1 a:");
+	for (int i = 0; i < 50; i++)
+		n += (size_t)snprintf(z + n, sizeof z - n, "%%{s}");
+	snprintf(z + n, sizeof z - n, ".example.com ip4:192.0.2.1\"\n");
+	memset(mf, 'x', 200);
+	strcpy(mf + 200, "@example.com"); /* 50 x 212 octets > 8 KiB */
+	assert_int_equal(check(z, "192.0.2.1", mf), SPF_PERMERROR);
+	assert_int_equal(check(z, "192.0.2.1", "a@example.com"), SPF_PASS);
 }
 
 static void test_api_contract(void **state)
@@ -630,17 +783,26 @@ int main(void)
 		cmocka_unit_test(test_mech_ptr),
 		cmocka_unit_test(test_mech_exists),
 		cmocka_unit_test(test_include),
+		cmocka_unit_test(test_expanded_single_label_target),
+		cmocka_unit_test(test_expanded_label_of_63_but_not_64),
 		cmocka_unit_test(test_include_loop),
 		cmocka_unit_test(test_redirect),
+		cmocka_unit_test(test_redirect_malformed_target),
 		cmocka_unit_test(test_exp),
+		cmocka_unit_test(test_exp_unusable_target),
 		cmocka_unit_test(test_p_macro),
+		cmocka_unit_test(test_p_macro_prefers_name_in_domain),
 		cmocka_unit_test(test_limit_terms),
+		cmocka_unit_test(test_limit_terms_redirect_counts),
 		cmocka_unit_test(test_limit_void),
 		cmocka_unit_test(test_limit_mx_names),
 		cmocka_unit_test(test_limit_ptr_names),
 		cmocka_unit_test(test_identity),
+		cmocka_unit_test(test_identity_numeric_top_label),
+		cmocka_unit_test(test_identity_domain_length_bounds),
 		cmocka_unit_test(test_record_selection),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_expansion_over_bound_is_permerror),
 		cmocka_unit_test(test_api_contract),
 		cmocka_unit_test(test_async_glue),
 		cmocka_unit_test(test_record_cache),
