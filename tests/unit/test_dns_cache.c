@@ -100,6 +100,17 @@ static void failures_and_uncacheable_never_stored(void **state)
 	dns_cache_free(c);
 }
 
+/* Whether the A answer of `name` is in the cache at `now` (a look-up,
+ * which counts as a use). */
+static void assert_cached(struct dns_cache *c, const char *name, uint64_t now, bool present)
+{
+	struct dns_answer *got = dns_cache_get(c, name, DNS_TYPE_A, now);
+	if ((got != NULL) != present)
+		fail_msg("%s: %s", name, present ? "not cached" : "still cached");
+	if (got)
+		dns_answer_release(got);
+}
+
 static void lru_evicts_least_recently_used(void **state)
 {
 	(void)state;
@@ -116,14 +127,10 @@ static void lru_evicts_least_recently_used(void **state)
 	struct dns_answer *a = a_answer("n3.test", 300);
 	dns_cache_put(c, a, 1);
 	dns_answer_release(a);
-	struct dns_answer *got;
-	assert_null(dns_cache_get(c, "n1.test", DNS_TYPE_A, 2));
-	assert_non_null(got = dns_cache_get(c, "n0.test", DNS_TYPE_A, 2));
-	dns_answer_release(got);
-	assert_non_null(got = dns_cache_get(c, "n2.test", DNS_TYPE_A, 2));
-	dns_answer_release(got);
-	assert_non_null(got = dns_cache_get(c, "n3.test", DNS_TYPE_A, 2));
-	dns_answer_release(got);
+	assert_cached(c, "n1.test", 2, false);
+	assert_cached(c, "n0.test", 2, true);
+	assert_cached(c, "n2.test", 2, true);
+	assert_cached(c, "n3.test", 2, true);
 	struct dns_cache_stats st;
 	dns_cache_stats(c, &st);
 	assert_int_equal(st.evictions, 1);
@@ -188,12 +195,9 @@ static void untouched_entries_evicted_oldest_first(void **state)
 		dns_cache_put(c, a, 0);
 		dns_answer_release(a);
 	}
-	struct dns_answer *got;
-	assert_null(dns_cache_get(c, "n0.test", DNS_TYPE_A, 1));
-	assert_non_null(got = dns_cache_get(c, "n1.test", DNS_TYPE_A, 1));
-	dns_answer_release(got);
-	assert_non_null(got = dns_cache_get(c, "n2.test", DNS_TYPE_A, 1));
-	dns_answer_release(got);
+	assert_cached(c, "n0.test", 1, false);
+	assert_cached(c, "n1.test", 1, true);
+	assert_cached(c, "n2.test", 1, true);
 	dns_cache_free(c);
 }
 
