@@ -51,7 +51,7 @@ if [ "$(id -u)" = 0 ] && ip netns add "agspf$$" 2>/dev/null; then
 	port=53
 else
 	echo "spf_unbound: not root (or no netns): libspf2's baseline needs a resolv.conf of its own; skipped"
-	port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	port=$(unbound_port)
 fi
 start_unbound() {
 	{

@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(free_port)
+port=$(unbound_port)
 
 # A TXT record of four 240-octet strings (960 octets, over 512 and under
 # the EDNS size) and one of ten (2,400 octets, over the 1232 EDNS size).

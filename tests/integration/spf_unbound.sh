@@ -16,7 +16,7 @@ fi
 tmp=$(mktemp -d /tmp/authgate-spf-ub.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-port=$($PY -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(unbound_port)
 
 {
 	unbound_server_head "$tmp" "$port"

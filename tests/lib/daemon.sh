@@ -1,6 +1,6 @@
 # tests/lib/daemon.sh — running `authgate serve` in tests and benches
 # (source it after setting AUTHGATE). Loopback only.
-#   free_port              a free TCP port on 127.0.0.1
+#   free_port              a free TCP port on 127.0.0.1 (tests/lib/free_port.py)
 #   wait_port PORT         wait (30 s at most) until something accepts on it
 #   wait_log FILE RE N     wait (30 s at most) until N lines of FILE match RE
 #   wait_files DIR N       wait (30 s at most) until DIR holds N entries; print
@@ -17,8 +17,11 @@
 #   daemon_stop            SIGTERM, wait; the exit status in $daemon_status
 #   daemon_kill            kill -9 the daemon, if one runs, and wait for it (so
 #                          that its hold on files and mounts is gone)
+# where this file is, made absolute now: callers may cd later
+ag_test_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	/usr/bin/python3 "$ag_test_lib/free_port.py" tcp
 }
 
 wait_port() {
