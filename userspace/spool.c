@@ -200,7 +200,7 @@ bool spool_covers(const struct spool *s, dev_t dev)
 int spool_link_source(const struct spool *s, int fd, char *out, size_t size, int *flags)
 {
 	if (s->link_by_fd) {
-		snprintf(out, size, "%s", "");
+		out[0] = '\0';
 		*flags = AT_EMPTY_PATH;
 		return fd;
 	}

@@ -17,6 +17,7 @@
 #   daemon_stop            SIGTERM, wait; the exit status in $daemon_status
 #   daemon_kill            kill -9 the daemon, if one runs, and wait for it (so
 #                          that its hold on files and mounts is gone)
+
 # where this file is, made absolute now: callers may cd later
 ag_test_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
