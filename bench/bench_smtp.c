@@ -212,7 +212,7 @@ static struct row measure(const struct input *in, double slice)
 	if (!r.arena || !r.s)
 		die("out of memory");
 	const char *ehlo = "EHLO client.example.org\r\n";
-	smtp_greet(r.s, false);
+	smtp_greet(r.s, SMTP_GREET_READY);
 	smtp_input(r.s, ehlo, strlen(ehlo));
 	smtp_event(r.s);
 	drain(r.s);

@@ -11,10 +11,13 @@
 #include "commands.h"
 #include "config.h"
 #include "log.h"
+#include "peer_count.h"
 #include "spool_sync.h"
 #include "tls.h"
 #include "verdict_stats.h"
 #include "worker.h"
+
+#include "../verify/dns_zone.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -182,6 +185,36 @@ static int start_spool_sync(struct daemon_shared *d, const struct config *cfg, c
 	return d->spool_sync ? 0 : -1;
 }
 
+/* The files the configuration names are part of it: a zone or a
+ * certificate the daemon cannot use is a configuration error (exit 2),
+ * found by --check before a restart as well as at start. The workers
+ * load the zone again, each for its own resolver. */
+static int check_named_files(const struct config *cfg, SSL_CTX **tls, char *err, size_t errlen)
+{
+	if (cfg->dns_zone[0]) {
+		struct dns_zone_error ze;
+		struct dns_zone *z = dns_zone_load(cfg->dns_zone, &ze);
+		if (!z) {
+			snprintf(err, errlen, "dns.zone: %s", ze.msg);
+			return -1;
+		}
+		dns_zone_free(z);
+	}
+	if (!cfg->tls_cert[0])
+		return 0;
+	char why[400];
+	SSL_CTX *ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, why, sizeof why);
+	if (!ctx) {
+		snprintf(err, errlen, "TLS: %s", why);
+		return -1;
+	}
+	if (tls)
+		*tls = ctx;
+	else
+		SSL_CTX_free(ctx);
+	return 0;
+}
+
 static int run(struct config *cfg, const char *path)
 {
 	static struct daemon_shared d;
@@ -198,11 +231,15 @@ static int run(struct config *cfg, const char *path)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	log_file_append();
-	pthread_mutex_init(&d.ip_lock, NULL);
 	set_policy(&d, cfg);
-	if (cfg->tls_cert[0] && !(d.tls_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, err, sizeof err))) {
-		fprintf(stderr, "authgate serve: %s: TLS: %s\n", path, err);
-		return 2;
+	if (check_named_files(cfg, &d.tls_ctx, err, sizeof err) < 0) {
+		fprintf(stderr, "authgate serve: %s: %s\n", path, err);
+		return CLI_EXIT_USAGE;
+	}
+	if (!(d.peers = peer_count_new(cfg->sessions))) {
+		fprintf(stderr, "authgate serve: out of memory\n");
+		SSL_CTX_free(d.tls_ctx);
+		return 1;
 	}
 	if (worker_probe_ring(err, sizeof err) < 0 ||
 	    spool_open(&d.spool, cfg->spool, cfg->hostname, err, sizeof err) < 0 ||
@@ -256,11 +293,13 @@ static int run(struct config *cfg, const char *path)
 	for (unsigned i = 0; i < started; i++) {
 		pthread_join(w[i].thread, NULL);
 		failed = failed || !w[i].ring_ready; /* its ring could not be made: logged, and the rest stopped */
-		log_notice("worker %u: %lu connections accepted (%lu of them told 421, limits.sessions), "
+		log_notice("worker %u: %lu connections accepted (%lu of them told 421 for limits.sessions, "
+			   "%lu for limits.sessions_per_ip), "
 			   "%lu command reads from the shared pool, pool dry %lu times, %lu log lines "
 			   "written at once, %lu log bytes lost, %lu notices dropped, accepting failed %lu "
 			   "times for want of descriptors or memory",
-			   i, w[i].stats.accepted, w[i].stats.refused, w[i].stats.pooled_reads, w[i].stats.pool_dry,
+			   i, w[i].stats.accepted, w[i].stats.refused, w[i].stats.refused_per_ip,
+			   w[i].stats.pooled_reads, w[i].stats.pool_dry,
 			   w[i].log_direct, w[i].log.lost_bytes, w[i].notices_dropped, w[i].accept_failures);
 		worker_destroy(&w[i]);
 	}
@@ -280,6 +319,7 @@ static int run(struct config *cfg, const char *path)
 	verdict_stats_stop(); /* after the workers: they count into it */
 	bpf_stop();
 	spool_close(&d.spool);
+	peer_count_free(d.peers);
 	SSL_CTX_free(d.tls_ctx);
 	return failed ? 1 : 0;
 }
@@ -318,6 +358,10 @@ int cmd_serve(int argc, char **argv)
 	}
 
 	if (check) {
+		if (check_named_files(&cfg, NULL, err, sizeof err) < 0) {
+			fprintf(stderr, "authgate serve: %s: %s\n", path, err);
+			return CLI_EXIT_USAGE;
+		}
 		printf("%s: ok\n", path);
 		return 0;
 	}

@@ -3,8 +3,8 @@
  *
  * Owns: the defaults, parsing and validating every key (one table, one
  * place), and errors that name file and line. Values: integers with
- * optional units (sizes k/M/G, durations ms/s/m/h/d), booleans
- * (yes/no/true/false/on/off), enums, `host:port` (IPv6 as [addr]:port).
+ * optional units (sizes k/M/G/T, durations ms/s/m/h/d), booleans
+ * (yes/no/true/false/on/off/1/0), enums, `host:port` (IPv6 as [addr]:port).
  * `listen` may repeat; every other key may appear once. A `#` starts a
  * comment at the beginning of a line or after whitespace.
  * docs/configuration.md documents every key with its default.

@@ -1431,8 +1431,7 @@ void session_start(struct worker *w, int fd, const struct sockaddr_storage *peer
 	session_link(w, s);
 	if (!busy)
 		s->counted_ip = worker_ip_enter(w, peer);
-	busy = busy || !s->counted_ip;
-	smtp_greet(s->smtp, busy);
+	smtp_greet(s->smtp, busy ? SMTP_GREET_BUSY : !s->counted_ip ? SMTP_GREET_BUSY_PEER : SMTP_GREET_READY);
 	if (smtp_event(s->smtp) == SMTP_EV_CLOSE)
 		begin_close(s); /* the 421 for a busy server, then close */
 	flush_output(s);

@@ -167,10 +167,11 @@ static void abandon_transaction(struct smtp_session *s, const char *command)
 	s->event = SMTP_EV_ABANDON;
 }
 
-void smtp_greet(struct smtp_session *s, bool busy)
+void smtp_greet(struct smtp_session *s, enum smtp_greeting how)
 {
-	if (busy) {
-		reply(s, "421 4.7.0 %s Too many sessions, try again later", s->cfg.hostname);
+	if (how != SMTP_GREET_READY) {
+		reply(s, "421 4.7.0 %s Too many sessions%s, try again later", s->cfg.hostname,
+		      how == SMTP_GREET_BUSY_PEER ? " from your address" : "");
 		s->state = ST_CLOSED;
 		s->event = SMTP_EV_CLOSE;
 		return;

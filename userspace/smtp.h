@@ -80,8 +80,15 @@ struct smtp_session;
 struct smtp_session *smtp_session_new(const struct smtp_config *cfg);
 void smtp_session_free(struct smtp_session *s);
 
-/* Queue the 220 greeting (or, with busy, the 421 4.7.0 of a full server). */
-void smtp_greet(struct smtp_session *s, bool busy);
+enum smtp_greeting {
+	SMTP_GREET_READY,     /* 220 */
+	SMTP_GREET_BUSY,      /* 421 4.7.0: limits.sessions */
+	SMTP_GREET_BUSY_PEER, /* 421 4.7.0: limits.sessions_per_ip */
+};
+
+/* Queue the greeting: the 220, or a 421 4.7.0 that says which limit was
+ * reached and closes the session. */
+void smtp_greet(struct smtp_session *s, enum smtp_greeting how);
 
 /* Consume command bytes; returns how many were used. Stops early at an
  * event (see smtp_event) and while a message awaits its reply. */

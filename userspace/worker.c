@@ -7,6 +7,7 @@
 #include "bufring.h"
 #include "log.h"
 #include "mono_clock.h"
+#include "peer_count.h"
 #include "verdict_stats.h"
 #include "session.h"
 
@@ -43,11 +44,6 @@ struct dns_watch {
 
 static __thread struct dns_watch dns_watches[MAX_DNS_WATCH];
 
-struct ip_count {
-	struct ip_count *next;
-	struct sockaddr_storage addr;
-	unsigned n;
-};
 
 /* --------------------------------------------------------- listeners */
 
@@ -174,53 +170,17 @@ static struct dns_resolver *make_resolver(const struct config *cfg, char *err, s
 
 /* -------------------------------------------------------- ip limits */
 
-static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-}
-
 bool worker_ip_enter(struct worker *w, const struct sockaddr_storage *peer)
 {
-	struct daemon_shared *d = w->shared;
-	bool ok = false;
-	pthread_mutex_lock(&d->ip_lock);
-	struct ip_count *c = d->ip_counts;
-	while (c && !same_ip(&c->addr, peer))
-		c = c->next;
-	if (!c && (c = calloc(1, sizeof *c))) {
-		c->addr = *peer;
-		c->next = d->ip_counts;
-		d->ip_counts = c;
-	}
-	if (c && c->n < w->cfg->sessions_per_ip) {
-		c->n++;
-		ok = true;
-	}
-	pthread_mutex_unlock(&d->ip_lock);
-	return ok;
+	if (peer_count_enter(w->shared->peers, peer, w->cfg->sessions_per_ip))
+		return true;
+	w->stats.refused_per_ip++;
+	return false;
 }
 
 void worker_ip_leave(struct worker *w, const struct sockaddr_storage *peer)
 {
-	struct daemon_shared *d = w->shared;
-	pthread_mutex_lock(&d->ip_lock);
-	for (struct ip_count **pp = &d->ip_counts; *pp; pp = &(*pp)->next) {
-		if (!same_ip(&(*pp)->addr, peer))
-			continue;
-		if (--(*pp)->n == 0) {
-			struct ip_count *dead = *pp;
-			*pp = dead->next;
-			free(dead);
-		}
-		break;
-	}
-	pthread_mutex_unlock(&d->ip_lock);
+	peer_count_leave(w->shared->peers, peer);
 }
 
 /* ------------------------------------------------------------ accept */

@@ -56,8 +56,7 @@ struct daemon_shared {
 	atomic_int stop;   /* 1: drain and exit */
 	atomic_int reload; /* bumped by SIGHUP */
 	atomic_uint sessions;
-	pthread_mutex_t ip_lock;
-	struct ip_count *ip_counts; /* per-address sessions (hash list) */
+	struct peer_count *peers; /* sessions per client address (limits.sessions_per_ip) */
 	atomic_ulong message_copy_bytes; /* message bytes copied in userspace: must stay 0 */
 	/* policy knobs, replaced on SIGHUP */
 	atomic_int softfail, permerror, drop_action;
@@ -65,7 +64,8 @@ struct daemon_shared {
 };
 
 struct worker_stats {
-	unsigned long accepted, refused; /* connections; refused: over limits.sessions (421) */
+	/* connections; told 421 for limits.sessions, for limits.sessions_per_ip */
+	unsigned long accepted, refused, refused_per_ip;
 	unsigned long pooled_reads, pool_dry; /* command reads from the shared pool; times it ran dry */
 };
 

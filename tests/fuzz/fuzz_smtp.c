@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct smtp_config cfg = {.hostname = "mx.fuzz", .max_message = 4096, .max_recipients = 5,
 				  .max_errors = 50, .tls_available = true};
 	struct smtp_session *s = smtp_session_new(&cfg);
-	smtp_greet(s, false);
+	smtp_greet(s, SMTP_GREET_READY);
 	bool closed = false;
 	int guard = 0;
 	while (used < len && !closed && ++guard < 1000000) {

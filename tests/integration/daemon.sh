@@ -340,7 +340,7 @@ c = socket.create_connection(('127.0.0.1', port))
 print(c.recv(200).decode().strip())
 EOF
 )
-expect_eq "limits.sessions_per_ip: the third session gets 421 4.7.0" "421 4.7.0 mx.test Too many sessions, try again later" "$third"
+expect_eq "limits.sessions_per_ip: the third session gets 421 4.7.0" "421 4.7.0 mx.test Too many sessions from your address, try again later" "$third"
 # SIGHUP: a new policy without a restart.
 write_conf "policy.drop_action = reject"
 reloads=$(grep -c "reload: policy" "$tmp/serve.log")
@@ -377,6 +377,11 @@ reply=$(send alice@example.org "$tmp/good.eml")
 case $reply in "<-  250 2.0.0 queued as "*) ok "200 SIGHUPs, a millisecond apart: still serving" ;; *) not_ok "SIGHUP burst" "$reply" ;; esac
 stop
 expect_eq "drain after reload exits 0" 0 "$stopped"
+# The workers' exit lines count the per-address refusals apart from the
+# refusals of a full server (there were none of those).
+counts=$(grep -o '[0-9]* of them told 421 for limits.sessions, [0-9]* for limits.sessions_per_ip' "$tmp/serve.log" | tail -2 |
+	awk '{full += $1; peer += $8} END {print NR, full + 0, (peer > 0 ? "some" : "none")}')
+expect_eq "the exit lines count per-address refusals on their own" "2 0 some" "$counts"
 # the same two keys read at start (the file still says fail and neutral)
 start
 expect_spf_policy "at start: policy.softfail = fail refuses (550 5.7.23), policy.permerror = neutral accepts (250)" \
@@ -487,6 +492,15 @@ starttls_line='verdict=abandoned code="-" reason="the client abandoned the trans
 printf 'tls.cert = %s\ntls.key = %s\n' "$tmp/key.pem" "$tmp/cert.pem" >"$tmp/badtls.conf"
 out=$("$AUTHGATE" serve -c "$tmp/badtls.conf" 2>&1); rc=$?
 case "$rc|$out" in "2|authgate serve: $tmp/badtls.conf: TLS: "*) ok "an unusable certificate is a configuration error (exit 2)" ;; *) not_ok "bad certificate" "$rc|$out" ;; esac
+out=$("$AUTHGATE" serve --check -c "$tmp/badtls.conf" 2>&1); rc=$?
+case "$rc|$out" in "2|authgate serve: $tmp/badtls.conf: TLS: "*) ok "... and --check finds it before a restart" ;; *) not_ok "--check with a bad certificate" "$rc|$out" ;; esac
+printf 'ok.test. A 127.0.0.1\nbroken.test. A 300.1.1.1\n' >"$tmp/bad.zone"
+printf 'listen = 127.0.0.1:%s\nspool = %s/badzone-spool\ndns.zone = %s\n' "$port" "$tmp" "$tmp/bad.zone" >"$tmp/badzone.conf"
+zone_error="authgate serve: $tmp/badzone.conf: dns.zone: $tmp/bad.zone:2: bad IPv4 address '300.1.1.1'"
+out=$("$AUTHGATE" serve --check -c "$tmp/badzone.conf" 2>&1); rc=$?
+expect_eq "a zone the daemon cannot load is a configuration error for --check (exit 2)" "2|$zone_error" "$rc|$out"
+out=$("$AUTHGATE" serve -c "$tmp/badzone.conf" 2>&1); rc=$?
+expect_eq "... and at start, before anything is opened" "2|$zone_error|no spool" "$rc|$out|$([ -e "$tmp/badzone-spool" ] && echo spool || echo no spool)"
 
 printf 'listen = 127.0.0.1:%s\nworkers = many\n' "$port" >"$tmp/bad.conf"
 out=$("$AUTHGATE" serve -c "$tmp/bad.conf" 2>&1); rc=$?

@@ -15,6 +15,7 @@
  *   > reject-tx CODE STATUS TEXT an early verdict on the open transaction
  *   > tls                        the host finished the TLS handshake
  *   > busy                       greet with 421 (server full) instead of 220
+ *   > busy-peer                  greet with 421 (the client's address has its sessions)
  *   E: close     the session asked to be closed (after QUIT or 421)
  */
 #include <setjmp.h>
@@ -187,7 +188,8 @@ static void run_transcript(const char *path)
 	strcpy(h->text, "queued");
 	char want[1 << 16] = "", want_abandoned[4096] = "";
 	size_t wantlen = 0, want_ablen = 0;
-	bool greeted = false, busy = false, expect_close = false;
+	bool greeted = false, expect_close = false;
+	enum smtp_greeting greeting = SMTP_GREET_READY;
 	char line[4096], raw[4096];
 	char expect_msg[1 << 16];
 	long expect_msg_len = -1;
@@ -196,11 +198,15 @@ static void run_transcript(const char *path)
 		if (!line[0] || line[0] == '#')
 			continue;
 		if (!strcmp(line, "> busy")) {
-			busy = true;
+			greeting = SMTP_GREET_BUSY;
+			continue;
+		}
+		if (!strcmp(line, "> busy-peer")) {
+			greeting = SMTP_GREET_BUSY_PEER;
 			continue;
 		}
 		if (!greeted) {
-			smtp_greet(h->s, busy);
+			smtp_greet(h->s, greeting);
 			take_output(h);
 			handle_events(h);
 			greeted = true;
@@ -237,7 +243,7 @@ static void run_transcript(const char *path)
 	}
 	fclose(f);
 	if (!greeted) {
-		smtp_greet(h->s, busy);
+		smtp_greet(h->s, greeting);
 		take_output(h);
 		handle_events(h);
 	}
