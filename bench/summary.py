@@ -96,6 +96,9 @@ def rows(results):
                    "%.0f transactions/s of %d bytes" % (r["transaction_per_s"], r["message_bytes"]))
             yield ("  dot-stuffed, vs byte-at-a-time scan", r["stuffed_transaction_per_s"] /
                    r["stuffed_bytewise_per_s"], "x", "")
+        elif b == "peer_count":
+            yield ("sessions_per_ip table vs list, %d addresses" % r["addresses"], r["table_vs_list"], "x",
+                   "%.0f sessions/s" % r["table_per_s"])
         elif b == "openssl_speed":
             yield ("openssl speed: RSA-2048 verify (context)", r["rsa2048_verify_per_s"], "/s",
                    "Ed25519 %.0f/s, SHA-256 %.0f MB/s" % (r["ed25519_verify_per_s"], r["sha256_8k_mb_per_s"]))
