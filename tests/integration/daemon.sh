@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Integration: `authgate serve` end to end on loopback, with real clients
 # (swaks, Python smtplib, a raw pipelining socket) and messages really
-# signed by dkimpy. Every verdict path, the spool content, drop actions,
-# limits, SIGHUP and the SIGTERM drain.
+# signed by dkimpy. Every verdict path, the spool content, drop actions
+# (a quarantine on a mount of its own too), limits, SIGHUP and the
+# SIGTERM drain.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
@@ -16,8 +17,10 @@ for tool in swaks; do
 done
 
 tmp=$(mktemp -d /tmp/authgate-daemon.XXXXXX)
-cleanup() { daemon_kill; rm -rf "$tmp"; }
+qmount=
+cleanup() { daemon_kill; [ -n "$qmount" ] && umount "$qmount"; rm -rf "$tmp"; }
 trap cleanup EXIT
+trap 'exit 143' TERM INT # tests/run.sh's timeout: still unmount and clean up
 port=$(free_port)
 
 # Zone: example.org passes SPF from loopback and publishes the DKIM key;
@@ -161,6 +164,32 @@ for name in added:
 EOF
 then ok "smtplib: two messages on one connection; spooled with headers prepended, body byte-identical"
 else not_ok "smtplib delivery and spool content"; fi
+# Commands right behind the final dot, in the same write: they are read
+# with the message's last bytes and still answered, in order, after it.
+if $PY - "$port" "$tmp/good.eml" "$tmp/spool/new" <<'EOF'
+import os, socket, sys, spool_wait
+port, msg, new = int(sys.argv[1]), open(sys.argv[2], 'rb').read(), sys.argv[3]
+wire = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in msg.split(b"\r\n")[:-1])
+before = set(os.listdir(new))
+c = socket.create_connection(('127.0.0.1', port)); c.settimeout(20)
+f = c.makefile('rb'); f.readline()
+c.sendall(b"EHLO mail.example.org\r\n")
+while not f.readline().startswith(b"250 "): pass
+c.sendall(b"MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n")
+replies = [f.readline() for _ in range(3)]
+assert replies[2].startswith(b"354 "), replies
+c.sendall(wire + b".\r\nRSET\r\nNOOP\r\nQUIT\r\n")
+replies = [f.readline() for _ in range(4)]
+assert replies[0].startswith(b"250 2.0.0 queued as "), replies
+assert replies[1].startswith(b"250 ") and replies[2].startswith(b"250 "), replies
+assert replies[3].startswith(b"221 "), replies
+added = spool_wait.added(new, before, 1)
+assert added == [replies[0].split()[-1].decode()], (added, replies[0])
+spooled = open(os.path.join(new, added[0]), 'rb').read()
+assert spooled[spooled.index(b"DKIM-Signature:"):] == msg
+EOF
+then ok "commands in the same write as the final dot: answered after the 250, message spooled byte-identical"
+else not_ok "commands pipelined behind the final dot"; fi
 grep -q 'verdict=accept code="250 2.0.0"' "$tmp/serve.log" && grep -q 'spf=pass sender-id=pass dkim=pass' "$tmp/serve.log" \
 	&& ok "one log line per transaction with all three results" || not_ok "transaction log" "$(tail -5 "$tmp/serve.log")"
 stop
@@ -387,6 +416,23 @@ start
 expect_spf_policy "at start: policy.softfail = fail refuses (550 5.7.23), policy.permerror = neutral accepts (250)" \
 	"<** 550 5.7.23 " "<-  250 2.0.0 queued as "
 stop
+
+# The quarantine on another mount of the same filesystem (a bind mount):
+# nothing made in the main tmp/ can be linked into it (EXDEV), so its
+# files are made in its own tmp/.
+if [ "$(id -u)" = 0 ] && mkdir -p "$tmp/elsewhere" && mount --bind "$tmp/elsewhere" "$tmp/spool/quarantine"; then
+	qmount=$tmp/spool/quarantine
+	write_conf "policy.drop_action = quarantine"
+	start
+	reply=$(send alice@example.org "$tmp/tampered.eml")
+	case $reply in "<-  250 2.0.0 accepted as "*) ok "quarantine on a bind mount: 250" ;; *) not_ok "quarantine on a bind mount: 250" "$reply" ;; esac
+	expect_eq "quarantine on a bind mount: spooled to its new/" 1 "$(wait_files "$qmount/new" 1)"
+	stop
+	umount "$qmount"
+	qmount=
+else
+	skip "quarantine on a bind mount" "needs root to mount"
+fi
 
 # STARTTLS (RFC 3207) with a throwaway certificate: a real TLS client
 # delivers; a command pipelined after STARTTLS is never executed; the

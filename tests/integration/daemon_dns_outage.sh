@@ -11,7 +11,10 @@
 # closes its socket while the worker's poll on it is still armed, and the
 # next socket often gets the same number. Later lookups on that worker
 # must still be read: a sender whose record answers is accepted after
-# each timeout.
+# each timeout. An SPF fail that comes late (during a BDAT chunk, during
+# DATA, after its transaction was abandoned with RSET) refuses only its
+# own transaction and gives it one log line; the exit lines count each
+# transaction once.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
@@ -115,7 +118,8 @@ expect_eq "the daemon exits 0" 0 "$daemon_status"
 
 stop_unbound
 printf '%s\n' "slow.outage.test TIMEOUT" "quick.outage.test TXT v=spf1 ip4:127.0.0.0/8 -all" \
-	"slowfail.outage.test DELAY 300 v=spf1 -all" >"$tmp/records"
+	"slowfail.outage.test DELAY 300 v=spf1 -all" "slowdata.outage.test DELAY 300 v=spf1 -all" \
+	"stale.outage.test DELAY 300 v=spf1 -all" >"$tmp/records"
 $PY "$top/tests/lib/dkim_dns_server.py" "$tmp/records" "$tmp/dns.port" &
 ub=$!
 for _ in $(seq 50); do [ -s "$tmp/dns.port" ] && break; sleep 0.1; done
@@ -161,11 +165,74 @@ EOF
 expect_eq "SPF fail during a BDAT chunk over the size limit: MAIL 250, RCPT 250, the chunk 552" \
 	"250 250 552 5.3.4" "$got"
 
+# The same fail while a DATA message is still arriving: the message's
+# verdict sees it and refuses the message; that is the transaction's one
+# line (not a second one at the fail).
+got=$($PY - "$port" <<'EOF'
+import socket, sys, time
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); c.settimeout(30)
+f = c.makefile('rb')
+def reply():
+    while True:
+        line = f.readline()
+        if line[3:4] != b'-':
+            return line.decode().strip()
+reply()
+c.sendall(b'EHLO mail.slowdata.outage.test\r\n'); reply()
+c.sendall(b'MAIL FROM:<user@slowdata.outage.test>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n')
+mail, rcpt, data = reply(), reply(), reply()
+c.sendall(b'From: <user@slowdata.outage.test>\r\nSubject: slow\r\n\r\n')
+time.sleep(2)  # the record's answer comes 0.3 s after MAIL
+c.sendall(b'body\r\n.\r\n')
+end = reply()
+c.sendall(b'QUIT\r\n'); reply()
+print(mail[:3], rcpt[:3], data[:3], end[:3])
+EOF
+)
+expect_eq "SPF fail while DATA is arriving: MAIL 250, RCPT 250, DATA 354, the message 550" \
+	"250 250 354 550" "$got"
+# A transaction abandoned (RSET) while its SPF lookup is out, and a new
+# one begun at once: the old fail, when it comes, is not the new one's.
+got=$($PY - "$port" <<'EOF'
+import re, socket, sys, time
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); c.settimeout(30)
+f = c.makefile('rb')
+def reply():
+    while True:
+        line = f.readline()
+        if line[3:4] != b'-':
+            return line.decode().strip()
+reply()
+c.sendall(b'EHLO mail.quick.outage.test\r\n'); reply()
+c.sendall(b'MAIL FROM:<user@stale.outage.test>\r\nRSET\r\nMAIL FROM:<user@quick.outage.test>\r\n'
+          b'RCPT TO:<b@example.net>\r\n')
+codes = [reply()[:3] for _ in range(4)]
+time.sleep(1)  # the stale fail comes 0.3 s after the first MAIL
+c.sendall(b'DATA\r\n'); codes.append(reply()[:3])
+c.sendall(b'From: <user@quick.outage.test>\r\nSubject: stale\r\n\r\nbody\r\n.\r\n')
+end = reply()
+m = re.search(r'queued as (\S+)', end)
+c.sendall(b'QUIT\r\n'); reply()
+print(" ".join(codes), end[:3], m.group(1) if m else '')
+EOF
+)
+case $got in "250 250 250 250 354 250 "?*) ok "the late SPF fail of a transaction abandoned with RSET does not refuse the next one"
+	names+=("${got##* }") ;;
+*) not_ok "a late SPF fail of an abandoned transaction" "$got" ;; esac
 daemon_stop # every log line is out after it
 lines=$(grep -c 'from=<user@slowfail.outage.test>' "$tmp/serve.log")
 grep -q 'from=<user@slowfail.outage.test>.*verdict=drop(at MAIL) code="550 5.7.23"' "$tmp/serve.log" && [ "$lines" = 1 ] \
 	&& ok "... and one log line for it, drop(at MAIL)" \
 	|| not_ok "one drop(at MAIL) line for the slow SPF fail" "$(grep 'slowfail' "$tmp/serve.log")"
+lines=$(grep -c 'from=<user@slowdata.outage.test>' "$tmp/serve.log")
+grep -q 'from=<user@slowdata.outage.test>.*verdict=drop code="550 ' "$tmp/serve.log" && [ "$lines" = 1 ] \
+	&& ok "the SPF fail during DATA: one log line, the verdict's" \
+	|| not_ok "one line for the SPF fail during DATA" "$(grep 'slowdata' "$tmp/serve.log")"
+# The exit lines count transactions, one per log line: the chunk's 552
+# does not count the transaction refused at MAIL a second time.
+counted=$(sed -n 's/.*stopped: \([0-9]*\) transactions.*/\1/p' "$tmp/serve.log" | awk '{s += $1} END {print s + 0}')
+expect_eq "the exit lines count each transaction once, as many as its log lines" \
+	"$(grep -c ' verdict=' "$tmp/serve.log")" "$counted"
 missing=0
 for n in "${names[@]}"; do [ -s "$tmp/spool/new/$n" ] || missing=$((missing + 1)); done
 expect_eq "every 250 is in new/ (${#names[@]})" 0 "$missing"

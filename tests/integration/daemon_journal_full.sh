@@ -5,6 +5,11 @@
 #   - messages are acknowledged (250) while the journal has room; then a
 #     message waits for room for 10 s and is told 452 4.3.1, with a log
 #     line that says the same;
+#   - timeouts.data_term (5 s here) does not cut a wait for room short:
+#     the spool write has begun, so only its own reply may tell;
+#   - a client that leaves while its message waits for room: the session
+#     lives on until the wait ends, the message has its line, and the
+#     daemon serves on;
 #   - a SIGTERM while a message waits for room does not cut it short with
 #     421 past timeouts.drain (1 s here): the message gets its own reply
 #     (452), its log line matches, and the daemon exits 0;
@@ -42,7 +47,8 @@ PYEOF
 printf '%s\n' "listen = 127.0.0.1:$port" "hostname = mx.test" "spool = $tmp/tiny/spool" \
 	"spool.sync = journal" "spool.journal = $tmp/journal" "spool.journal_size = 1M" \
 	"limits.message_size = 64K" "dns.zone = $tmp/zone" "dns.servers = 127.0.0.1:9" \
-	"xdp.interface = none" "workers = 1" "timeouts.drain = 1s" "log.format = json" >"$tmp/a.conf"
+	"xdp.interface = none" "workers = 1" "timeouts.drain = 1s" "timeouts.data_term = 5s" \
+	"log.format = json" >"$tmp/a.conf"
 
 # deliver → "CODE STATUS SECONDS"; the queue name of a 250 goes to acked
 deliver() {
@@ -88,6 +94,34 @@ case $first452 in
 *) not_ok "journal full: 452 4.3.1" "after $acks 250s: ${first452:-no other reply in 200 messages}" ;;
 esac
 
+# A client that sends its message and leaves while it waits for room:
+# the session lives on until the journal answers; then the message's one
+# line says what became of it (452 4.3.1; "abandoned" should the close
+# be read before the spool write began), and the daemon serves on.
+$PY - "$port" "$tmp/m.eml" <<'PYEOF'
+import smtplib, sys, time
+port, msg = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+assert not any(l.startswith(b".") for l in msg.split(b"\r\n"))
+s = smtplib.SMTP('127.0.0.1', port, local_hostname='leaver.example.org', timeout=60)
+s.ehlo()
+s.mail('alice@example.org'); s.rcpt('bob@example.net')
+assert s.docmd('DATA')[0] == 354
+s.send(msg + b".\r\n")
+time.sleep(2)
+s.close()
+PYEOF
+leaver='"helo":"leaver.example.org"'
+wait_log "$tmp/serve.log" "$leaver" 1
+case $(grep "$leaver" "$tmp/serve.log") in
+*'"code":"452 4.3.1"'* | *'"verdict":"abandoned"'*)
+	if kill -0 "$daemon_pid" 2>/dev/null; then
+		ok "a client that leaves while its message waits for room: one line ($(grep -o '"code":"[^"]*"' <<<"$(grep "$leaver" "$tmp/serve.log")")), the daemon runs on"
+	else
+		not_ok "the daemon runs on after a client left during its spool write" "$(grep -v '^{' "$tmp/serve.log" | tail -5)"
+	fi ;;
+*) not_ok "a client that left while its message waited: its line" "$(grep "$leaver" "$tmp/serve.log"; grep -v '^{' "$tmp/serve.log" | tail -5)" ;;
+esac
+
 # A message waiting for room when SIGTERM comes: its own reply, not 421.
 deliver >"$tmp/last" &
 client=$!
@@ -101,9 +135,10 @@ case $(cat "$tmp/last") in
 *) not_ok "the waiting message gets 452, not 421, on SIGTERM" "$(cat "$tmp/last")" ;;
 esac
 expect_eq "... and the daemon exits 0 (after $((t1 - t0)) s)" 0 "$daemon_status"
-n452=$(grep -c '"code":"452 4.3.1"' "$tmp/serve.log")
+n452=$(grep -v "$leaver" "$tmp/serve.log" | grep -c '"code":"452 4.3.1"')
 n421=$(grep -c '"code":"421' "$tmp/serve.log")
 expect_eq "the log's codes are the replies sent: two 452 4.3.1, no 421" "2 0" "$n452 $n421"
+expect_eq "... and the client that left has one line" 1 "$(grep -c "$leaver" "$tmp/serve.log")"
 expect_eq "the log has one 250 line per 250 sent" "$acks" "$(grep -c '"verdict":"accept","code":"250 2.0.0"' "$tmp/serve.log")"
 
 # Room again: the next start publishes exactly what was acknowledged.
