@@ -23,6 +23,7 @@
 #include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -247,6 +248,36 @@ static void covers_the_devices_it_spans(void **state)
 	assert_false(spool_covers(&f->spool, f->spool.main_dev + 2));
 }
 
+/* syncfs(2) as the spool calls it, recorded: the test binary's own
+ * definition comes before the C library's. */
+static int synced_fds[4], nsynced;
+
+int syncfs(int fd)
+{
+	if (nsynced < 4)
+		synced_fds[nsynced] = fd;
+	nsynced++;
+	return (int)syscall(SYS_syncfs, fd);
+}
+
+/* One round syncs each filesystem the spool spans once: the main one,
+ * and the quarantine's only when it is another. */
+static void a_round_syncs_each_filesystem_once(void **state)
+{
+	struct fixture *f = *state;
+	open_spool(f, f->dir, "mx.test");
+	nsynced = 0;
+	assert_int_equal(spool_syncfs(&f->spool), 0);
+	assert_int_equal(nsynced, 1);
+	assert_int_equal(synced_fds[0], f->spool.main.tmp_fd);
+	f->spool.quarantine_dev = f->spool.main_dev + 1; /* as if mounted elsewhere */
+	nsynced = 0;
+	assert_int_equal(spool_syncfs(&f->spool), 0);
+	assert_int_equal(nsynced, 2);
+	assert_int_equal(synced_fds[0], f->spool.main.tmp_fd);
+	assert_int_equal(synced_fds[1], f->spool.quarantine.tmp_fd);
+}
+
 /* The quarantine a bind mount of a directory on the same filesystem:
  * same device, another mount, so no linking from the main tmp/ into it. */
 static void a_bind_mounted_quarantine_is_another_mount(void **state)
@@ -284,6 +315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_parent_it_may_not_read_is_no_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(syncs_the_parent_of_any_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(covers_the_devices_it_spans, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_round_syncs_each_filesystem_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_bind_mounted_quarantine_is_another_mount, setup,
 						teardown),
 	};
