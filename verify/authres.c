@@ -81,20 +81,30 @@ static bool is_dot_atom(const char *s, size_t n)
 	return true;
 }
 
+static bool is_let_dig(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* RFC 6376 §3.5 domain-name, which RFC 8601 uses after "@": two labels or
+ * more, each a RFC 5321 sub-domain (letters, digits, inner hyphens). Any
+ * other domain is still written, quoted. */
 static bool is_domain_name(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-			  (c == '.' && s[i + 1] != '.');
-		if (!ok)
+	size_t labels = 0;
+	for (const char *label = s;; label++) {
+		const char *end = label;
+		while (is_let_dig(*end) || *end == '-')
+			end++;
+		if (end == label || !is_let_dig(label[0]) || !is_let_dig(end[-1]))
 			return false;
+		labels++;
+		if (*end == '\0')
+			return labels >= 2;
+		if (*end != '.')
+			return false;
+		label = end;
 	}
-	return true;
 }
 
 /* [local-part] "@" domain-name, unquoted (RFC 8601 pvalue). */

@@ -212,6 +212,106 @@ static void fold_when_a_line_would_be_79_columns(void **state)
 	}
 }
 
+/* The output and its NUL must fit: one byte short is -ENOSPC. */
+static void exact_size_buffer_fits_one_less_does_not(void **state)
+{
+	(void)state;
+	int n = authres_render(buf, sizeof buf, "mx.example.net", NULL, 0);
+	assert_true(n > 0);
+	char *exact = malloc((size_t)n + 1);
+	assert_non_null(exact);
+	assert_int_equal(authres_render(exact, (size_t)n + 1, "mx.example.net", NULL, 0), n);
+	assert_string_equal(exact, buf);
+	assert_int_equal(authres_render(exact, (size_t)n, "mx.example.net", NULL, 0), -ENOSPC);
+	free(exact);
+}
+
+static const char *render_one_prop(const char *name, const char *value)
+{
+	struct authres_method m[1] = {{"dkim", AUTH_PASS, NULL, {{name, value}}}};
+	assert_true(authres_render(buf, sizeof buf, "mx", m, 1) > 0);
+	return strstr(buf, "dkim=pass") + strlen("dkim=pass");
+}
+
+/* Bare only what RFC 2045 calls a token: no DEL, no tspecial such as '?'. */
+static void values_outside_token_syntax_are_quoted(void **state)
+{
+	(void)state;
+	assert_string_equal(render_one_prop("header.s", "sel\x7f"), " header.s=\"sel?\"");
+	assert_string_equal(render_one_prop("header.s", "a?b"), " header.s=\"a?b\"");
+}
+
+/* An address goes bare only when it is [dot-atom] "@" domain-name
+ * (RFC 8601 §2.2 pvalue): no dot at the end of the local part, no two
+ * in a row, no hyphen first in the domain; an empty local part is fine. */
+static void only_well_formed_addresses_go_bare(void **state)
+{
+	(void)state;
+	/* RFC 6376 §3.5 domain-name: two labels or more, letters, digits and
+	 * inner hyphens; anything else after "@" goes out quoted. */
+	static const char *const quoted[] = {"user.@example.org", "a..b@example.org",
+					     "user@-example.org", "user@example-.org",
+					     "user@example.org.", "user@localhost",
+					     "user@under_score.example", "user@example..org",
+					     "user@.example.org", "user@"};
+	char want[128];
+	for (size_t i = 0; i < sizeof quoted / sizeof *quoted; i++) {
+		snprintf(want, sizeof want, " smtp.mailfrom=\"%s\"", quoted[i]);
+		assert_string_equal(render_one_prop("smtp.mailfrom", quoted[i]), want);
+	}
+	assert_string_equal(render_one_prop("smtp.mailfrom", "@example.org"),
+			    " smtp.mailfrom=@example.org");
+	assert_string_equal(render_one_prop("smtp.mailfrom", "u@a-1.b2.EXAMPLE"),
+			    " smtp.mailfrom=u@a-1.b2.EXAMPLE");
+	assert_string_equal(render_one_prop("smtp.mailfrom", "u@1.2"), " smtp.mailfrom=u@1.2");
+}
+
+/* A reason is a value (token or quoted-string), never a bare address. */
+static void reason_that_looks_like_an_address_is_quoted(void **state)
+{
+	(void)state;
+	struct authres_method m[1] = {{"spf", AUTH_FAIL, "x@example.org", {{NULL, NULL}}}};
+	assert_true(authres_render(buf, sizeof buf, "mx", m, 1) > 0);
+	assert_string_equal(buf, "Authentication-Results: mx; spf=fail reason=\"x@example.org\"");
+}
+
+/* A token too long for one word goes out quoted and cut, never past the
+ * end of the word buffer. */
+static void overlong_token_value_is_cut(void **state)
+{
+	(void)state;
+	static char longval[2000];
+	memset(longval, 'a', sizeof longval - 1);
+	render_one_prop("header.s", longval);
+	const char *v = strstr(buf, "header.s=\"aaa");
+	assert_non_null(v);
+	assert_true(strlen(v) < 1100);
+	assert_int_equal(v[strlen(v) - 1], '"');
+}
+
+/* An empty value leaves its property (or Received-SPF key) out. */
+static void empty_values_are_left_out(void **state)
+{
+	(void)state;
+	struct authres_method m[1] = {
+		{"dkim", AUTH_PASS, NULL, {{"header.d", "example.org"}, {"header.s", ""}}}};
+	assert_true(authres_render(buf, sizeof buf, "mx", m, 1) > 0);
+	assert_string_equal(buf, "Authentication-Results: mx; dkim=pass header.d=example.org");
+	struct received_spf r = {.result = AUTH_NONE, .client_ip = "192.0.2.1", .mechanism = ""};
+	assert_true(received_spf_render(buf, sizeof buf, &r) > 0);
+	assert_string_equal(buf, "Received-SPF: none client-ip=192.0.2.1;");
+}
+
+static void result_names_round_trip(void **state)
+{
+	(void)state;
+	for (int r = 0; r < AUTH_RESULT_COUNT; r++)
+		assert_int_equal(auth_result_from_name(auth_result_name((enum auth_result)r)), r);
+	assert_string_equal(auth_result_name(AUTH_POLICY), "policy");
+	assert_string_equal(auth_result_name((enum auth_result)AUTH_RESULT_COUNT), "?");
+	assert_int_equal(auth_result_from_name("?"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +324,13 @@ int main(void)
 		cmocka_unit_test(real_parser_reads_what_we_write),
 		cmocka_unit_test(real_parser_survives_hostile_values),
 		cmocka_unit_test(fold_when_a_line_would_be_79_columns),
+		cmocka_unit_test(exact_size_buffer_fits_one_less_does_not),
+		cmocka_unit_test(values_outside_token_syntax_are_quoted),
+		cmocka_unit_test(only_well_formed_addresses_go_bare),
+		cmocka_unit_test(reason_that_looks_like_an_address_is_quoted),
+		cmocka_unit_test(overlong_token_value_is_cut),
+		cmocka_unit_test(empty_values_are_left_out),
+		cmocka_unit_test(result_names_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -271,6 +271,89 @@ static void size_overflow_and_hostname_labels_refused(void **state)
 	assert_int_equal(parse("hostname = a.b-c.example\n"), 0);
 }
 
+/* A number is digits and a unit: no sign, which strtoull would take. */
+static void signed_numbers_are_refused(void **state)
+{
+	(void)state;
+	expect_error("workers = +5\n", "a.conf:1: workers = +5: expected a whole number");
+	expect_error("workers = -1\n", "a.conf:1: workers = -1: expected a whole number");
+}
+
+/* Ports are 1 to 65535, in listen as in dns.servers. */
+static void ports_out_of_range_are_refused(void **state)
+{
+	(void)state;
+	expect_error("listen = 127.0.0.1:0\n",
+		     "a.conf:1: listen = 127.0.0.1:0: expected IPv4:port or [IPv6]:port");
+	expect_error("dns.servers = 127.0.0.1:65536\n",
+		     "a.conf:1: dns.servers = 127.0.0.1:65536: expected addresses separated by "
+		     "commas: IPv4, IPv4:port, IPv6 or [IPv6]:port");
+	assert_int_equal(parse("listen = 127.0.0.1:65535\ndns.servers = 127.0.0.1:65535\n"), 0);
+}
+
+/* Labels of 63 octets (RFC 1035 §2.3.4), names of 253 characters (the
+ * 255 octets of the wire form). */
+static void hostname_length_limits(void **state)
+{
+	(void)state;
+	char text[400], want[400], name[300];
+	snprintf(name, sizeof name, "%063d.%063d.%063d.%061d", 1, 2, 3, 4);
+	snprintf(text, sizeof text, "hostname = %s\n", name);
+	assert_int_equal(parse(text), 0);
+	snprintf(text, sizeof text, "hostname = %s5\n", name);
+	assert_int_equal(parse(text), -1); /* the message, value and all, overflows err */
+	assert_non_null(strstr(err, "a.conf:1: hostname = 00"));
+	snprintf(name, sizeof name, "%064d.example", 0);
+	snprintf(text, sizeof text, "hostname = %s\n", name);
+	snprintf(want, sizeof want,
+		 "a.conf:1: hostname = %s: expected a domain name (labels of letters, digits and '-')", name);
+	expect_error(text, want);
+}
+
+/* Lines are at most 4096 bytes; one more is refused, not cut. */
+static void line_over_4096_bytes_is_refused(void **state)
+{
+	(void)state;
+	static char text[4200];
+	memset(text, ' ', 4096);
+	text[0] = '#';
+	strcpy(text + 4096, "\n");
+	assert_int_equal(parse(text), 0);
+	strcpy(text + 4096, " \n");
+	expect_error(text, "a.conf:1: line too long");
+}
+
+static void nul_byte_is_refused(void **state)
+{
+	(void)state;
+	static const char text[] = "hostname = a\0b\n";
+	assert_int_equal(config_parse(text, sizeof text - 1, "a.conf", &c, err, sizeof err), -1);
+	assert_string_equal(err, "a.conf:1: NUL byte");
+}
+
+/* The journal holds twice the largest message plus 128K, exactly. */
+static void journal_size_bound_includes_the_128k(void **state)
+{
+	(void)state;
+	expect_error("spool.sync = journal\nspool.journal_size = 8M\nlimits.message_size = 4M\n",
+		     "a.conf:3: spool.journal_size must be at least twice limits.message_size (plus 128K)");
+	assert_int_equal(parse("spool.sync = journal\nspool.journal_size = 8320K\n"
+			       "limits.message_size = 4M\n"), 0);
+}
+
+/* docs/configuration.md: listen is repeatable up to 16 times. */
+static void seventeenth_listen_line_is_refused(void **state)
+{
+	(void)state;
+	char text[1024] = "";
+	for (int i = 0; i < 17; i++)
+		snprintf(text + strlen(text), sizeof text - strlen(text), "listen = 127.0.0.1:%d\n", 2500 + i);
+	expect_error(text, "a.conf:17: listen = 127.0.0.1:2516: too many listen lines");
+	*strrchr(text, 'l') = '\0'; /* the first 16 lines */
+	assert_int_equal(parse(text), 0);
+	assert_int_equal(c.nlisten, 16);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +366,13 @@ int main(void)
 		cmocka_unit_test(load_missing_file),
 		cmocka_unit_test(shipped_config_parses),
 		cmocka_unit_test(size_overflow_and_hostname_labels_refused),
+		cmocka_unit_test(signed_numbers_are_refused),
+		cmocka_unit_test(ports_out_of_range_are_refused),
+		cmocka_unit_test(hostname_length_limits),
+		cmocka_unit_test(line_over_4096_bytes_is_refused),
+		cmocka_unit_test(nul_byte_is_refused),
+		cmocka_unit_test(journal_size_bound_includes_the_128k),
+		cmocka_unit_test(seventeenth_listen_line_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

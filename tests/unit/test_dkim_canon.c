@@ -210,6 +210,66 @@ static void test_zero_copy_counter(void **state)
 }
 #endif
 
+/* The body as a slice of a longer buffer, as the verifier hands it over. */
+static void body_slice(enum dkim_canon c, const char *msg, size_t len, const char *want)
+{
+	struct capture cap = {0};
+	struct dkim_sink s;
+	dkim_sink_init(&s, cap_fn, &cap, msg, len);
+	dkim_canon_body(c, msg, len, &s);
+	cap.buf[cap.n] = 0;
+	assert_string_equal(cap.buf, want);
+}
+
+/* Bytes after the end of a body or a header field are not part of it:
+ * a trailing SP stays trailing though text follows in memory, a CR is
+ * bare though an LF follows, and a final CRLF ends the body though text
+ * follows. Every length puts those last bytes at every offset of the
+ * vector blocks, and across the scalar tail. */
+static void test_bytes_past_the_end_do_not_count(void **state)
+{
+	(void)state;
+	static const char *const tail[] = {" ", "\r", "\r\n"};
+	static const char *const canon[] = {"\r\n", "\r\r\n", "\r\n"};
+	static const char *const beyond[] = {"x", "\n", "x"};
+	char in[160], want[160];
+	for (unsigned t = 0; t < 3; t++) {
+		for (unsigned n = 1; n < 100; n++) {
+			memset(in, 'a', n);
+			memset(want, 'a', n);
+			strcpy(in + n, tail[t]);
+			strcpy(want + n, canon[t]);
+			size_t len = n + strlen(tail[t]);
+			strcpy(in + len, beyond[t]);
+			body_slice(DKIM_CANON_RELAXED, in, len, want);
+		}
+	}
+	/* a header field ending in SP, text after it in memory */
+	for (unsigned n = 1; n < 40; n++) {
+		char f[64] = "X:", w[64] = "x:";
+		memset(f + 2, 'v', n);
+		memset(w + 2, 'v', n);
+		strcpy(f + 2 + n, " Y\r\n");
+		strcpy(w + 2 + n, "\r\n");
+		struct capture cap = {0};
+		struct dkim_sink s;
+		struct dkim_slice seg = {f, 3 + n};
+		dkim_sink_init(&s, cap_fn, &cap, f, strlen(f));
+		dkim_canon_header(DKIM_CANON_RELAXED, &seg, 1, true, &s);
+		cap.buf[cap.n] = 0;
+		assert_string_equal(cap.buf, w);
+	}
+}
+
+/* Blank lines that hold only whitespace at the end of the body go, and
+ * what came before them goes out once (RFC 6376 §3.4.4). */
+static void test_trailing_whitespace_lines_after_text(void **state)
+{
+	(void)state;
+	body(DKIM_CANON_RELAXED, "a\r\n \r\n", UINT64_MAX, "a\r\n");
+	body(DKIM_CANON_RELAXED, "a b\r\n\t\r\n\r\n  \r\n", UINT64_MAX, "a b\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +285,8 @@ int main(void)
 #ifdef AUTHGATE_DEBUG_COUNTERS
 		cmocka_unit_test(test_zero_copy_counter),
 #endif
+		cmocka_unit_test(test_bytes_past_the_end_do_not_count),
+		cmocka_unit_test(test_trailing_whitespace_lines_after_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

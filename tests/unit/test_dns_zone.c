@@ -344,6 +344,124 @@ static void load_reads_a_file(void **state)
 	unlink(path);
 }
 
+/* \046 decodes to '.', so it is as much an escaped dot as "\." is. */
+static void escaped_dot_as_ddd_is_rejected_in_names(void **state)
+{
+	(void)state;
+	parse_err("a\\046b.test. A 127.0.0.1\n", "t.zone:1: escaped '.' inside a label");
+}
+
+/* A backslash cannot escape a line end, and a quoted string cannot run
+ * on into the next line: both are errors, not data swallowing the next
+ * record. */
+static void line_end_is_never_escaped_or_quoted(void **state)
+{
+	(void)state;
+	parse_err("a.test. TXT x\\\nb.test. A 127.0.0.1\n",
+		  "t.zone:1: backslash before end of line");
+	parse_err("a.test. TXT \"open\nb.test. A 127.0.0.1 \"\n",
+		  "t.zone:1: unterminated quoted string");
+}
+
+static void tab_also_starts_a_blank_owner(void **state)
+{
+	(void)state;
+	struct dns_zone *z = parse_ok("k.test. A 127.0.0.1\n"
+				      "\tTXT \"carried over\"\n");
+	struct dns_answer *a = ask(z, "k.test", DNS_TYPE_TXT);
+	assert_int_equal(a->status, DNS_DATA);
+	dns_answer_release(a);
+	dns_zone_free(z);
+}
+
+/* A name first added as an empty non-terminal and later given records of
+ * its own is an owner like any other: the overlay answers it. */
+static void ancestor_given_records_later_is_answered_by_overlay(void **state)
+{
+	(void)state;
+	struct dns_zone *z = parse_ok("deep.sub.example.com. A 127.0.0.1\n"
+				      "sub.example.com. A 127.0.0.2\n");
+	struct dns_answer *a = dns_zone_answer(z, "sub.example.com", DNS_TYPE_A, true);
+	assert_non_null(a);
+	assert_int_equal(a->status, DNS_DATA);
+	dns_answer_release(a);
+	dns_zone_free(z);
+}
+
+/* The bounds themselves are allowed: a name of 253 octets, and a TTL of
+ * 2^31 - 1 (RFC 2181 §8), one more is not a TTL. */
+static void largest_name_and_ttl_are_accepted(void **state)
+{
+	(void)state;
+	char name[300], text[400];
+	snprintf(name, sizeof name, "%063d.%063d.%063d.%061d", 1, 2, 3, 4);
+	assert_int_equal(strlen(name), 253);
+	snprintf(text, sizeof text, "%s. 2147483647 A 127.0.0.1\n", name);
+	struct dns_zone *z = parse_ok(text);
+	struct dns_answer *a = ask(z, name, DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_DATA);
+	assert_int_equal(a->records[0].ttl, 2147483647u);
+	dns_answer_release(a);
+	dns_zone_free(z);
+	parse_err("$TTL 2147483648\n", "t.zone:1: $TTL takes one TTL value");
+}
+
+/* Every unit needs its number: "1hm" is not 1h plus nothing. */
+static void ttl_unit_without_a_number_is_refused(void **state)
+{
+	(void)state;
+	parse_err("$TTL 1hm\n", "t.zone:1: $TTL takes one TTL value");
+}
+
+/* RDATA is at most 65535 octets (RFC 1035 §3.2.1 RDLENGTH): 257 strings
+ * of 255 octets, each with its length octet, are 65792. */
+static void txt_rdata_over_65535_octets_is_refused(void **state)
+{
+	(void)state;
+	size_t size = 16 + 257 * 258 + 2;
+	char *text = malloc(size), *p = text;
+	assert_non_null(text);
+	p += sprintf(p, "x.test. TXT");
+	for (int i = 0; i < 257; i++) {
+		*p++ = ' ';
+		memset(p, 'a', 255);
+		p += 255;
+	}
+	strcpy(p, "\n");
+	parse_err(text, "t.zone:1: TXT: rdata over 65535 octets");
+	free(text);
+}
+
+/* The CNAME rule holds in both orders: a CNAME after other data is as
+ * wrong as data after a CNAME (RFC 1034 §3.6.2). */
+static void cname_after_other_data_is_refused(void **state)
+{
+	(void)state;
+	parse_err("a.test. A 127.0.0.1\na.test. CNAME b.test.\n",
+		  "t.zone:2: CNAME at 'a.test' cannot share the name");
+}
+
+/* docs/architecture.md: CNAME chains are followed for at most 8 hops. */
+static void cname_chain_of_eight_hops_is_followed_not_nine(void **state)
+{
+	(void)state;
+	char text[512] = "";
+	for (int i = 0; i < 9; i++)
+		snprintf(text + strlen(text), sizeof text - strlen(text),
+			 "c%d.test. CNAME c%d.test.\n", i, i + 1);
+	strcat(text, "c9.test. A 127.0.0.1\n");
+	struct dns_zone *z = parse_ok(text);
+	struct dns_answer *a = ask(z, "c1.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_DATA);
+	assert_string_equal(a->canonical, "c9.test");
+	dns_answer_release(a);
+	a = ask(z, "c0.test", DNS_TYPE_A);
+	assert_int_equal(a->status, DNS_MALFORMED);
+	assert_int_equal(a->why, DNS_WHY_CNAME_LOOP);
+	dns_answer_release(a);
+	dns_zone_free(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +478,15 @@ int main(void)
 		cmocka_unit_test(every_error_names_file_and_line),
 		cmocka_unit_test(load_reports_missing_file),
 		cmocka_unit_test(load_reads_a_file),
+		cmocka_unit_test(escaped_dot_as_ddd_is_rejected_in_names),
+		cmocka_unit_test(line_end_is_never_escaped_or_quoted),
+		cmocka_unit_test(tab_also_starts_a_blank_owner),
+		cmocka_unit_test(ancestor_given_records_later_is_answered_by_overlay),
+		cmocka_unit_test(largest_name_and_ttl_are_accepted),
+		cmocka_unit_test(ttl_unit_without_a_number_is_refused),
+		cmocka_unit_test(txt_rdata_over_65535_octets_is_refused),
+		cmocka_unit_test(cname_after_other_data_is_refused),
+		cmocka_unit_test(cname_chain_of_eight_hops_is_followed_not_nine),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
