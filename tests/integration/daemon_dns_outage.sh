@@ -140,25 +140,22 @@ done
 # limits.message_size is still arriving: the transaction is refused at
 # MAIL, which is its one log line; the chunk's end gets 552 and no second
 # line.
-got=$($PY - "$port" <<'EOF'
-import socket, sys, time
-c = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); c.settimeout(30)
-f = c.makefile('rb')
-def reply():
-    while True:
-        line = f.readline()
-        if line[3:4] != b'-':
-            return line.decode().strip()
+got=$($PY - "$port" "$top/tests/lib" <<'EOF'
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from smtp_conn import Conn
+c = Conn('127.0.0.1', int(sys.argv[1]), timeout=30)
+reply = c.reply
 reply()
-c.sendall(b'EHLO mail.slowfail.outage.test\r\n'); reply()
+c.send(b'EHLO mail.slowfail.outage.test\r\n'); reply()
 # One write: the worker takes all three commands before any answer.
 n = 100000
-c.sendall(b'MAIL FROM:<user@slowfail.outage.test>\r\nRCPT TO:<b@example.net>\r\nBDAT %d\r\n' % n)
+c.send(b'MAIL FROM:<user@slowfail.outage.test>\r\nRCPT TO:<b@example.net>\r\nBDAT %d\r\n' % n)
 mail, rcpt = reply(), reply()
 for _ in range(10):  # 3 s: the record's answer comes 0.3 s after MAIL
-    c.sendall(b'x' * (n // 10)); time.sleep(0.3)
+    c.send(b'x' * (n // 10)); time.sleep(0.3)
 bdat = reply()
-c.sendall(b'QUIT\r\n'); reply()
+c.send(b'QUIT\r\n'); reply()
 print(mail[:3], rcpt[:3], bdat[:9])
 EOF
 )
@@ -168,24 +165,21 @@ expect_eq "SPF fail during a BDAT chunk over the size limit: MAIL 250, RCPT 250,
 # The same fail while a DATA message is still arriving: the message's
 # verdict sees it and refuses the message; that is the transaction's one
 # line (not a second one at the fail).
-got=$($PY - "$port" <<'EOF'
-import socket, sys, time
-c = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); c.settimeout(30)
-f = c.makefile('rb')
-def reply():
-    while True:
-        line = f.readline()
-        if line[3:4] != b'-':
-            return line.decode().strip()
+got=$($PY - "$port" "$top/tests/lib" <<'EOF'
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from smtp_conn import Conn
+c = Conn('127.0.0.1', int(sys.argv[1]), timeout=30)
+reply = c.reply
 reply()
-c.sendall(b'EHLO mail.slowdata.outage.test\r\n'); reply()
-c.sendall(b'MAIL FROM:<user@slowdata.outage.test>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n')
+c.send(b'EHLO mail.slowdata.outage.test\r\n'); reply()
+c.send(b'MAIL FROM:<user@slowdata.outage.test>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n')
 mail, rcpt, data = reply(), reply(), reply()
-c.sendall(b'From: <user@slowdata.outage.test>\r\nSubject: slow\r\n\r\n')
+c.send(b'From: <user@slowdata.outage.test>\r\nSubject: slow\r\n\r\n')
 time.sleep(2)  # the record's answer comes 0.3 s after MAIL
-c.sendall(b'body\r\n.\r\n')
+c.send(b'body\r\n.\r\n')
 end = reply()
-c.sendall(b'QUIT\r\n'); reply()
+c.send(b'QUIT\r\n'); reply()
 print(mail[:3], rcpt[:3], data[:3], end[:3])
 EOF
 )
@@ -193,26 +187,23 @@ expect_eq "SPF fail while DATA is arriving: MAIL 250, RCPT 250, DATA 354, the me
 	"250 250 354 550" "$got"
 # A transaction abandoned (RSET) while its SPF lookup is out, and a new
 # one begun at once: the old fail, when it comes, is not the new one's.
-got=$($PY - "$port" <<'EOF'
-import re, socket, sys, time
-c = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); c.settimeout(30)
-f = c.makefile('rb')
-def reply():
-    while True:
-        line = f.readline()
-        if line[3:4] != b'-':
-            return line.decode().strip()
+got=$($PY - "$port" "$top/tests/lib" <<'EOF'
+import re, sys, time
+sys.path.insert(0, sys.argv[2])
+from smtp_conn import Conn
+c = Conn('127.0.0.1', int(sys.argv[1]), timeout=30)
+reply = c.reply
 reply()
-c.sendall(b'EHLO mail.quick.outage.test\r\n'); reply()
-c.sendall(b'MAIL FROM:<user@stale.outage.test>\r\nRSET\r\nMAIL FROM:<user@quick.outage.test>\r\n'
+c.send(b'EHLO mail.quick.outage.test\r\n'); reply()
+c.send(b'MAIL FROM:<user@stale.outage.test>\r\nRSET\r\nMAIL FROM:<user@quick.outage.test>\r\n'
           b'RCPT TO:<b@example.net>\r\n')
 codes = [reply()[:3] for _ in range(4)]
 time.sleep(1)  # the stale fail comes 0.3 s after the first MAIL
-c.sendall(b'DATA\r\n'); codes.append(reply()[:3])
-c.sendall(b'From: <user@quick.outage.test>\r\nSubject: stale\r\n\r\nbody\r\n.\r\n')
+c.send(b'DATA\r\n'); codes.append(reply()[:3])
+c.send(b'From: <user@quick.outage.test>\r\nSubject: stale\r\n\r\nbody\r\n.\r\n')
 end = reply()
 m = re.search(r'queued as (\S+)', end)
-c.sendall(b'QUIT\r\n'); reply()
+c.send(b'QUIT\r\n'); reply()
 print(" ".join(codes), end[:3], m.group(1) if m else '')
 EOF
 )
