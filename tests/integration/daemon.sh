@@ -95,6 +95,25 @@ check "the daemon starts" start
 reply=$(send alice@example.org "$tmp/good.eml")
 case $reply in "<-  250 2.0.0 queued as "*) ok "signed, SPF pass: 250 after spooling" ;; *) not_ok "signed, SPF pass" "$reply" ;; esac
 [ -z "$(ls -A "$tmp/spool/tmp")" ] && ok "nothing left in tmp/" || not_ok "nothing left in tmp/" "$(ls "$tmp/spool/tmp")"
+# spool.sync = syncfs: each worker keeps 16 anonymous files opened ahead in
+# tmp/ (docs/architecture.md), and a full pool opens nothing more (the idle
+# daemon does not spin); fsync mode opens none. Either way tmp/ holds the
+# directory's flush file, anonymous too.
+pool_files() { ls -l "/proc/$daemon_pid/fd" 2>/dev/null | grep -c -- "-> $tmp/spool/tmp/#"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$daemon_pid/stat"; }
+case ${SPOOL_SYNC:-fsync} in
+syncfs)
+	for i in $(seq 100); do [ "$(pool_files)" -ge 33 ] && break; sleep 0.1; done
+	expect_eq "16 anonymous files opened ahead for each of the 2 workers, and the flush file" \
+		33 "$(pool_files)"
+	t0=$(cpu_ticks)
+	sleep 2
+	ticks=$(($(cpu_ticks) - t0))
+	[ "$ticks" -lt $(($(getconf CLK_TCK) / 2)) ] && ok "a full pool opens no more (idle: $ticks ticks in 2 s)" ||
+		not_ok "the idle daemon does not spin on its pool" "$ticks ticks of CPU in 2 s"
+	;;
+fsync) expect_eq "fsync: no anonymous files opened ahead, only the flush file" 1 "$(pool_files)" ;;
+esac
 
 reply=$(send alice@example.org "$tmp/tampered.eml")
 expect_eq "tampered body: 550 5.7.20 names DKIM" "<** 550 5.7.20 failed: DKIM fail" "$reply"
@@ -192,6 +211,26 @@ then ok "commands in the same write as the final dot: answered after the 250, me
 else not_ok "commands pipelined behind the final dot"; fi
 grep -q 'verdict=accept code="250 2.0.0"' "$tmp/serve.log" && grep -q 'spf=pass sender-id=pass dkim=pass' "$tmp/serve.log" \
 	&& ok "one log line per transaction with all three results" || not_ok "transaction log" "$(tail -5 "$tmp/serve.log")"
+# Arenas: a session's second message takes the arena its first one gave
+# back to the worker's pool. While that message is open, SIGUSR1's status
+# line counts the arena as mapped but no longer pooled (all else idle).
+$PY "$top/tests/lib/smtp_talk.py" "$port" "EHLO arena.client.test" "MAIL FROM:<alice@example.org>" \
+	"RCPT TO:<bob@example.net>" DATA 'Subject: one\n\none\n.\n' WAIT "MAIL FROM:<alice@example.org>" \
+	"RCPT TO:<bob@example.net>" DATA NOTE:held "UNTIL:$tmp/arena.go" 'Subject: two\n\ntwo\n.\n' WAIT QUIT \
+	>"$tmp/arena.out" &
+talk=$!
+wait_log "$tmp/arena.out" '^held' 1
+n=$(grep -c ' status: ' "$tmp/serve.log")
+kill -USR1 "$daemon_pid"
+wait_log "$tmp/serve.log" ' status: ' $((n + 1))
+arenas=$(grep ' status: ' "$tmp/serve.log" | tail -1 |
+	sed -n 's/.* \([0-9]*\) message arenas mapped (\([0-9]*\) of them pooled).*/\1 \2/p')
+touch "$tmp/arena.go"
+wait "$talk"
+read -r mapped pooled <<<"$arenas"
+[ -n "$arenas" ] && [ $((mapped - pooled)) = 1 ] &&
+	ok "SIGUSR1: the one arena in use is mapped, not pooled ($mapped mapped, $pooled pooled)" ||
+	not_ok "status line: arenas mapped minus pooled is the one in use" "$arenas | $(tr '\n' '|' <"$tmp/arena.out")"
 stop
 expect_eq "SIGTERM drains and exits 0" 0 "$stopped"
 copied=$(sed -n 's/.*transactions, \([0-9]*\) message bytes copied in userspace.*/\1/p' "$tmp/serve.log" | tail -1)

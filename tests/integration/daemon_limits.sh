@@ -337,6 +337,11 @@ t.run(main)
 EOF
 stop
 expect_eq "limits.sessions: SIGTERM drains and exits 0" 0 "$stopped"
+# The workers' exit lines count the sessions told 421 for limits.sessions:
+# the fifth one at least (a retry above may add one).
+full=$(runlog | grep -o '[0-9]* of them told 421 for limits.sessions,' | awk '{s += $1} END {print s + 0}')
+[ "$full" -ge 1 ] && ok "limits.sessions: the exit lines count the sessions told 421 ($full)" ||
+	not_ok "limits.sessions: refusals counted at exit" "$(runlog | grep 'connections accepted')"
 
 # ------------------------------------------------------- 5. log.format
 conf "log.format = json"

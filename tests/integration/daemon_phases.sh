@@ -297,13 +297,23 @@ stall open-transaction "$tmp/ready.3" >"$tmp/s3.out" &
 clients+=($!)
 for _ in $(seq 200); do [ -e "$tmp/ready.1" ] && [ -e "$tmp/ready.2" ] && [ -e "$tmp/ready.3" ] && break; sleep 0.05; done
 t0=$(date +%s%N)
+drains=$(grep -c 'stopping: draining' "$tmp/serve.log")
 kill -TERM "$daemon_pid"
+# While it drains, the listeners it shut are not taken up again (each
+# accept there would fail at once, and be armed again): the daemon waits
+# for its sessions and uses next to no CPU.
+wait_log "$tmp/serve.log" 'stopping: draining' $((drains + 1))
+c0=$(awk '{ print $14 + $15 }' "/proc/$daemon_pid/stat")
+sleep 2
+ticks=$(($(awk '{ print $14 + $15 }' "/proc/$daemon_pid/stat") - c0))
 wait_or_kill "$daemon_pid" 30
 status=$?
 daemon_pid=
 took=$(( ($(date +%s%N) - t0) / 1000000 ))
 wait "${clients[@]}"
 expect_eq "drain with stalled sessions: exit 0" 0 "$status"
+[ "$ticks" -lt $(($(getconf CLK_TCK) / 2)) ] && ok "drain: the daemon does not spin while it waits ($ticks ticks in 2 s)" ||
+	not_ok "drain: no spinning while sessions finish" "$ticks ticks of CPU in 2 s"
 if [ "$took" -ge 2500 ] && [ "$took" -le 9000 ]; then ok "drain with stalled sessions: the daemon exits after timeouts.drain and timeouts.close (${took} ms)"
 else not_ok "drain with stalled sessions: 3 to 9 s" "${took} ms"; fi
 n=$(grep -c 'from=<a@example.org> rcpts=b@example.net .*verdict=abandoned code="421 4.3.2" reason="the session ended during the transaction"' "$tmp/serve.log")

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -192,6 +193,185 @@ static void the_client_refuses_a_server_that_is_not_tls(void **state)
 	SSL_CTX_free(cctx);
 }
 
+/* Ciphertext fed but not yet decrypted is something to read: the session
+ * must call tls_conn_read() for it rather than wait for the socket. */
+static void readable_sees_ciphertext_not_yet_read(void **state)
+{
+	(void)state;
+	char err[300];
+	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
+	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
+	struct tls_conn *s, *c;
+	connect_pair(sctx, cctx, &s, &c);
+	char buf[64];
+	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 0);
+	assert_false(tls_conn_readable(s));
+	assert_int_equal(tls_conn_write(c, "NOOP\r\n", 6), 6);
+	pump(c, s);
+	assert_true(tls_conn_readable(s));
+	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 6);
+	assert_false(tls_conn_readable(s));
+	tls_conn_free(s);
+	tls_conn_free(c);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
+/* A record read only in part leaves the rest decrypted inside OpenSSL,
+ * with no ciphertext left to feed: that is still something to read. */
+static void readable_sees_the_rest_of_a_record_read_in_part(void **state)
+{
+	(void)state;
+	char err[300];
+	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
+	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
+	struct tls_conn *s, *c;
+	connect_pair(sctx, cctx, &s, &c);
+	char buf[64];
+	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 0);
+	assert_int_equal(tls_conn_write(c, "RSET\r\nNOOP\r\n", 12), 12);
+	pump(c, s);
+	assert_int_equal(tls_conn_read(s, buf, 6), 6);
+	assert_memory_equal(buf, "RSET\r\n", 6);
+	assert_true(tls_conn_readable(s));
+	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 6);
+	assert_memory_equal(buf, "NOOP\r\n", 6);
+	assert_false(tls_conn_readable(s));
+	tls_conn_free(s);
+	tls_conn_free(c);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
+/* What other OpenSSL code on the worker's thread leaves in its error
+ * queue (a DKIM key that does not decode, say) is not this connection's
+ * failure. */
+static void leave_an_error_in_the_thread_queue(void)
+{
+	const unsigned char junk[] = "not a key", *p = junk;
+	assert_null(d2i_PUBKEY(NULL, &p, sizeof junk));
+	assert_int_not_equal(ERR_peek_error(), 0);
+}
+
+static void errors_left_by_other_openssl_calls_do_not_end_a_connection(void **state)
+{
+	(void)state;
+	char err[300];
+	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
+	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
+	struct tls_conn *s, *c;
+	connect_pair(sctx, cctx, &s, &c);
+	struct tls_conn *half = tls_conn_new(sctx), *hc = tls_conn_new_client(cctx);
+	assert_int_equal(tls_conn_handshake(hc), 0);
+	pump(hc, half);
+
+	char buf[64];
+	leave_an_error_in_the_thread_queue();
+	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 0); /* wants more, not -1 */
+	leave_an_error_in_the_thread_queue();
+	assert_int_equal(tls_conn_handshake(half), 0); /* mid-handshake, not -1 */
+	ERR_clear_error();
+
+	tls_conn_free(half);
+	tls_conn_free(hc);
+	tls_conn_free(s);
+	tls_conn_free(c);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
+/* A client of plain OpenSSL calls, for what a tls_conn never sends on its
+ * own: a close_notify. */
+struct raw_client {
+	SSL *ssl;
+	BIO *in, *out; /* owned by ssl */
+};
+
+static void raw_to_conn(struct raw_client *r, struct tls_conn *s)
+{
+	char buf[16384];
+	int n;
+	while ((n = BIO_read(r->out, buf, sizeof buf)) > 0)
+		assert_int_equal(tls_conn_feed(s, buf, (size_t)n), 0);
+}
+
+static void conn_to_raw(struct tls_conn *s, struct raw_client *r)
+{
+	size_t n;
+	const char *p = tls_conn_output(s, &n);
+	if (n)
+		assert_int_equal(BIO_write(r->in, p, (int)n), (int)n);
+	tls_conn_output_done(s, n);
+}
+
+static void raw_connect(SSL_CTX *cctx, struct tls_conn *s, struct raw_client *r)
+{
+	r->ssl = SSL_new(cctx);
+	r->in = BIO_new(BIO_s_mem());
+	r->out = BIO_new(BIO_s_mem());
+	SSL_set_bio(r->ssl, r->in, r->out);
+	SSL_set_connect_state(r->ssl);
+	int cr = 0, sr = 0;
+	for (int round = 0; round < 10 && !(cr == 1 && sr == 1); round++) {
+		if (cr != 1)
+			cr = SSL_do_handshake(r->ssl);
+		raw_to_conn(r, s);
+		if (sr != 1)
+			sr = tls_conn_handshake(s);
+		assert_true(sr >= 0);
+		conn_to_raw(s, r);
+	}
+	assert_int_equal(cr, 1);
+	assert_int_equal(sr, 1);
+}
+
+/* The peer's close_notify ends the connection as a close, not a failure:
+ * tls_conn_failure() says NULL, and the log has no reason to give. */
+static void a_close_notify_ends_the_connection_without_a_failure(void **state)
+{
+	(void)state;
+	char err[300];
+	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
+	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
+	struct tls_conn *s = tls_conn_new(sctx);
+	struct raw_client r;
+	raw_connect(cctx, s, &r);
+	char buf[64];
+	assert_int_equal(SSL_write(r.ssl, "QUIT\r\n", 6), 6);
+	raw_to_conn(&r, s);
+	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 6);
+	SSL_shutdown(r.ssl);
+	raw_to_conn(&r, s);
+	assert_int_equal(tls_conn_read(s, buf, sizeof buf), -1);
+	assert_null(tls_conn_failure(s));
+	SSL_free(r.ssl);
+	tls_conn_free(s);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
+/* A key of another type than the certificate's (Ed25519 beside a P-256
+ * certificate) loads into a slot of its own, with no certificate to check
+ * it against: the context must still be refused, not serve a certificate
+ * without its key. */
+static void a_key_of_another_type_than_the_certificate_is_refused(void **state)
+{
+	(void)state;
+	char other[] = "/tmp/test_tls_ed25519.XXXXXX", err[300] = "";
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	int fd = mkstemp(other);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(k);
+	assert_non_null(f);
+	assert_true(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	EVP_PKEY_free(k);
+	SSL_CTX *ctx = tls_server_ctx(cert_path, other, err, sizeof err);
+	unlink(other);
+	assert_null(ctx);
+	assert_non_null(strstr(err, "does not match"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +379,11 @@ int main(void)
 		cmocka_unit_test(plaintext_instead_of_a_client_hello_fails_the_handshake),
 		cmocka_unit_test(one_connections_failure_does_not_end_another),
 		cmocka_unit_test(the_client_refuses_a_server_that_is_not_tls),
+		cmocka_unit_test(readable_sees_ciphertext_not_yet_read),
+		cmocka_unit_test(readable_sees_the_rest_of_a_record_read_in_part),
+		cmocka_unit_test(errors_left_by_other_openssl_calls_do_not_end_a_connection),
+		cmocka_unit_test(a_close_notify_ends_the_connection_without_a_failure),
+		cmocka_unit_test(a_key_of_another_type_than_the_certificate_is_refused),
 	};
 	return cmocka_run_group_tests(tests, make_cert, remove_cert);
 }
