@@ -50,7 +50,9 @@ static void clean(const char *s, char *out, size_t size, int json)
 		if (u == 2 && c == 0xc2 && (unsigned char)s[1] < 0xa0) { /* a C1 control, U+0080-009F */
 			n += (size_t)snprintf(out + n, size - n, json ? "\\u%04x" : "?", (unsigned char)s[1]);
 			s++;
-		} else if (c >= 0x80 && u && n + u + 7 < size) {
+		} else if (c >= 0x80 && u) {
+			if (n + u + 7 >= size)
+				break; /* a character goes whole or not at all: the value ends here */
 			memcpy(out + n, s, u);
 			n += u;
 			s += u - 1;

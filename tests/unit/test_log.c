@@ -143,6 +143,28 @@ static void a_value_of_escapes_is_cut_within_its_field(void **state)
 		assert_memory_equal(start + i, "\\u0001", 6);
 }
 
+/* A HELO whose escapes (JSON) grow it past its field, then valid
+ * three-octet characters: it is cut between characters, none replaced
+ * and no octet of one left over. */
+static void a_value_cut_mid_text_keeps_whole_characters(void **state)
+{
+	(void)state;
+	char helo[256];
+	memset(helo, '\x01', 40); /* 240 octets as \u0001 */
+	size_t i = 40;
+	for (; i + 3 < sizeof helo; i += 3)
+		memcpy(helo + i, "\xe2\x82\xac", 3); /* U+20AC, the euro sign */
+	helo[i] = '\0';
+	const char *start = strstr(format(LOG_JSON, helo), "\"helo\":\"");
+	assert_non_null(start);
+	start += 8 + 40 * 6;
+	size_t len = 0;
+	while (start[len] == '\xe2' && start[len + 1] == '\x82' && start[len + 2] == '\xac')
+		len += 3;
+	assert_true(len > 0 && len < i - 40); /* cut, and after some characters */
+	assert_memory_equal(start + len, "\",\"mail_from\":", 14); /* no U+FFFD, no stray octet */
+}
+
 static size_t format_into(enum log_format fmt, char *buf, size_t size)
 {
 	struct log_txn t = {.session = 7, .worker = 1, .ip = "192.0.2.1", .nrcpt = 1,
@@ -231,6 +253,7 @@ int main(void)
 		cmocka_unit_test(a_line_cut_to_fit_still_ends_in_a_newline),
 		cmocka_unit_test(the_edges_of_the_utf8_ranges_are_kept),
 		cmocka_unit_test(a_value_of_escapes_is_cut_within_its_field),
+		cmocka_unit_test(a_value_cut_mid_text_keeps_whole_characters),
 		cmocka_unit_test(a_line_one_byte_too_long_is_cut_too),
 		cmocka_unit_test(the_time_is_utc_to_the_millisecond),
 		cmocka_unit_test(a_notice_cut_to_fit_ends_in_a_newline),
