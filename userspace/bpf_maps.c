@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <netinet/in.h>
@@ -63,7 +64,8 @@ int ag_prefix_parse(const char *s, struct ag_block_key *k)
 		char *end;
 		errno = 0;
 		unsigned long v = strtoul(slash + 1, &end, 10);
-		if (!slash[1] || *end || errno || v > max || slash[1] == '-' || slash[1] == '+')
+		/* digits only: strtoul would also take a sign or leading spaces */
+		if (!isdigit((unsigned char)slash[1]) || *end || errno || v > max)
 			return -1;
 		len = (unsigned)v;
 	}

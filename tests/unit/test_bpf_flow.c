@@ -3,8 +3,12 @@
  * non-SMTP ports, non-TCP, truncated and malformed headers, blocked and
  * expired-block sources, and the blocklist generation: a known flow skips
  * the trie until blocklist_gen changes, a SYN never does. Each test asserts
- * the XDP verdict and the exact map contents afterwards. Without root/BPF
- * every test reports a skip. */
+ * the XDP verdict and the exact map contents afterwards. Then the
+ * userspace side operators read: the per-CPU sum, the sweep's bounds, and
+ * `authgate stats` and `authgate block` on the maps pinned in a bpffs of
+ * the test's own (their exact output lines, --json, exit codes). Without
+ * root/BPF every test but the prefix parser's reports a skip. */
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,8 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "userspace/bpf_maps.h"
+#include "userspace/commands.h"
 #include "smtp_flow.skel.h"
 
 #define XDP_DROP_ 1
@@ -569,6 +577,423 @@ static void prefixes(void **state)
 	assert_int_equal(ag_prefix_parse("192.0.2.0/33", &k), -1);
 	assert_int_equal(ag_prefix_parse("192.0.2.0/", &k), -1);
 	assert_int_equal(ag_prefix_parse("nonsense", &k), -1);
+	/* a length of nothing or with a sign is no length, even where /0 would do */
+	assert_int_equal(ag_prefix_parse("0.0.0.0/", &k), -1);
+	assert_int_equal(ag_prefix_parse("::/", &k), -1);
+	assert_int_equal(ag_prefix_parse("0.0.0.0/-0", &k), -1);
+	assert_int_equal(ag_prefix_parse("0.0.0.0/+0", &k), -1);
+	assert_int_equal(ag_prefix_parse("192.0.2.0/ 24", &k), -1);
+	assert_int_equal(ag_prefix_parse("192.0.2.0/\t24", &k), -1);
+	assert_int_equal(ag_prefix_parse("192.0.2.0/024", &k), 0); /* a leading zero is a digit */
+	assert_int_equal(k.prefixlen, 120);
+	assert_int_equal(ag_prefix_parse("::/0", &k), 0);
+	assert_int_equal(k.prefixlen, 0);
+	/* the host bits go to the very last one */
+	assert_int_equal(ag_prefix_parse("2001:db8::1/127", &k), -1);
+	assert_int_equal(ag_prefix_parse("192.0.2.1/31", &k), -1);
+	assert_int_equal(ag_prefix_parse("2001:db8::/127", &k), 0);
+	/* an address of 63 characters is read, one of 64 refused, neither overruns */
+	char big[80];
+	memset(big, '0', 63);
+	strcpy(big + 63, "/8");
+	assert_int_equal(ag_prefix_parse(big, &k), -1);
+	memset(big, '0', 64);
+	strcpy(big + 64, "/8");
+	assert_int_equal(ag_prefix_parse(big, &k), -1);
+	/* IPv4 /0 is ::ffff:0:0/96; IPv6 /96 and longer stays IPv6 */
+	assert_int_equal(ag_prefix_parse("0.0.0.0/0", &k), 0);
+	assert_int_equal(k.prefixlen, 96);
+	ag_prefix_format(&k, buf, sizeof buf);
+	assert_string_equal(buf, "0.0.0.0/0");
+	assert_int_equal(ag_prefix_parse("2001:db8::c000:201", &k), 0);
+	ag_prefix_format(&k, buf, sizeof buf);
+	assert_string_equal(buf, "2001:db8::c000:201/128");
+}
+
+/* A client's address as the verdict feedback blocks it: /32 or /128. */
+static void block_key_of_client(void **state)
+{
+	(void)state; /* userspace only */
+	struct sockaddr_storage ss;
+	struct ag_block_key k, want;
+	char buf[80];
+	memset(&ss, 0, sizeof ss);
+	ss.ss_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.1", &((struct sockaddr_in *)&ss)->sin_addr);
+	ag_block_key_of(&ss, &k);
+	assert_int_equal(ag_prefix_parse("192.0.2.1", &want), 0);
+	assert_memory_equal(&k, &want, sizeof k);
+	ag_prefix_format(&k, buf, sizeof buf);
+	assert_string_equal(buf, "192.0.2.1/32");
+	memset(&ss, 0, sizeof ss);
+	ss.ss_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8::1", &((struct sockaddr_in6 *)&ss)->sin6_addr);
+	ag_block_key_of(&ss, &k);
+	assert_int_equal(ag_prefix_parse("2001:db8::1/128", &want), 0);
+	assert_memory_equal(&k, &want, sizeof k);
+}
+
+/* ag_stats_read adds up every CPU's copy, each counter to its own. */
+static void stats_sum_every_cpu(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	int ncpu = libbpf_num_possible_cpus();
+	struct ag_stats *per = calloc((size_t)ncpu, sizeof *per);
+	assert_non_null(per);
+	for (int i = 0; i < ncpu; i++)
+		per[i] = (struct ag_stats){.packets = 1ull << i, .smtp_packets = 2ull << i,
+					   .smtp_bytes = 3ull << i, .new_flows = 4ull << i,
+					   .dropped_blocklist = 5ull << i,
+					   .parse_errors = 6ull << i};
+	__u32 zero = 0;
+	int sfd = bpf_map__fd(skel->maps.stats);
+	assert_int_equal(bpf_map_update_elem(sfd, &zero, per, BPF_ANY), 0);
+	free(per);
+	uint64_t all = (1ull << ncpu) - 1;
+	expect_stats(all, 2 * all, 3 * all, 4 * all, 5 * all, 6 * all);
+	/* a map without the slot: an error, not zeros */
+	int fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_HASH, "nostats", 4, sizeof(struct ag_stats), 1,
+				NULL);
+	assert_true(fd >= 0);
+	struct ag_stats s;
+	assert_int_equal(ag_stats_read(fd, &s), -1);
+	assert_int_equal(errno, ENOENT);
+	close(fd);
+}
+
+static struct ag_block blocked(const char *prefix)
+{
+	struct ag_block_key k;
+	struct ag_block v;
+	assert_int_equal(ag_prefix_parse(prefix, &k), 0);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.blocklist), &k, &v), 0);
+	return v;
+}
+
+/* --ttl in seconds: the expiry is that many seconds of CLOCK_MONOTONIC
+ * from the add; no ttl is permanent (0). */
+static void block_add_ttl(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	int fd = bpf_map__fd(skel->maps.blocklist);
+	struct ag_block_key k;
+	assert_int_equal(ag_prefix_parse("192.0.2.0/24", &k), 0);
+	assert_int_equal(ag_block_add(fd, -1, &k, 0, AG_BLOCK_VERDICTS), 0);
+	struct ag_block v = blocked("192.0.2.0/24");
+	assert_int_equal(v.expires_ns, 0);
+	assert_int_equal(v.reason, AG_BLOCK_VERDICTS);
+	uint64_t before = ag_now_ns();
+	assert_int_equal(ag_block_add(fd, -1, &k, 60, AG_BLOCK_MANUAL), 0);
+	uint64_t after = ag_now_ns();
+	v = blocked("192.0.2.0/24");
+	assert_true(v.expires_ns >= before + 60000000000ull);
+	assert_true(v.expires_ns <= after + 60000000000ull);
+	assert_int_equal(v.reason, AG_BLOCK_MANUAL);
+}
+
+/* The sweep removes what expired by now_ns (an expiry at now_ns too),
+ * never a permanent entry, and at most 256 a round (the rest the next). */
+static void sweep_bounds(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	int fd = bpf_map__fd(skel->maps.blocklist);
+	uint64_t now = 1000000000000ull;
+	block("192.0.2.1", now);     /* expires this very ns */
+	block("192.0.2.2", now + 1); /* not yet */
+	block("192.0.2.3", 0);       /* permanent */
+	assert_int_equal(ag_block_sweep(fd, now), 1);
+	blocked("192.0.2.2");
+	blocked("192.0.2.3");
+	struct ag_block_key k;
+	assert_int_equal(ag_prefix_parse("192.0.2.1", &k), 0);
+	struct ag_block v;
+	assert_true(bpf_map_lookup_elem(fd, &k, &v) < 0 && errno == ENOENT);
+	for (int i = 0; i < 300; i++) {
+		char p[40];
+		snprintf(p, sizeof p, "10.0.%d.%d", i / 256, i % 256);
+		block(p, 1);
+	}
+	assert_int_equal(ag_block_sweep(fd, now), 256);
+	assert_int_equal(ag_block_sweep(fd, now), 44);
+	assert_int_equal(ag_block_sweep(fd, now), 0);
+	blocked("192.0.2.3");
+}
+
+/* ------------------------------------------------------------ the CLI */
+
+/* A bpffs of this test's own with the skeleton's maps pinned in it, as the
+ * daemon pins them in bpf.pin_dir. */
+static char bpffs[] = "/tmp/authgate-bpffs.XXXXXX";
+static char pins[64];
+static bool mounted;
+static const char *const pinned[] = {"stats", "flows", "blocklist", "blocklist_gen"};
+
+static int pin_setup(void **state)
+{
+	setup(state);
+	if (!skel)
+		return 0;
+	strcpy(bpffs, "/tmp/authgate-bpffs.XXXXXX");
+	mounted = mkdtemp(bpffs) && mount("bpf", bpffs, "bpf", 0, NULL) == 0;
+	snprintf(pins, sizeof pins, "%s/pins", bpffs);
+	if (!mounted || mkdir(pins, 0700) < 0)
+		return 0;
+	struct bpf_map *maps[] = {skel->maps.stats, skel->maps.flows, skel->maps.blocklist,
+				  skel->maps.blocklist_gen};
+	for (size_t i = 0; i < 4; i++) {
+		char path[128];
+		snprintf(path, sizeof path, "%s/%s", pins, pinned[i]);
+		assert_int_equal(bpf_obj_pin(bpf_map__fd(maps[i]), path), 0);
+	}
+	return 0;
+}
+
+static int pin_teardown(void **state)
+{
+	(void)state;
+	if (mounted) {
+		for (size_t i = 0; i < 4; i++) {
+			char path[128];
+			snprintf(path, sizeof path, "%s/%s", pins, pinned[i]);
+			unlink(path);
+		}
+		rmdir(pins);
+		umount(bpffs);
+		mounted = false;
+	}
+	rmdir(bpffs);
+	return 0;
+}
+
+#define NEED_PINS()            \
+	do {                   \
+		NEED_BPF();    \
+		if (!mounted)  \
+			skip(); \
+	} while (0)
+
+static char out[65536], err[4096];
+
+static void slurp(FILE *f, char *buf, size_t size)
+{
+	rewind(f);
+	size_t n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* Run a subcommand with these arguments (NULL-terminated, the command's
+ * name first), its stdout in out and its stderr in err; its exit status. */
+static int run_cmd(int (*cmd)(int, char **), const char *const *args)
+{
+	char *argv[16];
+	int argc = 0;
+	for (; args[argc]; argc++)
+		argv[argc] = (char *)args[argc];
+	argv[argc] = NULL;
+	FILE *o = tmpfile(), *e = tmpfile();
+	assert_true(o && e);
+	fflush(stdout);
+	fflush(stderr);
+	int so = dup(1), se = dup(2);
+	dup2(fileno(o), 1);
+	dup2(fileno(e), 2);
+	optind = 0; /* getopt starts afresh */
+	int rc = cmd(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(so, 1);
+	dup2(se, 2);
+	close(so);
+	close(se);
+	slurp(o, out, sizeof out);
+	slurp(e, err, sizeof err);
+	return rc;
+}
+#define CMD(cmd, ...) run_cmd(cmd, (const char *const[]){__VA_ARGS__, NULL})
+
+static void put_flow(const struct ag_flow_key *k, uint64_t packets, uint64_t bytes, uint64_t syns,
+		     uint64_t fin_rst)
+{
+	struct ag_flow_stats v = {.packets = packets, .bytes = bytes, .syns = syns,
+				  .fin_rst = fin_rst};
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.flows), k, &v, BPF_ANY), 0);
+}
+
+/* `authgate stats`: the six counters, then the busiest flows, most packets
+ * first and of those the most bytes; --top cuts (0: no flows, and no
+ * header); an IPv6 address in brackets before its port in text, bare in
+ * JSON (operations.md, "CLI"). */
+static void cli_stats(void **state)
+{
+	(void)state;
+	NEED_PINS();
+	struct ag_flow_key a = fkey(AG_FAMILY_V4, "192.0.2.1", "198.51.100.1", 40001, 25),
+			   b = fkey(AG_FAMILY_V4, "192.0.2.2", "198.51.100.1", 40002, 465),
+			   c = fkey(AG_FAMILY_V6, "2001:db8::1", "2001:db8::25", 50000, 587),
+			   d = fkey(AG_FAMILY_V4, "192.0.2.4", "198.51.100.1", 40004, 25),
+			   e = fkey(AG_FAMILY_V4, "192.0.2.5", "198.51.100.1", 40005, 25);
+	put_flow(&a, 5, 500, 1, 0);
+	put_flow(&b, 9, 100, 2, 1);
+	put_flow(&c, 5, 700, 0, 3);
+	put_flow(&d, 1, 60, 1, 0);
+	put_flow(&e, 5, 300, 1, 2);
+	__u32 zero = 0;
+	int ncpu = libbpf_num_possible_cpus();
+	struct ag_stats *per = calloc((size_t)ncpu, sizeof *per);
+	assert_non_null(per);
+	per[0] = (struct ag_stats){.packets = 12, .smtp_packets = 11, .smtp_bytes = 1070,
+				   .new_flows = 1, .dropped_blocklist = 2, .parse_errors = 3};
+	int sfd = bpf_map__fd(skel->maps.stats);
+	assert_int_equal(bpf_map_update_elem(sfd, &zero, per, BPF_ANY), 0);
+	free(per);
+	static const char counters[] = "xdp_packets            12\n"
+				       "xdp_smtp_packets       11\n"
+				       "xdp_smtp_bytes         1070\n"
+				       "xdp_new_flows          1\n"
+				       "xdp_dropped_blocklist  2\n"
+				       "xdp_parse_errors       3\n";
+	char want[4096];
+	snprintf(want, sizeof want,
+		 "%s\n%-40s %-40s %10s %12s %5s %5s\n"
+		 "%-40s %-40s %10d %12d %5d %5d\n"
+		 "%-40s %-40s %10d %12d %5d %5d\n"
+		 "%-40s %-40s %10d %12d %5d %5d\n"
+		 "%-40s %-40s %10d %12d %5d %5d\n",
+		 counters, "source", "destination", "packets", "bytes", "syn", "fin",
+		 "192.0.2.2:40002", "198.51.100.1:465", 9, 100, 2, 1,
+		 "[2001:db8::1]:50000", "[2001:db8::25]:587", 5, 700, 0, 3,
+		 "192.0.2.1:40001", "198.51.100.1:25", 5, 500, 1, 0,
+		 "192.0.2.5:40005", "198.51.100.1:25", 5, 300, 1, 2);
+	assert_int_equal(CMD(cmd_stats, "stats", "--pin-dir", pins, "--top", "4"), 0);
+	assert_string_equal(out, want);
+	assert_string_equal(err, "");
+	assert_int_equal(CMD(cmd_stats, "stats", "--top", "0", "--pin-dir", pins), 0);
+	assert_string_equal(out, counters);
+	assert_int_equal(CMD(cmd_stats, "stats", "--pin-dir", pins, "--json", "--top", "2"), 0);
+	assert_string_equal(out, "{\"xdp_packets\":12,\"xdp_smtp_packets\":11,"
+				 "\"xdp_smtp_bytes\":1070,\"xdp_new_flows\":1,"
+				 "\"xdp_dropped_blocklist\":2,\"xdp_parse_errors\":3,\"flows\":["
+				 "{\"src\":\"192.0.2.2\",\"sport\":40002,\"dst\":\"198.51.100.1\","
+				 "\"dport\":465,\"packets\":9,\"bytes\":100,\"syns\":2,"
+				 "\"fin_rst\":1},"
+				 "{\"src\":\"2001:db8::1\",\"sport\":50000,\"dst\":\"2001:db8::25\","
+				 "\"dport\":587,\"packets\":5,\"bytes\":700,\"syns\":0,"
+				 "\"fin_rst\":3}]}\n");
+	assert_int_equal(CMD(cmd_stats, "stats", "--pin-dir", pins, "--json", "--top", "0"), 0);
+	assert_true(strstr(out, "\"flows\":[]}\n") != NULL);
+	/* more flows than the first allocation holds (256): every one read,
+	 * and those of as many packets in the order of their bytes (here the
+	 * port's order), whatever the map's */
+	for (uint16_t port = 1; port <= 300; port++) {
+		struct ag_flow_key k = fkey(AG_FAMILY_V4, "192.0.2.9", "198.51.100.1", port, 25);
+		put_flow(&k, 1, 1000u + port, 1, 0);
+	}
+	assert_int_equal(CMD(cmd_stats, "stats", "--pin-dir", pins, "--top", "1000"), 0);
+	size_t lines = 0;
+	unsigned long last = 301;
+	for (const char *l = out, *nl; (nl = strchr(l, '\n')); l = nl + 1) {
+		lines++;
+		if (strncmp(l, "192.0.2.9:", 10) == 0) {
+			unsigned long port = strtoul(l + 10, NULL, 10);
+			assert_true(port == last - 1);
+			last = port;
+		}
+	}
+	assert_int_equal(last, 1);
+	assert_int_equal(lines, 6 + 2 + 305); /* counters, blank and header, flows */
+	/* the maps missing: exit 1, and why */
+	assert_int_equal(CMD(cmd_stats, "stats", "--pin-dir", bpffs), 1);
+	assert_string_equal(out, "");
+	assert_non_null(strstr(err, "/stats: No such file or directory "
+				    "(is the daemon running with XDP?)\n"));
+}
+
+/* `authgate block`: add (permanent or --ttl), list (text and --json: the
+ * expiry in whole seconds rounded up, "expired", the reason, the hits),
+ * del, and the exit status of each. */
+static void cli_block(void **state)
+{
+	(void)state;
+	NEED_PINS();
+	assert_int_equal(CMD(cmd_block, "block", "add", "192.0.2.0/24", "--pin-dir", pins), 0);
+	assert_string_equal(out, "blocked 192.0.2.0/24\n");
+	uint64_t g = gen();
+	assert_true(g != 0);
+	uint64_t t0 = ag_now_ns();
+	assert_int_equal(CMD(cmd_block, "block", "--pin-dir", pins, "add", "2001:db8::/32", "--ttl",
+			     "3600"), 0);
+	assert_string_equal(out, "blocked 2001:db8::/32 for 3600s\n");
+	assert_true(gen() != g);
+	struct ag_block v = blocked("2001:db8::/32");
+	assert_true(v.expires_ns >= t0 + 3600000000000ull);
+	/* an expired entry, and one the verdicts put there with hits */
+	block("198.51.100.7", 1);
+	struct ag_block_key k;
+	assert_int_equal(ag_prefix_parse("203.0.113.9", &k), 0);
+	struct ag_block hit = {.hits = 42, .reason = AG_BLOCK_VERDICTS};
+	int bfd = bpf_map__fd(skel->maps.blocklist);
+	assert_int_equal(bpf_map_update_elem(bfd, &k, &hit, BPF_ANY), 0);
+	assert_int_equal(CMD(cmd_block, "block", "list", "--pin-dir", pins), 0);
+	uint64_t t1 = ag_now_ns();
+	static const char row[] = "%-44s %-10s %-9s hits=%d\n";
+	char line[128];
+	snprintf(line, sizeof line, row, "192.0.2.0/24", "permanent", "manual", 0);
+	assert_non_null(strstr(out, line));
+	snprintf(line, sizeof line, row, "198.51.100.7/32", "expired", "manual", 0);
+	assert_non_null(strstr(out, line));
+	snprintf(line, sizeof line, row, "203.0.113.9/32", "permanent", "verdicts", 42);
+	assert_non_null(strstr(out, line));
+	/* 3600 s from the add, read less than a second later: 3600s, rounded up */
+	snprintf(line, sizeof line, row, "2001:db8::/32", "3600s", "manual", 0);
+	if (t1 - t0 < 1000000000ull)
+		assert_non_null(strstr(out, line));
+	assert_int_equal(CMD(cmd_block, "block", "list", "--json", "--pin-dir", pins), 0);
+	assert_non_null(strstr(out, "{\"prefix\":\"203.0.113.9/32\",\"expires\":\"permanent\","
+				    "\"reason\":\"verdicts\",\"hits\":42}\n"));
+	assert_non_null(strstr(out, "{\"prefix\":\"198.51.100.7/32\",\"expires\":\"expired\","
+				    "\"reason\":\"manual\",\"hits\":0}\n"));
+	/* del: found, then not */
+	assert_int_equal(CMD(cmd_block, "block", "del", "192.0.2.0/24", "--pin-dir", pins), 0);
+	assert_string_equal(out, "unblocked 192.0.2.0/24\n");
+	assert_int_equal(CMD(cmd_block, "block", "del", "192.0.2.0/24", "--pin-dir", pins), 1);
+	assert_string_equal(out, "");
+	assert_string_equal(err, "authgate block: del 192.0.2.0/24: not in the blocklist\n");
+	/* --ttl 0 is permanent, and a usage error is exit 2 */
+	assert_int_equal(CMD(cmd_block, "block", "add", "192.0.2.0/25", "--ttl", "0", "--pin-dir",
+			     pins), 0);
+	assert_string_equal(out, "blocked 192.0.2.0/25\n");
+	assert_int_equal(blocked("192.0.2.0/25").expires_ns, 0);
+	assert_int_equal(CMD(cmd_block, "block", "add", "192.0.2.0/25", "192.0.2.0/26", "--pin-dir",
+			     pins), 2);
+	assert_int_equal(CMD(cmd_block, "block", "list", "--ttl", "5", "--pin-dir", pins), 2);
+}
+
+/* An add the kernel refuses (a blocklist pin of another key size, whose
+ * trie takes no /120) exits 1 and prints nothing on stdout. */
+static void cli_block_add_refused(void **state)
+{
+	(void)state;
+	NEED_PINS();
+	char dir[128], path[160];
+	snprintf(dir, sizeof dir, "%s/small", bpffs);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "blocklist", 8, sizeof(struct ag_block), 16,
+				&o);
+	assert_true(fd >= 0);
+	snprintf(path, sizeof path, "%s/blocklist", dir);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+	int rc = CMD(cmd_block, "block", "add", "192.0.2.0/24", "--pin-dir", dir);
+	unlink(path);
+	rmdir(dir);
+	assert_int_equal(rc, 1);
+	assert_string_equal(out, "");
+	assert_true(strncmp(err, "authgate block: add 192.0.2.0/24: ", 34) == 0);
 }
 
 static int group_setup(void **state)
@@ -596,8 +1021,18 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* The bpffs mounts below live in a mount namespace of this process's own
+ * (when it may make one): a crash before a teardown leaves nothing
+ * mounted on the host. */
+static void private_mounts(void)
+{
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
 int main(void)
 {
+	private_mounts();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(prefixes),
 		cmocka_unit_test_setup(ipv4_flow, setup),
@@ -613,6 +1048,13 @@ int main(void)
 		cmocka_unit_test_setup(blocked_source, setup),
 		cmocka_unit_test_setup(expired_block, setup),
 		cmocka_unit_test_setup(frags_variant, setup),
+		cmocka_unit_test(block_key_of_client),
+		cmocka_unit_test_setup(stats_sum_every_cpu, setup),
+		cmocka_unit_test_setup(block_add_ttl, setup),
+		cmocka_unit_test_setup(sweep_bounds, setup),
+		cmocka_unit_test_setup_teardown(cli_stats, pin_setup, pin_teardown),
+		cmocka_unit_test_setup_teardown(cli_block, pin_setup, pin_teardown),
+		cmocka_unit_test_setup_teardown(cli_block_add_refused, pin_setup, pin_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
