@@ -41,6 +41,7 @@
 #include "userspace/verdict_stats.h"
 #include "smtp_flow.skel.h"
 #include "verdicts.skel.h"
+#include "run_cmd.h"
 
 /* How a hand-built struct ag_verdicts differs from the real one. */
 enum change {
@@ -376,45 +377,6 @@ static void daemon_reuses_or_replaces(void **state)
 	close(fd);
 }
 
-static char out[8192], err[1024];
-
-static void slurp(FILE *f, char *buf, size_t size)
-{
-	rewind(f);
-	size_t n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
-/* Run a subcommand (arguments NULL-terminated, its name first), its stdout
- * in out and its stderr in err; its exit status. */
-static int run_cmd(int (*cmd)(int, char **), const char *const *args)
-{
-	char *argv[16];
-	int argc = 0;
-	for (; args[argc]; argc++)
-		argv[argc] = (char *)args[argc];
-	argv[argc] = NULL;
-	FILE *o = tmpfile(), *e = tmpfile();
-	assert_true(o && e);
-	fflush(stdout);
-	fflush(stderr);
-	int so = dup(1), se = dup(2);
-	dup2(fileno(o), 1);
-	dup2(fileno(e), 2);
-	optind = 0; /* getopt starts afresh */
-	int rc = cmd(argc, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(so, 1);
-	dup2(se, 2);
-	close(so);
-	close(se);
-	slurp(o, out, sizeof out);
-	slurp(e, err, sizeof err);
-	return rc;
-}
-#define CMD(cmd, ...) run_cmd(cmd, (const char *const[]){__VA_ARGS__, NULL})
 
 /* How many maps of BPF maps this process has (lines of /proc/self/maps). */
 static int bpf_mappings(void)

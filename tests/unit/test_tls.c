@@ -88,16 +88,40 @@ static void connect_pair(SSL_CTX *sctx, SSL_CTX *cctx, struct tls_conn **s, stru
 	assert_int_equal(sr, 1);
 }
 
+/* The fixture of the tests below: a server and a client context, and a
+ * connection between them with its handshake done. */
+struct pair {
+	SSL_CTX *sctx, *cctx;
+	struct tls_conn *s, *c;
+};
+
+static int pair_setup(void **state)
+{
+	static struct pair p;
+	char err[300];
+	p.sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
+	p.cctx = tls_client_ctx(err, sizeof err);
+	assert_non_null(p.sctx);
+	assert_non_null(p.cctx);
+	connect_pair(p.sctx, p.cctx, &p.s, &p.c);
+	*state = &p;
+	return 0;
+}
+
+static int pair_teardown(void **state)
+{
+	struct pair *p = *state;
+	tls_conn_free(p->s);
+	tls_conn_free(p->c);
+	SSL_CTX_free(p->sctx);
+	SSL_CTX_free(p->cctx);
+	return 0;
+}
+
 static void handshake_then_data_both_ways(void **state)
 {
-	(void)state;
-	char err[300];
-	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
-	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
-	assert_non_null(sctx);
-	assert_non_null(cctx);
-	struct tls_conn *s, *c;
-	connect_pair(sctx, cctx, &s, &c);
+	struct pair *p = *state;
+	struct tls_conn *s = p->s, *c = p->c;
 
 	char buf[256];
 	assert_int_equal(tls_conn_write(c, "EHLO client.test\r\n", 18), 18);
@@ -115,10 +139,6 @@ static void handshake_then_data_both_ways(void **state)
 	assert_int_equal(got, 13);
 	assert_memory_equal(buf, "250 mx.test\r\n", 13);
 
-	tls_conn_free(s);
-	tls_conn_free(c);
-	SSL_CTX_free(sctx);
-	SSL_CTX_free(cctx);
 }
 
 static void plaintext_instead_of_a_client_hello_fails_the_handshake(void **state)
@@ -142,12 +162,9 @@ static void plaintext_instead_of_a_client_hello_fails_the_handshake(void **state
  * STARTTLS sessions were closed beside clients that broke theirs). */
 static void one_connections_failure_does_not_end_another(void **state)
 {
-	(void)state;
-	char err[300];
-	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
-	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
-	struct tls_conn *s, *c;
-	connect_pair(sctx, cctx, &s, &c);
+	struct pair *p = *state;
+	SSL_CTX *sctx = p->sctx, *cctx = p->cctx;
+	struct tls_conn *s = p->s, *c = p->c;
 	struct tls_conn *half = tls_conn_new(sctx), *hc = tls_conn_new_client(cctx);
 	assert_int_equal(tls_conn_handshake(hc), 0);
 	pump(hc, half);
@@ -169,10 +186,6 @@ static void one_connections_failure_does_not_end_another(void **state)
 	tls_conn_free(bad);
 	tls_conn_free(half);
 	tls_conn_free(hc);
-	tls_conn_free(s);
-	tls_conn_free(c);
-	SSL_CTX_free(sctx);
-	SSL_CTX_free(cctx);
 }
 
 static void the_client_refuses_a_server_that_is_not_tls(void **state)
@@ -197,12 +210,8 @@ static void the_client_refuses_a_server_that_is_not_tls(void **state)
  * must call tls_conn_read() for it rather than wait for the socket. */
 static void readable_sees_ciphertext_not_yet_read(void **state)
 {
-	(void)state;
-	char err[300];
-	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
-	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
-	struct tls_conn *s, *c;
-	connect_pair(sctx, cctx, &s, &c);
+	struct pair *p = *state;
+	struct tls_conn *s = p->s, *c = p->c;
 	char buf[64];
 	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 0);
 	assert_false(tls_conn_readable(s));
@@ -211,22 +220,14 @@ static void readable_sees_ciphertext_not_yet_read(void **state)
 	assert_true(tls_conn_readable(s));
 	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 6);
 	assert_false(tls_conn_readable(s));
-	tls_conn_free(s);
-	tls_conn_free(c);
-	SSL_CTX_free(sctx);
-	SSL_CTX_free(cctx);
 }
 
 /* A record read only in part leaves the rest decrypted inside OpenSSL,
  * with no ciphertext left to feed: that is still something to read. */
 static void readable_sees_the_rest_of_a_record_read_in_part(void **state)
 {
-	(void)state;
-	char err[300];
-	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
-	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
-	struct tls_conn *s, *c;
-	connect_pair(sctx, cctx, &s, &c);
+	struct pair *p = *state;
+	struct tls_conn *s = p->s, *c = p->c;
 	char buf[64];
 	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 0);
 	assert_int_equal(tls_conn_write(c, "RSET\r\nNOOP\r\n", 12), 12);
@@ -237,10 +238,6 @@ static void readable_sees_the_rest_of_a_record_read_in_part(void **state)
 	assert_int_equal(tls_conn_read(s, buf, sizeof buf), 6);
 	assert_memory_equal(buf, "NOOP\r\n", 6);
 	assert_false(tls_conn_readable(s));
-	tls_conn_free(s);
-	tls_conn_free(c);
-	SSL_CTX_free(sctx);
-	SSL_CTX_free(cctx);
 }
 
 /* What other OpenSSL code on the worker's thread leaves in its error
@@ -255,12 +252,9 @@ static void leave_an_error_in_the_thread_queue(void)
 
 static void errors_left_by_other_openssl_calls_do_not_end_a_connection(void **state)
 {
-	(void)state;
-	char err[300];
-	SSL_CTX *sctx = tls_server_ctx(cert_path, key_path, err, sizeof err);
-	SSL_CTX *cctx = tls_client_ctx(err, sizeof err);
-	struct tls_conn *s, *c;
-	connect_pair(sctx, cctx, &s, &c);
+	struct pair *p = *state;
+	SSL_CTX *sctx = p->sctx, *cctx = p->cctx;
+	struct tls_conn *s = p->s;
 	struct tls_conn *half = tls_conn_new(sctx), *hc = tls_conn_new_client(cctx);
 	assert_int_equal(tls_conn_handshake(hc), 0);
 	pump(hc, half);
@@ -274,10 +268,6 @@ static void errors_left_by_other_openssl_calls_do_not_end_a_connection(void **st
 
 	tls_conn_free(half);
 	tls_conn_free(hc);
-	tls_conn_free(s);
-	tls_conn_free(c);
-	SSL_CTX_free(sctx);
-	SSL_CTX_free(cctx);
 }
 
 /* A client of plain OpenSSL calls, for what a tls_conn never sends on its
@@ -375,13 +365,13 @@ static void a_key_of_another_type_than_the_certificate_is_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(handshake_then_data_both_ways),
+		cmocka_unit_test_setup_teardown(handshake_then_data_both_ways, pair_setup, pair_teardown),
 		cmocka_unit_test(plaintext_instead_of_a_client_hello_fails_the_handshake),
-		cmocka_unit_test(one_connections_failure_does_not_end_another),
+		cmocka_unit_test_setup_teardown(one_connections_failure_does_not_end_another, pair_setup, pair_teardown),
 		cmocka_unit_test(the_client_refuses_a_server_that_is_not_tls),
-		cmocka_unit_test(readable_sees_ciphertext_not_yet_read),
-		cmocka_unit_test(readable_sees_the_rest_of_a_record_read_in_part),
-		cmocka_unit_test(errors_left_by_other_openssl_calls_do_not_end_a_connection),
+		cmocka_unit_test_setup_teardown(readable_sees_ciphertext_not_yet_read, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(readable_sees_the_rest_of_a_record_read_in_part, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(errors_left_by_other_openssl_calls_do_not_end_a_connection, pair_setup, pair_teardown),
 		cmocka_unit_test(a_close_notify_ends_the_connection_without_a_failure),
 		cmocka_unit_test(a_key_of_another_type_than_the_certificate_is_refused),
 	};
