@@ -57,6 +57,12 @@ struct cli_dns_options {
 	"  --timeout MS       per-try DNS timeout (default 2000)\n"              \
 	"  --tries N          DNS tries per server (default 2)\n"                \
 	"  --no-edns          plain 512-octet UDP queries\n"
+/* The last line of the exit statuses of every command with the options
+ * above: a zone file or server list that does not load is the caller's
+ * error, like a bad option. */
+#define CLI_DNS_EXIT_USAGE                                                  \
+	"2 usage error (a bad option, or a --zone file or --server list that\n" \
+	"does not load).\n"
 int cli_dns_option(const char *cmd, int opt, const char *arg,
 		   struct cli_dns_options *o);
 

@@ -32,8 +32,7 @@ static const char usage[] =
 	"  --max-signatures N verify at most N signatures (default 5, at most 64)\n"
 	"  --help             this text\n\n"
 	"exit status: 0 verified (any result), 1 a file could not be read or\n"
-	"verified, 2 usage error (a bad option, or a --zone\n"
-	"file or --server list that does not load).\n";
+	"verified,\n" CLI_DNS_EXIT_USAGE;
 
 #define OPT_NOW 0x2000
 #define OPT_MAXSIG 0x2001

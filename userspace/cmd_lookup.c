@@ -29,8 +29,7 @@ static const char usage[] =
 	"  --verbose          also print the TTL and the canonical name\n"
 	"  --help             this text\n\n"
 	"exit status: 0 data, 1 NXDOMAIN/NODATA, 75 temporary failure,\n"
-	"65 malformed answer, 2 usage error (a bad option, or a --zone\n"
-	"file or --server list that does not load).\n";
+	"65 malformed answer,\n" CLI_DNS_EXIT_USAGE;
 
 static void print_txt(const struct dns_txt *t)
 {

@@ -31,9 +31,7 @@ static const char usage[] =
 	"  --verbose          also print the PRA's header and the problem on stderr\n"
 	CLI_DNS_HELP
 	"  --help             this text\n\n"
-	"exit status: 0 when a result was printed, 1 MSG unreadable,\n"
-	"2 usage error (a bad option, or a --zone file or --server list that\n"
-	"does not load).\n";
+	"exit status: 0 when a result was printed, 1 MSG unreadable,\n" CLI_DNS_EXIT_USAGE;
 
 enum { OPT_IP = 0x100, OPT_HELO, OPT_MAIL_FROM, OPT_SUBMITTER, OPT_SCOPE };
 

@@ -31,9 +31,7 @@ static const char usage[] =
 	"  --verbose          also print identity, mechanism and problem on stderr\n"
 	CLI_DNS_HELP
 	"  --help             this text\n\n"
-	"exit status: 0 when a result was printed,\n"
-	"2 usage error (a bad option, or a --zone file or --server list that\n"
-	"does not load).\n";
+	"exit status: 0 when a result was printed,\n" CLI_DNS_EXIT_USAGE;
 
 enum { OPT_IP = 0x100, OPT_HELO, OPT_MAIL_FROM, OPT_SCOPE, OPT_DEFEXP, OPT_RECEIVER };
 

@@ -40,9 +40,7 @@ static const char usage[] =
 	"  --now EPOCH        check DKIM x= expiry as if the time were EPOCH\n"
 	CLI_DNS_HELP
 	"  --help             this text\n\n"
-	"exit status: 0 accept, 1 drop, 75 tempfail,\n"
-	"2 usage error (a bad option, or a --zone file or --server list that\n"
-	"does not load).\n";
+	"exit status: 0 accept, 1 drop, 75 tempfail,\n" CLI_DNS_EXIT_USAGE;
 
 enum { OPT_IP = 0x100, OPT_HELO, OPT_MAIL_FROM, OPT_SUBMITTER, OPT_HOSTNAME,
        OPT_SOFTFAIL, OPT_PERMERROR, OPT_RSPF, OPT_NOW };

@@ -30,8 +30,7 @@ bool peer_count_enter(struct peer_count *t, const struct sockaddr_storage *addr,
 /* That session ended. An address that is not in the table is ignored. */
 void peer_count_leave(struct peer_count *t, const struct sockaddr_storage *addr);
 
-/* For tests and the status line: sessions open from addr; addresses with
- * a session open. */
+/* For tests: sessions open from addr; addresses with a session open. */
 unsigned peer_count_of(struct peer_count *t, const struct sockaddr_storage *addr);
 size_t peer_count_addresses(struct peer_count *t);
 

@@ -44,7 +44,6 @@ struct dns_watch {
 
 static __thread struct dns_watch dns_watches[MAX_DNS_WATCH];
 
-
 /* --------------------------------------------------------- listeners */
 
 static int listen_socket(const struct config_listen *l, char *err, size_t errlen)
