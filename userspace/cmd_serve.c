@@ -67,6 +67,21 @@ static void log_restart_keys(const struct config *running, const struct config *
 				   "the running value stays", names[i]);
 }
 
+/* Read once here for all workers, which take it on their next turn. */
+static void reload_zone(struct daemon_shared *d)
+{
+	if (!d->cfg->dns_zone[0])
+		return;
+	struct dns_zone_error ze;
+	struct dns_zone *z = dns_zone_load(d->cfg->dns_zone, &ze);
+	if (!z) {
+		log_notice("reload kept the old zone: %s", ze.msg);
+		return;
+	}
+	log_notice("reload: %s read (%zu names)", d->cfg->dns_zone, dns_zone_owner_count(z));
+	daemon_zone_set(d, z);
+}
+
 static void reload(struct daemon_shared *d, const char *path)
 {
 	static struct config fresh;
@@ -76,11 +91,12 @@ static void reload(struct daemon_shared *d, const char *path)
 		return;
 	}
 	set_policy(d, &fresh);
-	atomic_fetch_add(&d->reload, 1);
 	log_notice("reload: policy softfail=%s permerror=%s drop_action=%s; zone overlay %s reloading",
 		   fresh.policy.softfail == TREAT_FAIL ? "fail" : "neutral",
 		   fresh.policy.permerror == TREAT_FAIL ? "fail" : "neutral",
 		   drop_action_name(fresh.drop_action), d->cfg->dns_zone[0] ? d->cfg->dns_zone : "(none)");
+	reload_zone(d);
+	atomic_fetch_add(&d->reload, 1);
 	log_restart_keys(d->cfg, &fresh);
 }
 
@@ -187,27 +203,30 @@ static int start_spool_sync(struct daemon_shared *d, const struct config *cfg, c
 
 /* The files the configuration names are part of it: a zone or a
  * certificate the daemon cannot use is a configuration error (exit 2),
- * found by --check before a restart as well as at start. The workers
- * load the zone again, each for its own resolver. */
-static int check_named_files(const struct config *cfg, SSL_CTX **tls, char *err, size_t errlen)
+ * found by --check before a restart as well as at start. What is loaded
+ * here is what the daemon runs with (zone and tls may be NULL: --check). */
+static int check_named_files(const struct config *cfg, struct dns_zone **zone, SSL_CTX **tls,
+			     char *err, size_t errlen)
 {
+	struct dns_zone *z = NULL;
 	if (cfg->dns_zone[0]) {
 		struct dns_zone_error ze;
-		struct dns_zone *z = dns_zone_load(cfg->dns_zone, &ze);
-		if (!z) {
+		if (!(z = dns_zone_load(cfg->dns_zone, &ze))) {
 			snprintf(err, errlen, "dns.zone: %s", ze.msg);
 			return -1;
 		}
-		dns_zone_free(z);
 	}
-	if (!cfg->tls_cert[0])
-		return 0;
+	SSL_CTX *ctx = NULL;
 	char why[400];
-	SSL_CTX *ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, why, sizeof why);
-	if (!ctx) {
+	if (cfg->tls_cert[0] && !(ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, why, sizeof why))) {
 		snprintf(err, errlen, "TLS: %s", why);
+		dns_zone_free(z);
 		return -1;
 	}
+	if (zone)
+		*zone = z;
+	else
+		dns_zone_free(z);
 	if (tls)
 		*tls = ctx;
 	else
@@ -220,6 +239,7 @@ static int run(struct config *cfg, const char *path)
 	static struct daemon_shared d;
 	char err[600];
 	d.cfg = cfg;
+	pthread_mutex_init(&d.zone_lock, NULL);
 	/* Blocked before anything else: a signal during a long journal
 	 * recovery waits for the loop below instead of killing the process
 	 * (SIGHUP's default action), and threads inherit the mask. */
@@ -232,7 +252,7 @@ static int run(struct config *cfg, const char *path)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	log_file_append();
 	set_policy(&d, cfg);
-	if (check_named_files(cfg, &d.tls_ctx, err, sizeof err) < 0) {
+	if (check_named_files(cfg, &d.zone, &d.tls_ctx, err, sizeof err) < 0) {
 		fprintf(stderr, "authgate serve: %s: %s\n", path, err);
 		return CLI_EXIT_USAGE;
 	}
@@ -321,6 +341,7 @@ static int run(struct config *cfg, const char *path)
 	spool_close(&d.spool);
 	peer_count_free(d.peers);
 	SSL_CTX_free(d.tls_ctx);
+	dns_zone_free(d.zone); /* the workers gave theirs back with their resolvers */
 	return failed ? 1 : 0;
 }
 
@@ -358,7 +379,7 @@ int cmd_serve(int argc, char **argv)
 	}
 
 	if (check) {
-		if (check_named_files(&cfg, NULL, err, sizeof err) < 0) {
+		if (check_named_files(&cfg, NULL, NULL, err, sizeof err) < 0) {
 			fprintf(stderr, "authgate serve: %s: %s\n", path, err);
 			return CLI_EXIT_USAGE;
 		}

@@ -146,25 +146,41 @@ static void on_dns_poll(struct dns_watch *dw, int res)
 		dns_arm(dw);
 }
 
-static struct dns_resolver *make_resolver(const struct config *cfg, char *err, size_t errlen)
+struct dns_zone *daemon_zone_get(struct daemon_shared *d)
 {
-	struct dns_zone *zone = NULL;
-	if (cfg->dns_zone[0]) {
-		struct dns_zone_error ze;
-		if (!(zone = dns_zone_load(cfg->dns_zone, &ze))) {
-			snprintf(err, errlen, "%s", ze.msg);
-			return NULL;
-		}
-	}
+	pthread_mutex_lock(&d->zone_lock);
+	struct dns_zone *z = dns_zone_ref(d->zone);
+	pthread_mutex_unlock(&d->zone_lock);
+	return z;
+}
+
+void daemon_zone_set(struct daemon_shared *d, struct dns_zone *z)
+{
+	pthread_mutex_lock(&d->zone_lock);
+	struct dns_zone *old = d->zone;
+	d->zone = z;
+	pthread_mutex_unlock(&d->zone_lock);
+	dns_zone_free(old); /* workers still on it keep their references */
+}
+
+static struct dns_resolver *make_resolver(struct worker *w)
+{
+	const struct config *cfg = w->cfg;
 	struct dns_upstream_config uc = {.servers = cfg->dns_servers[0] ? cfg->dns_servers : NULL,
 					 .timeout_ms = (int)cfg->dns_timeout_ms,
 					 .tries = (int)cfg->dns_tries};
-	struct dns_upstream *up = dns_upstream_new(&uc, err, errlen);
-	if (!up) {
-		dns_zone_free(zone);
+	struct dns_upstream *up = dns_upstream_new(&uc, w->error, sizeof w->error);
+	if (!up)
 		return NULL;
+	w->zone = daemon_zone_get(w->shared);
+	struct dns_resolver *r = dns_resolver_new(NULL, w->zone, up);
+	if (!r) {
+		snprintf(w->error, sizeof w->error, "out of memory for the resolver");
+		dns_upstream_free(up);
+		dns_zone_free(w->zone);
+		w->zone = NULL;
 	}
-	return dns_resolver_new(NULL, zone, up);
+	return r;
 }
 
 /* -------------------------------------------------------- ip limits */
@@ -498,18 +514,18 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	}
 }
 
+/* SIGHUP: the main thread has read the file once (or kept the old zone
+ * if it would not load); take whichever is current now. */
 static void reload_zone(struct worker *w)
 {
-	if (!w->cfg->dns_zone[0])
-		return;
-	struct dns_zone_error ze;
-	struct dns_zone *z = dns_zone_load(w->cfg->dns_zone, &ze);
-	if (!z) {
-		log_notice("worker %u: reload kept the old zone: %s", w->id, ze.msg);
+	struct dns_zone *z = daemon_zone_get(w->shared);
+	if (z == w->zone) {
+		dns_zone_free(z);
 		return;
 	}
+	w->zone = z;
 	dns_resolver_set_zone(w->resolver, z);
-	log_notice("worker %u: zone overlay reloaded (%zu names)", w->id, dns_zone_owner_count(z));
+	log_notice("worker %u: zone overlay reloaded (%zu names)", w->id, z ? dns_zone_owner_count(z) : 0);
 }
 
 static void stop_accepting(struct worker *w)
@@ -655,7 +671,7 @@ int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared)
 		w->accept_ops[i] = (struct ring_op){OP_ACCEPT, (void *)(uintptr_t)i};
 		w->nlisten++;
 	}
-	if (!(w->resolver = make_resolver(w->cfg, w->error, sizeof w->error)))
+	if (!(w->resolver = make_resolver(w)))
 		return -1;
 	w->spf_cache = spf_cache_new(4096);
 	w->dkim_keys = dkim_key_cache_new(1024);

@@ -28,6 +28,7 @@ struct spool_sync;
 struct spool_journal;
 struct session;
 struct worker;
+struct dns_zone;
 
 enum op_kind {
 	OP_ACCEPT,
@@ -55,6 +56,11 @@ struct daemon_shared {
 	struct ssl_ctx_st *tls_ctx; /* NULL: no STARTTLS */
 	atomic_int stop;   /* 1: drain and exit */
 	atomic_int reload; /* bumped by SIGHUP */
+	/* The zone overlay (dns.zone), loaded once and shared: the workers'
+	 * resolvers each hold a reference. SIGHUP replaces it; zone_lock
+	 * keeps a worker from taking a reference to one being given up. */
+	pthread_mutex_t zone_lock;
+	struct dns_zone *zone;
 	atomic_uint sessions;
 	struct peer_count *peers; /* sessions per client address (limits.sessions_per_ip) */
 	atomic_ulong message_copy_bytes; /* message bytes copied in userspace: must stay 0 */
@@ -89,6 +95,7 @@ struct worker {
 	int spare_fd;
 	unsigned long accept_failures; /* times accepting failed for want of resources */
 	struct dns_resolver *resolver;
+	struct dns_zone *zone; /* the resolver's reference; compared on SIGHUP */
 	struct spf_cache *spf_cache;
 	struct dkim_key_cache *dkim_keys;
 	struct session *sessions; /* doubly linked */
@@ -132,6 +139,11 @@ struct worker {
 
 /* Create the worker's listeners (SO_REUSEPORT), ring and resolver. 0 or
  * -1 with w->error set. */
+/* The shared zone overlay: a new reference to the current one (NULL
+ * without dns.zone), and its replacement (SIGHUP; takes z's reference). */
+struct dns_zone *daemon_zone_get(struct daemon_shared *d);
+void daemon_zone_set(struct daemon_shared *d, struct dns_zone *z);
+
 int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared);
 /* Make and drop a ring once, to report "no io_uring here" clearly before
  * any thread starts. 0 or -1 with a message. */

@@ -135,14 +135,16 @@ struct dns_resolver_config {
 	void *clock_arg;
 };
 
-/* The resolver takes ownership of zone and upstream (either may be NULL;
- * with both NULL every query is NXDOMAIN). */
+/* The resolver takes ownership of upstream and of one reference to zone
+ * (either may be NULL; with both NULL every query is NXDOMAIN). On failure
+ * (NULL, out of memory) they stay the caller's. */
 struct dns_resolver *dns_resolver_new(const struct dns_resolver_config *cfg,
 				      struct dns_zone *zone,
 				      struct dns_upstream *upstream);
 void dns_resolver_free(struct dns_resolver *r);
 
-/* Replace the zone overlay (SIGHUP reload); flushes the cache. */
+/* Replace the zone overlay (SIGHUP reload), taking one reference to zone
+ * and giving back the old one; flushes the cache. */
 void dns_resolver_set_zone(struct dns_resolver *r, struct dns_zone *zone);
 void dns_resolver_flush_cache(struct dns_resolver *r);
 

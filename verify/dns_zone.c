@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ struct dns_zone {
 	struct owner **buckets;
 	size_t nbuckets, count;
 	uint32_t default_ttl;
+	atomic_uint refs; /* holders; the last dns_zone_free frees it */
 };
 
 /* ---------------------------------------------------------------- lexer */
@@ -362,9 +364,17 @@ static void zrec_free(struct zrec *r)
 	}
 }
 
+struct dns_zone *dns_zone_ref(struct dns_zone *z)
+{
+	if (z)
+		atomic_fetch_add_explicit(&z->refs, 1, memory_order_relaxed);
+	return z;
+}
+
 void dns_zone_free(struct dns_zone *z)
 {
-	if (!z)
+	/* acq_rel: every holder's reads happen before the free */
+	if (!z || atomic_fetch_sub_explicit(&z->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	for (size_t i = 0; i < z->nbuckets; i++) {
 		for (struct owner *o = z->buckets[i], *next; o; o = next) {
@@ -759,6 +769,7 @@ struct dns_zone *dns_zone_parse(const char *text, size_t len,
 	if (ps.z) {
 		ps.z->nbuckets = 64;
 		ps.z->default_ttl = DEFAULT_TTL;
+		atomic_init(&ps.z->refs, 1);
 		ps.z->buckets = calloc(ps.z->nbuckets, sizeof *ps.z->buckets);
 	}
 	int rc = ps.z && ps.z->buckets ? 0 : -ENOMEM;

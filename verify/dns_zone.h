@@ -12,6 +12,9 @@
  * TIMEOUT/SERVFAIL at an owner: queries for types it has no records of fail
  * that way. Bounds: file size, names (253 octets, labels 63), strings
  * (255 octets), records per answer (dns_answer.h).
+ *
+ * A loaded zone never changes, so threads may share it: each holder takes
+ * a reference (dns_zone_ref) and gives it back with dns_zone_free.
  */
 #ifndef AUTHGATE_DNS_ZONE_H
 #define AUTHGATE_DNS_ZONE_H
@@ -28,6 +31,9 @@ struct dns_zone *dns_zone_parse(const char *text, size_t len,
 				const char *filename,
 				struct dns_zone_error *err);
 struct dns_zone *dns_zone_load(const char *path, struct dns_zone_error *err);
+/* One more holder of z (NULL stays NULL); returns z. */
+struct dns_zone *dns_zone_ref(struct dns_zone *z);
+/* Gives back one reference; the last one frees the zone. */
 void dns_zone_free(struct dns_zone *z);
 
 size_t dns_zone_owner_count(const struct dns_zone *z);

@@ -179,6 +179,37 @@ static void set_zone_replaces_and_flushes(void **state)
 	dns_resolver_free(r);
 }
 
+static unsigned ask_a(struct dns_resolver *r, const char *name)
+{
+	struct result res = {0};
+	dns_resolve(r, name, DNS_TYPE_A, record, &res);
+	dns_resolver_dispatch(r);
+	assert_int_equal(res.calls, 1);
+	return res.status;
+}
+
+/* The daemon's workers share one zone, each resolver holding a reference:
+ * a resolver freed or given another zone must leave the zone whole for
+ * the others, and the last holder frees it (ASan sees a use after free,
+ * a double free or a leak). */
+static void a_shared_zone_lives_until_its_last_holder_lets_go(void **state)
+{
+	(void)state;
+	struct dns_zone *z = zone("a.test. A 127.0.0.1\n");
+	struct dns_resolver *r1 = dns_resolver_new(NULL, dns_zone_ref(z), NULL);
+	struct dns_resolver *r2 = dns_resolver_new(NULL, dns_zone_ref(z), NULL);
+	dns_zone_free(z); /* the loader's own reference */
+	dns_resolver_free(r1);
+	assert_int_equal(ask_a(r2, "a.test"), DNS_DATA);
+	struct dns_resolver *r3 = dns_resolver_new(NULL, dns_zone_ref(z), NULL);
+	dns_resolver_set_zone(r2, zone("b.test. A 127.0.0.1\n"));
+	assert_int_equal(ask_a(r2, "a.test"), DNS_NXDOMAIN);
+	assert_int_equal(ask_a(r3, "a.test"), DNS_DATA);
+	dns_resolver_free(r3);
+	dns_resolver_free(r2);
+	assert_null(dns_zone_ref(NULL));
+}
+
 static void zone_timeout_is_tempfail_and_not_cached(void **state)
 {
 	(void)state;
@@ -455,6 +486,7 @@ int main(void)
 		cmocka_unit_test(without_backends_everything_is_nxdomain),
 		cmocka_unit_test(over_long_name_is_malformed),
 		cmocka_unit_test(set_zone_replaces_and_flushes),
+		cmocka_unit_test(a_shared_zone_lives_until_its_last_holder_lets_go),
 		cmocka_unit_test(zone_timeout_is_tempfail_and_not_cached),
 	};
 	const struct CMUnitTest upstream[] = {
