@@ -24,7 +24,7 @@
  *              XDP skips the trie for a flow checked against the current value
  *   ports      array      port (host order) → __u8 1=SMTP  userspace at start
  *   steer_socks  reuseport sockarray  group*AG_MAX_WORKERS+worker → listener  userspace
- *   steer_groups hash     listen port → group index        userspace
+ *   steer_groups hash     ag_steer_group_key → group index  userspace
  *   steer_load   array    worker → ag_worker_load           workers (sessions open)
  *   steer_cfg    array    0 → ag_steer_cfg                  userspace at start
  *   verdicts   array, AG_MAX_WORKERS slots: worker → ag_verdicts   workers, through a
@@ -96,6 +96,15 @@ struct ag_block {
 enum ag_steer_mode {
 	AG_STEER_HASH = 0,  /* flow hash over the workers */
 	AG_STEER_LEAST = 1, /* fewest open sessions (steer_load) */
+};
+
+/* steer_groups key: one listen address as the listening socket has it
+ * (struct bpf_sock): each address has its own reuseport group, so two
+ * `listen` lines on one port (IPv4 and IPv6) are two groups. */
+struct ag_steer_group_key {
+	__u32 family;  /* AF_INET (2) or AF_INET6 (10) */
+	__u32 port;    /* host order */
+	__u32 addr[4]; /* network order; IPv4 in addr[0], the rest 0 */
 };
 
 struct ag_steer_cfg {

@@ -4,7 +4,7 @@
  *
  * Every worker has its own SO_REUSEPORT listener per `listen` address; the
  * listeners of one address form one reuseport group. Userspace fills
- * steer_groups (listen port → group index) and steer_socks (group *
+ * steer_groups (listen address → group index) and steer_socks (group *
  * AG_MAX_WORKERS + worker → that worker's listener, set after listen()).
  * Mode AG_STEER_HASH picks worker = flow hash % nworkers; AG_STEER_LEAST
  * picks the worker with the fewest open sessions in steer_load (each
@@ -17,6 +17,8 @@
 
 #include "authgate_maps.h"
 
+#define AF_INET6_ 10 /* vmlinux.h has no #defines */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
 	__uint(max_entries, AG_MAX_WORKERS * AG_MAX_GROUPS);
@@ -27,7 +29,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AG_MAX_GROUPS);
-	__type(key, __u32);
+	__type(key, struct ag_steer_group_key);
 	__type(value, __u32);
 } steer_groups SEC(".maps");
 
@@ -72,8 +74,18 @@ int steer(struct sk_reuseport_md *ctx)
 	struct bpf_sock *sk = ctx->sk;
 	if (!sk)
 		return SK_PASS;
-	__u32 port = sk->src_port;
-	__u32 *group = bpf_map_lookup_elem(&steer_groups, &port);
+	/* the listener's own address: a port alone would mix the groups of
+	 * an IPv4 and an IPv6 listen line on it */
+	struct ag_steer_group_key gk = {.family = sk->family, .port = sk->src_port};
+	if (gk.family == AF_INET6_) {
+		gk.addr[0] = sk->src_ip6[0];
+		gk.addr[1] = sk->src_ip6[1];
+		gk.addr[2] = sk->src_ip6[2];
+		gk.addr[3] = sk->src_ip6[3];
+	} else {
+		gk.addr[0] = sk->src_ip4;
+	}
+	__u32 *group = bpf_map_lookup_elem(&steer_groups, &gk);
 	if (!group || *group >= AG_MAX_GROUPS)
 		return SK_PASS;
 	__u32 n = cfg->nworkers;

@@ -254,11 +254,21 @@ bool bpf_xdp_active(void)
 	return g.xdp_on;
 }
 
-static __u16 listen_port(const struct config_listen *l)
+/* The steer_groups key of a listen address: as its listener's bpf_sock
+ * has it. */
+static struct ag_steer_group_key group_key(const struct config_listen *l)
 {
-	const struct sockaddr_storage *ss = &l->addr;
-	return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
-					      : ((const struct sockaddr_in6 *)ss)->sin6_port);
+	struct ag_steer_group_key k = {.family = l->addr.ss_family};
+	if (l->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&l->addr;
+		k.port = ntohs(s4->sin_port);
+		memcpy(k.addr, &s4->sin_addr, 4);
+	} else {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&l->addr;
+		k.port = ntohs(s6->sin6_port);
+		memcpy(k.addr, &s6->sin6_addr, 16);
+	}
+	return k;
 }
 
 int bpf_steer_start(const struct config *cfg, const int *fds, unsigned nworkers,
@@ -284,9 +294,10 @@ int bpf_steer_start(const struct config *cfg, const int *fds, unsigned nworkers,
 	if (bpf_map_update_elem(bpf_map__fd(g.steer->maps.steer_cfg), &zero, &sc, BPF_ANY) < 0)
 		goto fail;
 	for (unsigned l = 0; l < nlisten; l++) {
-		/* two listen lines on one port (v4 + v6) share one group index */
-		__u32 port = listen_port(&cfg->listen[l]), group = l;
-		if (bpf_map_update_elem(bpf_map__fd(g.steer->maps.steer_groups), &port, &group,
+		/* the same address twice is one reuseport group: the first index */
+		struct ag_steer_group_key gk = group_key(&cfg->listen[l]);
+		__u32 group = l;
+		if (bpf_map_update_elem(bpf_map__fd(g.steer->maps.steer_groups), &gk, &group,
 					BPF_NOEXIST) < 0 && errno != EEXIST)
 			goto fail;
 		for (unsigned w = 0; w < nworkers; w++) {

@@ -1,8 +1,10 @@
 /* Unit tests: bpf/smtp_flow.bpf.c through BPF_PROG_TEST_RUN on packet
- * fixtures — IPv4, IPv6 with extension headers, 802.1Q, IPv4 options,
- * non-SMTP ports, non-TCP, truncated and malformed headers, blocked and
- * expired-block sources, and the blocklist generation: a known flow skips
- * the trie until blocklist_gen changes, a SYN never does. Each test asserts
+ * fixtures — IPv4, IPv6 with extension headers (AH, fragment, six at most),
+ * 802.1Q and 802.1ad, IPv4 options and fragments, non-SMTP ports,
+ * non-TCP, truncated and malformed headers (a wrong version, a short
+ * ihl), SYN-ACK and RST counting, blocked and expired-block sources (at
+ * the very tick too), and the blocklist generation: a known flow skips
+ * the trie until blocklist_gen changes, a SYN (without ACK) never does. Each test asserts
  * the XDP verdict and the exact map contents afterwards. Then the
  * userspace side operators read: the per-CPU sum, the sweep's bounds, and
  * `authgate stats` and `authgate block` on the maps pinned in a bpffs of
@@ -28,6 +30,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "userspace/bpf_maps.h"
@@ -560,6 +563,29 @@ static void frags_variant(void **state)
 	expect_stats(2, 2, 2 * a.len, 1, 1, 0);
 }
 
+/* A frame larger than a page reaches the xdp.frags program in fragments
+ * (as GSO super-packets on lo do): every fragment's bytes count, in the
+ * flow and in xdp_smtp_bytes. */
+static void frags_count_every_byte(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	struct pkt head = v4_tcp("192.0.2.13", 40013, 25, F_ACK);
+	size_t len = 9000;
+	unsigned char *big = calloc(1, len);
+	assert_non_null(big);
+	memcpy(big, head.b, head.len);
+	memset(big + head.len, 'x', len - head.len);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = big, .data_size_in = (__u32)len, .repeat = 1);
+	int rc = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xdp_smtp_frags), &o);
+	free(big);
+	assert_int_equal(rc, 0);
+	assert_int_equal(o.retval, XDP_PASS_);
+	struct ag_flow_key k = fkey(AG_FAMILY_V4, "192.0.2.13", "198.51.100.1", 40013, 25);
+	assert_int_equal(flow(&k).bytes, len);
+	expect_stats(1, 1, len, 1, 0, 0);
+}
+
 static void prefixes(void **state)
 {
 	(void)state; /* userspace only: runs without BPF too */
@@ -958,6 +984,234 @@ static void cli_block_add_refused(void **state)
 	assert_true(strncmp(err, "authgate block: add 192.0.2.0/24: ", 34) == 0);
 }
 
+/* ------------------------------------------------ headers, bounds, flags */
+
+/* The IPv4 header's flags and fragment offset (bytes 6-7), host order. */
+static void ipv4_frag_off(struct pkt *p, uint16_t frag_off)
+{
+	p->b[14 + 6] = (unsigned char)(frag_off >> 8);
+	p->b[14 + 7] = (unsigned char)frag_off;
+}
+
+/* A version nibble that is not the EtherType's is malformed, and so are
+ * an ihl past the end even when the protocol is not TCP and an ihl below
+ * 5 even when a TCP header follows: each counts a parse error (and
+ * passes). */
+static void ip_version_and_length_checked(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	struct pkt v4 = v4_tcp("192.0.2.1", 40000, 25, F_SYN);
+	v4.b[14] = 0x65; /* version 6 in an IPv4 EtherType, ihl 5 */
+	assert_int_equal(run(&v4), XDP_PASS_);
+	struct pkt v6 = {0};
+	eth(&v6, ETH_P_IPV6, -1);
+	ipv6(&v6, "2001:db8::1", "2001:db8::25", IPPROTO_TCP, 20);
+	tcp(&v6, 50000, 25, F_SYN, 0);
+	v6.b[14] = 0x40; /* version 4 in an IPv6 EtherType */
+	assert_int_equal(run(&v6), XDP_PASS_);
+	struct pkt udp = {0};
+	eth(&udp, ETH_P_IP, -1);
+	ipv4(&udp, "192.0.2.1", "198.51.100.1", IPPROTO_UDP, 0, 8);
+	unsigned char uh[8] = {0x9c, 0x40, 0, 25, 0, 8, 0, 0};
+	put(&udp, uh, sizeof uh);
+	udp.b[14] = 0x4f; /* 60 bytes of header in a 28-byte packet */
+	assert_int_equal(run(&udp), XDP_PASS_);
+	/* ihl 4: a 16-byte header, with a good TCP header to port 25 behind */
+	struct pkt short_ihl = {0};
+	eth(&short_ihl, ETH_P_IP, -1);
+	struct iphdr ip = {.version = 4, .ihl = 4, .ttl = 64, .protocol = IPPROTO_TCP};
+	put(&short_ihl, &ip, 16);
+	tcp(&short_ihl, 40000, 25, F_SYN, 0);
+	assert_int_equal(run(&short_ihl), XDP_PASS_);
+	assert_int_equal(nflows(), 0);
+	expect_stats(4, 0, 0, 0, 0, 4);
+}
+
+/* IPv4 fragments: the first one (offset 0, with MF or DF) carries the TCP
+ * header and counts; a later one has none, even when its bytes look like
+ * one to port 25, and passes uncounted without an error. */
+static void ipv4_fragments(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	struct pkt first = v4_tcp("192.0.2.1", 40000, 25, F_SYN);
+	ipv4_frag_off(&first, 0x2000); /* MF, offset 0 */
+	struct pkt df = v4_tcp("192.0.2.1", 40000, 25, F_ACK);
+	ipv4_frag_off(&df, 0x4000); /* DF, as TCP sends */
+	struct pkt later = v4_tcp("192.0.2.2", 40000, 25, F_SYN);
+	ipv4_frag_off(&later, 0x0003); /* offset 24 octets, the last fragment */
+	assert_int_equal(run(&first), XDP_PASS_);
+	assert_int_equal(run(&df), XDP_PASS_);
+	assert_int_equal(run(&later), XDP_PASS_);
+	struct ag_flow_key k = fkey(AG_FAMILY_V4, "192.0.2.1", "198.51.100.1", 40000, 25);
+	assert_int_equal(flow(&k).packets, 2);
+	assert_int_equal(nflows(), 1);
+	expect_stats(3, 2, first.len + df.len, 1, 0, 0);
+}
+
+/* An 802.1ad (QinQ service) tag is skipped like an 802.1Q one. */
+static void qinq_tagged(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	struct pkt p = {0};
+	eth(&p, ETH_P_IP, 7);
+	p.b[12] = 0x88, p.b[13] = 0xa8;
+	ipv4(&p, "192.0.2.8", "198.51.100.1", IPPROTO_TCP, 0, 20);
+	tcp(&p, 41001, 25, F_SYN, 0);
+	assert_int_equal(run(&p), XDP_PASS_);
+	struct ag_flow_key k = fkey(AG_FAMILY_V4, "192.0.2.8", "198.51.100.1", 41001, 25);
+	assert_int_equal(flow(&k).packets, 1);
+	expect_stats(1, 1, p.len, 1, 0, 0);
+}
+
+/* One IPv6 extension header: its type, its second octet, and for a
+ * fragment header the offset/M field (octets 2-3). */
+struct ext {
+	uint8_t type, len;
+	uint16_t frag;
+};
+
+/* IPv6 from 2001:db8::1 (sport) to port 25, behind the n headers of exts. */
+static struct pkt v6_exts(const struct ext *exts, size_t n, uint16_t sport)
+{
+	struct pkt p = {0};
+	eth(&p, ETH_P_IPV6, -1);
+	ipv6(&p, "2001:db8::1", "2001:db8::25", n ? exts[0].type : IPPROTO_TCP, 0);
+	for (size_t i = 0; i < n; i++) {
+		size_t size = exts[i].type == 51   ? (exts[i].len + 2u) * 4u
+			      : exts[i].type == 44 ? 8u
+						   : (exts[i].len + 1u) * 8u;
+		unsigned char *h = p.b + p.len;
+		memset(h, 0, size);
+		h[0] = i + 1 < n ? exts[i + 1].type : IPPROTO_TCP;
+		h[1] = exts[i].len;
+		h[2] = (unsigned char)(exts[i].frag >> 8), h[3] = (unsigned char)exts[i].frag;
+		p.len += size;
+	}
+	tcp(&p, sport, 25, F_SYN, 0);
+	return p;
+}
+
+static uint64_t v6_flow_packets(uint16_t sport)
+{
+	struct ag_flow_key k = fkey(AG_FAMILY_V6, "2001:db8::1", "2001:db8::25", sport, 25);
+	return flow(&k).packets;
+}
+
+/* AH counts its length in 4-octet units (plus 2); a fragment header is 8
+ * octets whatever its second octet says, and only a fragment offset, not
+ * the M flag, makes a later fragment (no TCP header: passed uncounted). */
+static void ipv6_ah_and_fragment(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	struct ext ah[] = {{51, 4, 0}};         /* 24 octets */
+	struct ext first[] = {{44, 1, 0x0001}}; /* offset 0, M set */
+	struct ext later[] = {{44, 0, 0x0008}}; /* offset 1 (8 octets) */
+	struct pkt a = v6_exts(ah, 1, 50001), f = v6_exts(first, 1, 50002),
+		   l = v6_exts(later, 1, 50003);
+	assert_int_equal(run(&a), XDP_PASS_);
+	assert_int_equal(run(&f), XDP_PASS_);
+	assert_int_equal(run(&l), XDP_PASS_);
+	assert_int_equal(v6_flow_packets(50001), 1);
+	assert_int_equal(v6_flow_packets(50002), 1);
+	assert_int_equal(nflows(), 2);
+	expect_stats(3, 2, a.len + f.len, 2, 0, 0);
+}
+
+/* Up to six extension headers are skipped (the program's bound); behind a
+ * seventh TCP is not looked for. A header claiming more than 512 octets is
+ * malformed even when nothing follows it (next header 59). */
+static void ipv6_header_chain_bounds(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	struct ext six[] = {{0, 0, 0}, {60, 0, 0}, {43, 0, 0}, {51, 0, 0}, {60, 0, 0}, {60, 0, 0}};
+	struct ext seven[] = {{0, 0, 0},  {60, 0, 0}, {43, 0, 0}, {51, 0, 0},
+			      {60, 0, 0}, {60, 0, 0}, {60, 0, 0}};
+	struct pkt s6 = v6_exts(six, 6, 50006), s7 = v6_exts(seven, 7, 50007);
+	assert_int_equal(run(&s6), XDP_PASS_);
+	assert_int_equal(run(&s7), XDP_PASS_);
+	assert_int_equal(v6_flow_packets(50006), 1);
+	assert_int_equal(nflows(), 1);
+	struct pkt big = {0};
+	eth(&big, ETH_P_IPV6, -1);
+	ipv6(&big, "2001:db8::1", "2001:db8::25", 0 /* hop-by-hop */, 8);
+	unsigned char hop[8] = {59 /* no next header */, 255 /* 2 KiB */};
+	put(&big, hop, sizeof hop);
+	assert_int_equal(run(&big), XDP_PASS_);
+	expect_stats(3, 1, s6.len, 1, 0, 1);
+}
+
+/* A SYN counts as one only without ACK (a SYN-ACK is no connection
+ * attempt), a FIN or an RST in fin_rst, for a new flow and a known one;
+ * and a known flow's last_seen_ns moves while first_seen_ns stays. */
+static void flags_and_times_counted(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	struct pkt synack = v4_tcp("192.0.2.10", 40010, 25, F_SYN | F_ACK);
+	struct pkt rst = v4_tcp("192.0.2.10", 40010, 25, F_RST);
+	struct ag_flow_key k = fkey(AG_FAMILY_V4, "192.0.2.10", "198.51.100.1", 40010, 25);
+	assert_int_equal(run(&synack), XDP_PASS_);
+	struct ag_flow_stats v = flow(&k);
+	assert_int_equal(v.syns, 0);
+	usleep(30000); /* several ticks of the coarse clock (1-10 ms each) */
+	assert_int_equal(run(&synack), XDP_PASS_);
+	assert_int_equal(run(&rst), XDP_PASS_);
+	struct ag_flow_stats w = flow(&k);
+	assert_int_equal(w.packets, 3);
+	assert_int_equal(w.syns, 0);
+	assert_int_equal(w.fin_rst, 1);
+	assert_int_equal(w.first_seen_ns, v.first_seen_ns);
+	assert_true(w.last_seen_ns > v.last_seen_ns);
+}
+
+/* Only a SYN without ACK bypasses the generation: a SYN-ACK of a known
+ * flow already checked against the current generation skips the trie. */
+static void synack_uses_generation(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	struct pkt ack = v4_tcp("192.0.2.11", 40011, 25, F_ACK);
+	struct pkt synack = v4_tcp("192.0.2.11", 40011, 25, F_SYN | F_ACK);
+	assert_int_equal(run(&ack), XDP_PASS_);
+	block("192.0.2.11", 0); /* no new generation */
+	assert_int_equal(run(&synack), XDP_PASS_);
+	assert_int_equal(block_hits("192.0.2.11"), 0);
+	expect_stats(2, 2, 2 * ack.len, 1, 0, 0);
+}
+
+/* CLOCK_MONOTONIC_COARSE is the clock the program reads. */
+static uint64_t coarse_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* An entry expiring at the very tick the program reads has expired (the
+ * sweep's bound too, sweep_bounds): tried until a run falls within one
+ * tick, which the first nearly always does. */
+static void expiry_at_this_tick(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	struct pkt syn = v4_tcp("192.0.2.12", 40012, 25, F_SYN);
+	int same_tick = 0;
+	for (int i = 0; i < 100 && !same_tick; i++) {
+		uint64_t t = coarse_now();
+		block("192.0.2.12", t);
+		assert_int_equal(run(&syn), XDP_PASS_);
+		same_tick = coarse_now() == t;
+	}
+	assert_true(same_tick);
+	assert_int_equal(block_hits("192.0.2.12"), 0);
+}
+
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -1010,6 +1264,15 @@ int main(void)
 		cmocka_unit_test_setup(blocked_source, setup),
 		cmocka_unit_test_setup(expired_block, setup),
 		cmocka_unit_test_setup(frags_variant, setup),
+		cmocka_unit_test_setup(frags_count_every_byte, setup),
+		cmocka_unit_test_setup(ip_version_and_length_checked, setup),
+		cmocka_unit_test_setup(ipv4_fragments, setup),
+		cmocka_unit_test_setup(qinq_tagged, setup),
+		cmocka_unit_test_setup(ipv6_ah_and_fragment, setup),
+		cmocka_unit_test_setup(ipv6_header_chain_bounds, setup),
+		cmocka_unit_test_setup(flags_and_times_counted, setup),
+		cmocka_unit_test_setup(synack_uses_generation, setup),
+		cmocka_unit_test_setup(expiry_at_this_tick, setup),
 		cmocka_unit_test(block_key_of_client),
 		cmocka_unit_test_setup(stats_sum_every_cpu, setup),
 		cmocka_unit_test_setup(block_add_ttl, setup),
