@@ -272,7 +272,8 @@ static int collect(struct dns_builder *b, const struct wire *w,
 		}
 		if (added || !cname || qtype == DNS_TYPE_CNAME)
 			return added;
-		if (rdata_name(w, cname, 0, cur, NULL) < 0)
+		size_t after;
+		if (rdata_name(w, cname, 0, cur, &after) < 0 || after != cname->rdlen)
 			return -1;
 		dns_builder_set_canonical(b, cur);
 	}

@@ -166,6 +166,13 @@ vec "stalwart 003 (two identical signatures)" "$T/st3.zone" "$T/st3.eml" "pass:p
 vec "stalwart 004 (key t=s; h=sha256)" "$T/st4.zone" "$T/st4.eml" "pass:pass" --now $NOW
 vec "stalwart 005 (x= in the future at $NOW)" "$T/st5.zone" "$T/st5.eml" "pass:pass" --now $NOW
 vec "stalwart 005 today (x= past)" "$T/st5.zone" "$T/st5.eml" "permerror:permerror"
+# `authgate verify --now` is the same clock for its DKIM check: the x= that
+# has passed today is still ahead at $NOW, so DKIM passes and (SPF and
+# Sender ID none, the zone holding only keys) the message is accepted.
+out=$("$AUTHGATE" verify --zone "$T/st5.zone" --ip 192.0.2.1 --helo mail.topicbox.com \
+	--mail-from topicbox@topicbox.com --now $NOW "$T/st5.eml" 2>&1)
+rc=$?
+expect_eq "verify --now: stalwart 005 DKIM passes at \$NOW" "0|1" "$rc|$(grep -c 'dkim=pass' <<<"$out")"
 vec "stalwart 006 (github, encoded words)" "$T/st6.zone" "$T/st6.eml" "pass:pass" --now $NOW
 
 # ---------------------------------------------------------------- §4 rspamd

@@ -109,6 +109,37 @@ static void a_bare_lf_does_not_end_a_field(void **state)
 	dkim_msg_free(&msg);
 }
 
+/* A buffer that starts with a bare LF: that LF is a field byte, and
+ * nothing before the buffer is read (an exact heap copy for ASan). */
+static void leading_bare_lf_is_a_field_byte(void **state)
+{
+	(void)state;
+	static const char m[] = "\nX: a\r\n\r\n";
+	char *copy = malloc(sizeof m - 1);
+	assert_non_null(copy);
+	memcpy(copy, m, sizeof m - 1);
+	struct dkim_msg msg;
+	assert_int_equal(dkim_msg_index(&msg, copy, sizeof m - 1), 0);
+	assert_int_equal(msg.n, 1);
+	assert_int_equal(msg.f[0].len, 7);
+	dkim_msg_free(&msg);
+	free(copy);
+}
+
+/* WSP before the colon is not part of the name (RFC 5322 §4.5 obsolete
+ * syntax, RFC 6376 §3.4.2): a tab as well as a space. */
+static void tab_before_colon_not_in_name(void **state)
+{
+	(void)state;
+	static const char m[] = "Subject\t: x\r\n\r\n";
+	struct dkim_msg msg;
+	assert_int_equal(dkim_msg_index(&msg, m, strlen(m)), 0);
+	assert_int_equal(msg.f[0].namelen, 7);
+	dkim_msg_select_begin(&msg);
+	assert_non_null(dkim_msg_select(&msg, S("subject")));
+	dkim_msg_free(&msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +148,8 @@ int main(void)
 		cmocka_unit_test(test_selection_bottom_up_and_oversigning),
 		cmocka_unit_test(test_field_cap),
 		cmocka_unit_test(a_bare_lf_does_not_end_a_field),
+		cmocka_unit_test(leading_bare_lf_is_a_field_byte),
+		cmocka_unit_test(tab_before_colon_not_in_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

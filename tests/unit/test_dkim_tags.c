@@ -10,6 +10,7 @@
 #include "../../verify/dkim_tags.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct dkim_slice S(const char *s)
@@ -137,6 +138,88 @@ static void del_refused_in_short_values(void **state)
 	assert_int_equal(parse("x=abcdefgh\x7f", &t), DKIM_TAGS_SYNTAX);
 }
 
+/* A name of several letters appears once at most, like a one-letter one
+ * (RFC 6376 §3.2). */
+static void duplicate_long_name_is_error(void **state)
+{
+	(void)state;
+	struct dkim_taglist t;
+	assert_int_equal(parse("ab=1; c=2; ab=3", &t), DKIM_TAGS_DUPLICATE);
+	assert_int_equal(parse("ab=1; abc=2", &t), DKIM_TAGS_OK);
+}
+
+/* Values of eight bytes and more go eight at a time: DEL inside such a
+ * run is refused there too, and FWS at its end is still trimmed. */
+static void long_runs_checked_like_short_ones(void **state)
+{
+	(void)state;
+	struct dkim_taglist t;
+	assert_int_equal(parse("x=abc\x7f" "defgh", &t), DKIM_TAGS_SYNTAX);
+	assert_int_equal(parse("a=abcdefg ;b=abc defgh", &t), DKIM_TAGS_OK);
+	assert_true(dkim_slice_eq(*dkim_tags_get(&t, "a"), "abcdefg"));
+	assert_true(dkim_slice_eq(*dkim_tags_get(&t, "b"), "abc defgh"));
+}
+
+/* A trailing separator leaves an empty last item, so that a caller can
+ * refuse "h=from:" (RFC 6376 §3.5: hdr-name after every ':'). */
+static void trailing_separator_gives_an_empty_item(void **state)
+{
+	(void)state;
+	struct dkim_slice item;
+	size_t pos = 0;
+	assert_true(dkim_slice_next_item(S("from:"), ':', &pos, &item));
+	assert_true(dkim_slice_eq(item, "from"));
+	assert_true(dkim_slice_next_item(S("from:"), ':', &pos, &item));
+	assert_int_equal(item.n, 0);
+	assert_false(dkim_slice_next_item(S("from:"), ':', &pos, &item));
+}
+
+/* Padding ends the final quantum (RFC 4648 §4): as many '=' as it lacks
+ * characters, no more, and none after a whole quantum. */
+static void base64_padding_must_fit_the_last_quantum(void **state)
+{
+	(void)state;
+	unsigned char out[16];
+	assert_int_equal(dkim_base64_decode(S("aGk=="), out, sizeof out), -1);
+	assert_int_equal(dkim_base64_decode(S("aGVs="), out, sizeof out), -1);
+	assert_int_equal(dkim_base64_decode(S("aGVsbA=="), out, sizeof out), 4);
+}
+
+/* Decoding stops at cap even in the middle of a whole quantum: out is an
+ * exact-size heap block, so ASan sees a write past it. */
+static void base64_never_writes_past_cap(void **state)
+{
+	(void)state;
+	unsigned char *out = malloc(5);
+	assert_non_null(out);
+	assert_int_equal(dkim_base64_decode(S("aGVsbG8h"), out, 5), -1); /* "hello!" */
+	assert_int_equal(dkim_base64_decode(S("aGVsbG8="), out, 5), 5);
+	free(out);
+}
+
+/* Numeric tags are 1*DIGIT (RFC 6376 §3.5: t=, x=, l=): "t=" is no time. */
+static void empty_number_is_not_zero(void **state)
+{
+	(void)state;
+	uint64_t v = 7;
+	assert_false(dkim_slice_to_u64(S(""), &v));
+	assert_int_equal(v, 7);
+}
+
+/* RFC 6376 §3.5 domain-name: labels end in a letter or digit, and a name
+ * has at most 253 octets in text form (255 on the wire). */
+static void domain_last_label_and_length(void **state)
+{
+	(void)state;
+	assert_false(dkim_domain_valid(S("a.b-")));
+	char big[254];
+	memset(big, 'a', sizeof big);
+	for (size_t i = 63; i < sizeof big; i += 64)
+		big[i] = '.';
+	assert_true(dkim_domain_valid((struct dkim_slice){big, 253}));
+	assert_false(dkim_domain_valid((struct dkim_slice){big, 254}));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +232,13 @@ int main(void)
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_list_items_and_numbers),
 		cmocka_unit_test(del_refused_in_short_values),
+		cmocka_unit_test(duplicate_long_name_is_error),
+		cmocka_unit_test(long_runs_checked_like_short_ones),
+		cmocka_unit_test(trailing_separator_gives_an_empty_item),
+		cmocka_unit_test(base64_padding_must_fit_the_last_quantum),
+		cmocka_unit_test(base64_never_writes_past_cap),
+		cmocka_unit_test(empty_number_is_not_zero),
+		cmocka_unit_test(domain_last_label_and_length),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

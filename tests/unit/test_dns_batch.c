@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -160,12 +161,100 @@ static void tcp_goes_straight_through(void **state)
 	dns_batch_free(b);
 }
 
+/* Queries of up to 512 octets (the UDP limit, RFC 1035 §4.2.1) wait for the
+ * flush; a longer one goes at once, after those queued before it. */
+static void long_query_goes_at_once_after_the_queued_ones(void **state)
+{
+	(void)state;
+	struct dns_batch *b = dns_batch_new();
+	const struct ares_socket_functions *f = dns_batch_functions();
+	struct sockaddr_in server;
+	int peer = udp_peer(&server);
+	int fd = f->asocket(AF_INET, SOCK_DGRAM, 0, b);
+	assert_int_equal(f->aconnect(fd, (struct sockaddr *)&server, sizeof server, b), 0);
+	static char q512[513], q513[514];
+	memset(q512, 'a', 512);
+	memset(q513, 'b', 513);
+	char buf[1024];
+	assert_int_equal(send_str(f, fd, q512, b), 512);
+	assert_int_equal(recv(peer, buf, sizeof buf, MSG_DONTWAIT), -1); /* queued */
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(send_str(f, fd, q513, b), 513);
+	for (size_t want = 512; want <= 513; want++) { /* both out, in order */
+		wait_readable(peer);
+		assert_int_equal(recv(peer, buf, sizeof buf, MSG_DONTWAIT), (ssize_t)want);
+	}
+	f->aclose(fd, b);
+	close(peer);
+	dns_batch_free(b);
+}
+
+/* Like recvfrom() on a datagram socket: an answer longer than the
+ * caller's buffer is cut to it (ASan sees a write past a short buffer). */
+static void answer_cut_to_the_callers_buffer(void **state)
+{
+	(void)state;
+	struct dns_batch *b = dns_batch_new();
+	const struct ares_socket_functions *f = dns_batch_functions();
+	struct sockaddr_in server, mine = {.sin_family = AF_INET,
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int peer = udp_peer(&server);
+	int fd = f->asocket(AF_INET, SOCK_DGRAM, 0, b);
+	socklen_t ml = sizeof mine;
+	assert_int_equal(bind(fd, (struct sockaddr *)&mine, sizeof mine), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&mine, &ml), 0);
+	assert_int_equal(sendto(peer, "0123456789", 10, 0, (struct sockaddr *)&mine, sizeof mine), 10);
+	wait_readable(fd);
+	char *small = malloc(4);
+	assert_non_null(small);
+	assert_int_equal(f->arecvfrom(fd, small, 4, 0, NULL, NULL, b), 4);
+	assert_memory_equal(small, "0123", 4);
+	free(small);
+	f->aclose(fd, b);
+	close(peer);
+	dns_batch_free(b);
+}
+
+/* Only UDP is batched: a TCP query (a retry after TC) is written at once,
+ * with no flush. */
+static void tcp_query_written_without_a_flush(void **state)
+{
+	(void)state;
+	struct dns_batch *b = dns_batch_new();
+	const struct ares_socket_functions *f = dns_batch_functions();
+	int lst = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof addr;
+	assert_int_equal(bind(lst, (struct sockaddr *)&addr, sizeof addr), 0);
+	assert_int_equal(getsockname(lst, (struct sockaddr *)&addr, &al), 0);
+	assert_int_equal(listen(lst, 1), 0);
+	int fd = f->asocket(AF_INET, SOCK_STREAM, 0, b);
+	int rc = f->aconnect(fd, (struct sockaddr *)&addr, sizeof addr, b);
+	assert_true(rc == 0 || errno == EINPROGRESS);
+	wait_readable(lst);
+	int conn = accept(lst, NULL, NULL);
+	assert_true(conn >= 0);
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(send_str(f, fd, "xyz", b), 3);
+	wait_readable(conn);
+	char buf[8];
+	assert_int_equal(recv(conn, buf, sizeof buf, MSG_DONTWAIT), 3);
+	f->aclose(fd, b);
+	close(conn);
+	close(lst);
+	dns_batch_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(queries_wait_for_the_flush_and_keep_their_order),
 		cmocka_unit_test(answers_come_one_per_call_with_their_source),
 		cmocka_unit_test(tcp_goes_straight_through),
+		cmocka_unit_test(long_query_goes_at_once_after_the_queued_ones),
+		cmocka_unit_test(answer_cut_to_the_callers_buffer),
+		cmocka_unit_test(tcp_query_written_without_a_flush),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

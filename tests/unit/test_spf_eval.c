@@ -610,6 +610,25 @@ static void test_async_glue(void **state)
 	dns_resolver_free(r);
 }
 
+/* Ten MX hosts are ten A queries in flight at once (§4.6.4 allows ten):
+ * each gets its own slot, none is failed for want of one. */
+static void async_check_with_ten_queries_in_flight(void **state)
+{
+	(void)state;
+	char zone[1024] = Z "@ TXT \"v=spf1 mx -all\"\n";
+	for (int i = 0; i < 10; i++)
+		snprintf(zone + strlen(zone), sizeof zone - strlen(zone),
+			 "@ MX %d m%d\nm%d A 192.0.2.%d\n", i, i, i, 10 + i);
+	struct dns_resolver *r = dns_resolver_new(NULL, zone_of(zone), NULL);
+	struct spf_request req = {.mail_from = "a@example.com", .helo = "h.example.com"};
+	struct spf_outcome out = {.result = (enum spf_result)-1};
+	assert_int_equal(spf_ip_parse("192.0.2.19", &req.ip), 0);
+	assert_non_null(spf_check_async(r, &req, NULL, on_done, &out));
+	assert_int_equal(dns_resolver_run(r, 1000), 0);
+	assert_int_equal(out.result, SPF_PASS);
+	dns_resolver_free(r);
+}
+
 /* A Sender ID-style selection (RFC 4406 §3.4): "spf2.0/pra" records win,
  * "v=spf1" is the fallback; the tag to look for is the selector's arg. */
 static enum spf_select_status select_tag(void *arg, const struct dns_answer *txt,
@@ -805,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_expansion_over_bound_is_permerror),
 		cmocka_unit_test(test_api_contract),
 		cmocka_unit_test(test_async_glue),
+		cmocka_unit_test(async_check_with_ten_queries_in_flight),
 		cmocka_unit_test(test_record_cache),
 		cmocka_unit_test(test_custom_selector),
 		cmocka_unit_test(test_record_cache_keyed_by_selection),

@@ -210,6 +210,83 @@ static void toplabels_with_hyphens_and_64_octet_labels(void **state)
 	}
 }
 
+/* toplabel (RFC 7208 §7.1) is alphanumerics and hyphens, ending in an
+ * alphanumeric: "com-" and "c_m" are not top labels. */
+static void toplabel_ending_in_hyphen_or_with_underscore_is_bad(void **state)
+{
+	(void)state;
+	parse_bad(" a:foo.com-");
+	parse_bad(" include:foo.1-");
+	parse_bad(" a:foo.c_m");
+	parse_bad(" exists:_x.example._com");
+}
+
+/* §4.8: a name over 253 octets is truncated at evaluation, so a literal of
+ * 254 octets is neither usable as it stands nor bad; 253 is usable. */
+static void literal_of_254_octets_is_left_to_truncation(void **state)
+{
+	(void)state;
+	char rec[300], xs[64];
+	memset(xs, 'x', 63);
+	xs[63] = '\0';
+	for (int len = 253; len <= 254; len++) {
+		/* three 63-octet labels and their dots are 192 octets */
+		snprintf(rec, sizeof rec, " a:%s.%s.%s.%.*s", xs, xs, xs, len - 192, xs);
+		struct spf_record *r = parse_ok(rec);
+		assert_int_equal(r->terms[0].spec.len, len);
+		assert_int_equal(!!(r->terms[0].spec.flags & SPF_SPEC_PLAIN), len == 253);
+		assert_false(r->terms[0].spec.flags & SPF_SPEC_BAD);
+		spf_record_release(r);
+	}
+}
+
+/* A CIDR length is 1-3 digits: a long one must not wrap around to a small
+ * value (4294967320 is 24 modulo 2^32). */
+static void cidr_length_does_not_wrap(void **state)
+{
+	(void)state;
+	parse_bad(" ip4:192.0.2.0/4294967320");
+	parse_bad(" a/4294967320");
+	parse_bad(" mx//4294967360"); /* 64 modulo 2^32 */
+}
+
+/* After the name of a, mx, include and exists only ':' (or a CIDR for a
+ * and mx) may follow: "a!foo.example.com" is not "a:foo.example.com". */
+static void mechanism_argument_needs_a_colon(void **state)
+{
+	(void)state;
+	parse_bad(" a!foo.example.com");
+	parse_bad(" mx!foo.example.com");
+	parse_bad(" include!foo.example.com");
+	parse_bad(" exists!foo.example.com");
+}
+
+/* An ip6 address as long as the parser's buffer (47 octets) is refused
+ * without writing past the buffer (the sanitizers see it if it does). */
+static void ip6_address_as_long_as_the_buffer(void **state)
+{
+	(void)state;
+	char rec[80];
+	snprintf(rec, sizeof rec, " ip6:%.*s", 47, "0000:0000:0000:0000:0000:0000:0000:0000:0000:000");
+	parse_bad(rec);
+}
+
+/* Modifier and mechanism names are case-insensitive (RFC 7208 §4.6.1,
+ * RFC 5234 §2.3): "Redirect=" is redirect=, not an unknown modifier. */
+static void modifier_and_mechanism_names_ignore_case(void **state)
+{
+	(void)state;
+	struct spf_record *r = parse_ok(" MX A:x.example.com -ALL REDIRECT=_spf.example.com Exp=e.example.com");
+	assert_int_equal(r->nterms, 3);
+	assert_int_equal(r->terms[0].mech, SPF_MECH_MX);
+	assert_int_equal(r->terms[1].mech, SPF_MECH_A);
+	assert_int_equal(r->terms[2].mech, SPF_MECH_ALL);
+	assert_non_null(r->redirect.s);
+	assert_non_null(r->exp.s);
+	spf_record_release(r);
+	parse_bad(" Redirect=a.example.com redirect=b.example.com");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +299,12 @@ int main(void)
 		cmocka_unit_test(test_unknown_and_separators),
 		cmocka_unit_test(test_term_text),
 		cmocka_unit_test(toplabels_with_hyphens_and_64_octet_labels),
+		cmocka_unit_test(toplabel_ending_in_hyphen_or_with_underscore_is_bad),
+		cmocka_unit_test(literal_of_254_octets_is_left_to_truncation),
+		cmocka_unit_test(cidr_length_does_not_wrap),
+		cmocka_unit_test(mechanism_argument_needs_a_colon),
+		cmocka_unit_test(ip6_address_as_long_as_the_buffer),
+		cmocka_unit_test(modifier_and_mechanism_names_ignore_case),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
