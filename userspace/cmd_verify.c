@@ -24,7 +24,8 @@ static const char usage[] =
 	"Run SPF (RFC 7208), Sender ID (RFC 4406, on the message's PRA) and DKIM\n"
 	"(RFC 6376/8463/8301) for one message and decide as the daemon would: the\n"
 	"message is accepted only if no check fails and at least one passes.\n"
-	"Prints the Authentication-Results header, then one line\n"
+	"Prints the Authentication-Results header (folded lines end in LF, the\n"
+	"next starting with a tab), then one line\n"
 	"  verdict=accept|drop|tempfail reason=\"...\" code=X.Y.Z\n"
 	"MSG is a message file (LF line ends are read as CRLF).\n\n"
 	"options:\n"
@@ -123,13 +124,23 @@ struct outcome {
 	int status;
 };
 
+/* A header field as the spool writes it folds with CRLF; on a terminal or
+ * in a pipe every line of the output ends the same way, with LF. */
+static void print_field(const char *field)
+{
+	for (const char *p = field; *p; p++)
+		if (!(p[0] == '\r' && p[1] == '\n'))
+			putchar(*p);
+	putchar('\n');
+}
+
 static void on_verdict(void *arg, struct verdict_result *r)
 {
 	struct outcome *o = arg;
 	o->have = true;
-	printf("%s\n", r->authres);
+	print_field(r->authres);
 	if (o->received_spf)
-		printf("%s\n", r->received_spf);
+		print_field(r->received_spf);
 	printf("verdict=%s reason=\"%s\" code=%s\n", policy_verdict_name(r->decision.verdict),
 	       r->decision.reason, r->decision.status);
 	o->status = r->decision.verdict == VERDICT_ACCEPT ? 0

@@ -31,8 +31,9 @@ static void print_help(FILE *f)
 		   "commands:\n");
 	for (const struct cli_command *c = cli_commands; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f, "\n'authgate COMMAND --help' describes each command.\n"
-		   "Exit status 2 means a usage error.\n");
+	fprintf(f, "\n'authgate COMMAND --help' describes each command;\n"
+		   "'authgate --help' (or -h, or help) prints this, 'authgate --version'\n"
+		   "the version. Exit status 2 means a usage error.\n");
 }
 
 int main(int argc, char **argv)
