@@ -335,4 +335,13 @@ usage_error "verify with a bad --ip" "${vfy[@]}" --ip 192.0.2.256 "$tmp/m.eml"
 usage_error "verify: two bad option values, one line" "${vfy[@]}" --ip 192.0.2.1 --softfail x --permerror y "$tmp/m.eml"
 # An unreadable MSG cannot be 1 (drop) or 75 (tempfail): it exits 2.
 usage_error "verify: an unreadable MSG exits 2" "${vfy[@]}" --ip 192.0.2.1 "$tmp/none.eml"
+# serve: a stray argument after the options is a usage error, not
+# ignored (--check, so that a serve that took it would print "ok" and exit
+# 0 instead of starting a daemon); so is a serve without -c.
+: >"$tmp/empty.conf"
+run serve --check -c "$tmp/empty.conf"
+expect_eq "serve --check of a configuration of defaults" "0|$tmp/empty.conf: ok" "$rc|$out"
+usage_error "serve with a stray argument" serve --check -c "$tmp/empty.conf" extra
+[[ $err == *"unexpected argument 'extra'"* ]] && ok "... which it names" || not_ok "serve: stray argument named" "$err"
+usage_error "serve without -c" serve --check
 tap_done

@@ -162,15 +162,51 @@ static void checkpoint_slots(void **state)
 	assert_false(journal_checkpoint_pick(zero, zero, &id, &seq, &pos));
 }
 
+/* A checkpoint's two reserved words must be zero: byte 36 lies outside
+ * the CRC, so only that check stands between a slot whose tail holds
+ * something else and taking it for a checkpoint; the word at 4 is
+ * checked too, even with the CRC recomputed over it. */
+static void checkpoint_reserved_words(void **state)
+{
+	(void)state;
+	unsigned char c[JOURNAL_CHECKPOINT_SIZE];
+	uint64_t id, seq, pos;
+	journal_checkpoint_encode(c, ID, 3, 64);
+	assert_true(journal_checkpoint_pick(c, c, &id, &seq, &pos));
+	c[36] = 1;
+	assert_false(journal_checkpoint_pick(c, c, &id, &seq, &pos));
+	journal_checkpoint_encode(c, ID, 3, 64);
+	c[4] = 1;
+	uint32_t crc = journal_crc32c(0, c, 32);
+	for (int i = 0; i < 4; i++)
+		c[32 + i] = (unsigned char)(crc >> (8 * i));
+	assert_false(journal_checkpoint_pick(c, c, &id, &seq, &pos));
+}
+
+/* The format's sizes: padding only up to the next multiple of 8, none
+ * when name and payload end on one (a journal written by one build is
+ * read by the next). */
+static void record_sizes(void **state)
+{
+	(void)state;
+	assert_int_equal(journal_padding(3, 5), 0);
+	assert_int_equal(journal_record_size(3, 5), JOURNAL_RECORD_HEADER + 8);
+	assert_int_equal(journal_padding(3, 6), 7);
+	assert_int_equal(journal_record_size(3, 6), JOURNAL_RECORD_HEADER + 16);
+	assert_int_equal(journal_padding(1, 0), 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(crc32c_check_value),
 		cmocka_unit_test(crc32c_hardware_matches_table_and_continues),
 		cmocka_unit_test(record_round_trip),
+		cmocka_unit_test(record_sizes),
 		cmocka_unit_test(every_bit_flip_is_caught),
 		cmocka_unit_test(header_bounds),
 		cmocka_unit_test(checkpoint_slots),
+		cmocka_unit_test(checkpoint_reserved_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

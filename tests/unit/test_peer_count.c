@@ -136,6 +136,37 @@ static void many_addresses_beyond_the_expected_number(void **state)
 	peer_count_free(t);
 }
 
+/* An IPv4 address and the IPv6 address with the same first four bytes
+ * (10.0.x.y and a00:xy::) hold the same 16 bytes here: only the family
+ * tells them apart when they share a bucket. Two thousand such pairs in
+ * 64 buckets: some pair shares one but with odds of about 1 in 10^14,
+ * whatever the table's random key. */
+static void an_ipv4_address_and_its_ipv6_twin_are_apart(void **state)
+{
+	(void)state;
+	struct peer_count *t = peer_count_new(16); /* 64 buckets */
+	enum { N = 2000 };
+	static struct sockaddr_storage a4[N], a6[N];
+	for (unsigned i = 0; i < N; i++) {
+		char ip[64];
+		snprintf(ip, sizeof ip, "10.0.%u.%u", i >> 8, i & 255);
+		a4[i] = v4(ip, 25);
+		snprintf(ip, sizeof ip, "a00:%x::", i);
+		a6[i] = v6(ip, 25);
+		assert_memory_equal(&((struct sockaddr_in *)&a4[i])->sin_addr,
+				    &((struct sockaddr_in6 *)&a6[i])->sin6_addr, 4);
+		assert_true(peer_count_enter(t, &a4[i], 1));
+	}
+	for (unsigned i = 0; i < N; i++)
+		assert_true(peer_count_enter(t, &a6[i], 1));
+	assert_int_equal(peer_count_addresses(t), 2 * N);
+	for (unsigned i = 0; i < N; i++) {
+		peer_count_leave(t, &a6[i]);
+		assert_int_equal(peer_count_of(t, &a4[i]), 1);
+	}
+	peer_count_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +176,7 @@ int main(void)
 		cmocka_unit_test(a_limit_of_zero_admits_nobody_and_keeps_nothing),
 		cmocka_unit_test(leaving_an_unknown_address_changes_nothing),
 		cmocka_unit_test(many_addresses_beyond_the_expected_number),
+		cmocka_unit_test(an_ipv4_address_and_its_ipv6_twin_are_apart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/unit/dir_entries.h"
@@ -162,6 +163,23 @@ static uint64_t write_crashed_record(const char *path, uint64_t lap, uint64_t id
 	assert_true(pwritev(fd, v, 4, off) > 0);
 	close(fd);
 	return pos + journal_record_size(strlen(name), strlen(payload));
+}
+
+/* The same with a name of name_len bytes, which need not be a C string
+ * (a name with a NUL inside). */
+static uint64_t write_crashed_record_n(const char *path, uint64_t lap, uint64_t id, uint64_t pos,
+				       const char *name, size_t name_len, const char *payload)
+{
+	struct iovec iov = {(void *)payload, strlen(payload)};
+	unsigned char hdr[JOURNAL_RECORD_HEADER];
+	journal_record_encode(hdr, id, pos, 0, name, name_len, &iov, 1, strlen(payload));
+	int fd = open(path, O_WRONLY);
+	off_t off = (off_t)(JOURNAL_HEAD + pos % lap);
+	struct iovec v[4] = {{hdr, sizeof hdr}, {(void *)name, name_len}, iov,
+			     {(void *)journal_zeros, journal_padding(name_len, strlen(payload))}};
+	assert_true(pwritev(fd, v, 4, off) > 0);
+	close(fd);
+	return pos + journal_record_size(name_len, strlen(payload));
 }
 
 static void recovery_publishes_what_a_crash_left_once(void **state)
@@ -402,6 +420,458 @@ static void a_record_named_dot_dot_ends_the_log(void **state)
 	assert_int_equal(count_dir(f->dir, "new"), 1);
 }
 
+/* Each checkpoint goes to the slot the last one did not use, with the
+ * next sequence number: both slots hold a whole checkpoint, one step
+ * apart, so a write of the newer one torn by a crash leaves the older
+ * one, which recovery starts from (finding what is already delivered,
+ * publishing nothing twice). Checked on a journal just made, and after
+ * messages moved the checkpoint on. */
+static void slot_of_newest(const char *path, int *newest, uint64_t *seqs)
+{
+	int fd = open(path, O_RDONLY);
+	unsigned char c[2][JOURNAL_CHECKPOINT_SIZE];
+	for (int s = 0; s < 2; s++)
+		assert_int_equal(pread(fd, c[s], sizeof c[s], s * JOURNAL_SLOT_SIZE), sizeof c[s]);
+	close(fd);
+	for (int s = 0; s < 2; s++) {
+		uint64_t id, pos;
+		if (!journal_checkpoint_pick(c[s], c[s], &id, &seqs[s], &pos))
+			fail_msg("checkpoint slot %d holds no valid checkpoint", s);
+	}
+	uint64_t hi = seqs[0] > seqs[1] ? seqs[0] : seqs[1], lo = seqs[0] > seqs[1] ? seqs[1] : seqs[0];
+	assert_int_equal(hi - lo, 1);
+	*newest = seqs[0] > seqs[1] ? 0 : 1;
+}
+
+static void tear_newest_and_reopen(struct fixture *f)
+{
+	int newest;
+	uint64_t seqs[2];
+	slot_of_newest(f->path, &newest, seqs);
+	int fd = open(f->path, O_WRONLY); /* its position half written */
+	assert_int_equal(pwrite(fd, "\xff\xff\xff\xff", 4, newest * JOURNAL_SLOT_SIZE + 24), 4);
+	close(fd);
+	unsigned before = count_dir(f->dir, "new");
+	struct spool_journal *j = open_journal(f, LAP);
+	unsigned long published, recovered;
+	spool_journal_counts(j, &published, &recovered);
+	assert_int_equal(recovered, 0);
+	spool_journal_close(j);
+	assert_int_equal(count_dir(f->dir, "new"), before);
+}
+
+static void a_torn_checkpoint_leaves_the_one_before(void **state)
+{
+	struct fixture *f = *state;
+	spool_journal_close(open_journal(f, LAP)); /* made, then recovered: two checkpoints */
+	tear_newest_and_reopen(f);
+	struct spool_journal *j = open_journal(f, LAP);
+	assert_int_equal(append_one(j, "t.1", "", "one\r\n", 5, false), 0);
+	assert_int_equal(append_one(j, "t.2", "", "two\r\n", 5, false), 0);
+	spool_journal_close(j);
+	tear_newest_and_reopen(f);
+	assert_spooled(f->dir, "new", "t.1", "", "one\r\n", 5);
+	assert_spooled(f->dir, "new", "t.2", "", "two\r\n", 5);
+}
+
+/* A name is used under new/: one with a '/' or a NUL in it (CRC and id
+ * right) ends the log like "..", and the start goes on; nothing after it
+ * is published, nothing outside new/ is made. */
+static void a_record_named_with_a_slash_or_a_nul_ends_the_log(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = {"sub/x", "nul\0x"};
+	static const size_t bad_len[] = {5, 5};
+	for (int b = 0; b < 2; b++) {
+		spool_journal_close(open_journal(f, LAP));
+		uint64_t id, pos = checkpoint_of(f->path, &id);
+		char ok1[32], ok2[32];
+		snprintf(ok1, sizeof ok1, "ok.%d.1", b);
+		snprintf(ok2, sizeof ok2, "ok.%d.2", b);
+		pos = write_crashed_record(f->path, LAP, id, pos, ok1, "ours\r\n");
+		pos = write_crashed_record_n(f->path, LAP, id, pos, bad[b], bad_len[b], "bad name\r\n");
+		write_crashed_record(f->path, LAP, id, pos, ok2, "after the bad name\r\n");
+		spool_journal_close(open_journal(f, LAP));
+		assert_spooled(f->dir, "new", ok1, "", "ours\r\n", 6);
+		assert_int_equal(count_dir(f->dir, "new"), (unsigned)b + 1);
+		size_t len;
+		char *got = slurp(f->dir, "new", "nul", &len); /* the name cut at its NUL */
+		assert_null(got);
+	}
+}
+
+/* A name already in new/ counts as published (the next round stages
+ * again what a failed one left, and may find it there): the file there
+ * stays as it was, and the pipeline goes on with the next message. */
+static void a_name_already_in_new_counts_as_done(void **state)
+{
+	struct fixture *f = *state;
+	char p[256];
+	snprintf(p, sizeof p, "%s/new/d.1", f->dir);
+	FILE *fp = fopen(p, "w");
+	fputs("there before\r\n", fp);
+	fclose(fp);
+	struct spool_journal *j = open_journal(f, LAP);
+	assert_int_equal(append_one(j, "d.1", "", "again\r\n", 7, false), 0);
+	assert_int_equal(append_one(j, "d.2", "", "next\r\n", 6, false), 0);
+	spool_journal_close(j);
+	assert_spooled(f->dir, "new", "d.1", "", "there before\r\n", 14);
+	assert_spooled(f->dir, "new", "d.2", "", "next\r\n", 6);
+}
+
+/* The room behind the last message published comes back to the appender
+ * with nothing more appended: the publisher makes its last checkpoint
+ * durable and hands the room over, rather than going idle with it
+ * written and not yet committed. A message that needs that room waits
+ * for it (bounded here: 10 s) and goes in. */
+static void the_last_checkpoint_frees_its_room(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_journal *j = open_journal(f, LAP);
+	static char body[40000];
+	memset(body, 'r', sizeof body);
+	assert_int_equal(append_one(j, "r.1", "", body, 40000, false), 0);
+	int res = -EAGAIN;
+	for (int tries = 0; tries < 100 && res == -EAGAIN; tries++)
+		if ((res = append_one(j, "r.2", "", body, 40000, false)) == -EAGAIN)
+			spool_journal_wait_room(j, 100);
+	assert_int_equal(res, 0);
+	spool_journal_close(j);
+	assert_spooled(f->dir, "new", "r.2", "", body, 40000);
+}
+
+/* Recovery works in batches (512 records); a log longer than one is
+ * published to its end, not cut after the first batch. */
+static void recovery_of_more_than_a_batch(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 700 };
+	spool_journal_close(open_journal(f, LAP));
+	uint64_t id, start = checkpoint_of(f->path, &id), pos = start;
+	for (unsigned i = 0; i < N; i++) {
+		char name[32], body[32];
+		snprintf(name, sizeof name, "m.%u", i);
+		snprintf(body, sizeof body, "body %u\r\n", i);
+		pos = write_crashed_record(f->path, LAP, id, pos, name, body);
+	}
+	assert_true(pos - start < LAP); /* all in one lap */
+	struct spool_journal *j = open_journal(f, LAP);
+	unsigned long published, recovered;
+	spool_journal_counts(j, &published, &recovered);
+	assert_int_equal(recovered, N);
+	spool_journal_close(j);
+	assert_int_equal(count_dir(f->dir, "new"), N);
+	assert_spooled(f->dir, "new", "m.699", "", "body 699\r\n", 10);
+}
+
+/* After recovery the log starts afresh two laps on: the crashed run may
+ * have written up to a lap past its checkpoint, here (the checkpoint in
+ * the middle of a lap) a record at the next lap's start, the one before
+ * it having left too little room. Once the reader has taken both
+ * messages out of new/, a later start must not find that record again
+ * and deliver it twice. */
+static void recovery_starts_past_every_position_written(void **state)
+{
+	struct fixture *f = *state;
+	spool_journal_close(open_journal(f, LAP));
+	int fd = open(f->path, O_RDWR);
+	unsigned char a[JOURNAL_CHECKPOINT_SIZE], b[JOURNAL_CHECKPOINT_SIZE];
+	assert_int_equal(pread(fd, a, sizeof a, 0), sizeof a);
+	assert_int_equal(pread(fd, b, sizeof b, JOURNAL_SLOT_SIZE), sizeof b);
+	uint64_t id, seq, pos;
+	assert_true(journal_checkpoint_pick(a, b, &id, &seq, &pos));
+	pos += 30000; /* a run that had published 30,000 bytes into this lap */
+	journal_checkpoint_encode(a, id, seq + 1, pos);
+	assert_int_equal(pwrite(fd, a, sizeof a, (off_t)((seq + 1) % 2) * JOURNAL_SLOT_SIZE), sizeof a);
+	close(fd);
+	static char big[30001];
+	memset(big, 'b', 30000);
+	pos = write_crashed_record(f->path, LAP, id, pos, "w.1", big); /* leaves < 5,600 */
+	write_crashed_record(f->path, LAP, id, pos - pos % LAP + LAP, "w.2", "next lap\r\n");
+	struct spool_journal *j = open_journal(f, LAP);
+	unsigned long published, recovered;
+	spool_journal_counts(j, &published, &recovered);
+	assert_int_equal(recovered, 2);
+	spool_journal_close(j);
+	char p[256];
+	snprintf(p, sizeof p, "%s/new/w.1", f->dir);
+	assert_int_equal(unlink(p), 0);
+	snprintf(p, sizeof p, "%s/new/w.2", f->dir);
+	assert_int_equal(unlink(p), 0);
+	j = open_journal(f, LAP);
+	spool_journal_counts(j, &published, &recovered);
+	assert_int_equal(recovered, 0);
+	spool_journal_close(j);
+	assert_int_equal(count_dir(f->dir, "new"), 0);
+}
+
+/* A file of the two checkpoint slots and no ring at all, checkpoint
+ * valid: not a journal (a ring of 0 bytes), refused, never divided by. */
+static void a_journal_without_a_ring_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char c[JOURNAL_CHECKPOINT_SIZE];
+	journal_checkpoint_encode(c, 42, 1, 0);
+	int fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	assert_int_equal(ftruncate(fd, JOURNAL_HEAD), 0);
+	assert_int_equal(pwrite(fd, c, sizeof c, JOURNAL_SLOT_SIZE), sizeof c);
+	close(fd);
+	char err[300] = "";
+	assert_null(spool_journal_open(&f->spool, f->path, LAP, err, sizeof err));
+	assert_non_null(strstr(err, "not an authgate journal"));
+}
+
+/* A journal made again at another size takes messages at once: the
+ * positions start afresh with the new file, not where the old one's
+ * recovery left them. */
+static void after_a_resize_appending_works_at_once(void **state)
+{
+	struct fixture *f = *state;
+	spool_journal_close(open_journal(f, LAP));
+	uint64_t id, pos = checkpoint_of(f->path, &id);
+	write_crashed_record(f->path, LAP, id, pos, "z.1", "before\r\n");
+	struct spool_journal *j = open_journal(f, 2 * LAP);
+	unsigned long published, recovered;
+	spool_journal_counts(j, &published, &recovered);
+	assert_int_equal(recovered, 1);
+	assert_int_equal(append_one(j, "z.2", "", "after\r\n", 7, false), 0);
+	spool_journal_close(j);
+	assert_spooled(f->dir, "new", "z.1", "", "before\r\n", 8);
+	assert_spooled(f->dir, "new", "z.2", "", "after\r\n", 7);
+}
+
+/* Bounds met exactly are within them: a record as large as the whole
+ * ring (into an empty journal), a name of JOURNAL_NAME_MAX bytes, a
+ * payload in four pieces. */
+static void records_at_the_bounds_are_taken(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_journal *j = open_journal(f, LAP);
+	static char body[LAP];
+	size_t len = LAP - JOURNAL_RECORD_HEADER - 3; /* with "x.1", no padding: LAP bytes */
+	assert_int_equal(journal_record_size(3, len), LAP);
+	body_of(body, len, 3);
+	assert_int_equal(append_one(j, "x.1", "", body, len, false), 0);
+	char name[JOURNAL_NAME_MAX + 1];
+	memset(name, 'n', JOURNAL_NAME_MAX);
+	name[JOURNAL_NAME_MAX] = '\0';
+	int res;
+	while ((res = append_one(j, name, "", "long name\r\n", 11, false)) == -EAGAIN)
+		spool_journal_wait_room(j, 100);
+	assert_int_equal(res, 0);
+	struct iovec iov[4] = {{"A: 1\r\n", 6}, {"B: 2\r\n", 6}, {"\r\n", 2}, {"four\r\n", 6}};
+	struct journal_entry e = {.iov = iov, .iovcnt = 4, .len = 20, .name = "x.4"};
+	spool_journal_append(j, &e, 1);
+	assert_int_equal(e.res, 0);
+	spool_journal_close(j);
+	assert_spooled(f->dir, "new", "x.1", "", body, len);
+	assert_spooled(f->dir, "new", name, "", "long name\r\n", 11);
+	assert_spooled(f->dir, "new", "x.4", "A: 1\r\nB: 2\r\n", "\r\nfour\r\n", 8);
+}
+
+/* One round of more records than one pwritev takes (1,024 iovecs: 205
+ * records of five each go one past): all written, synced and published. */
+static void a_round_larger_than_one_write(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 205 };
+	struct spool_journal *j = open_journal(f, LAP);
+	static char names[N][16], bodies[N][24];
+	static struct iovec iov[N][2];
+	static struct journal_entry e[N];
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "v.%u", i);
+		snprintf(bodies[i], sizeof bodies[i], "body of %u\r\n", i);
+		iov[i][0] = (struct iovec){"H: v\r\n", 6};
+		iov[i][1] = (struct iovec){bodies[i], strlen(bodies[i])};
+		e[i] = (struct journal_entry){.iov = iov[i], .iovcnt = 2, .len = 6 + strlen(bodies[i]),
+					      .name = names[i]};
+	}
+	spool_journal_append(j, e, N);
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(e[i].res, 0);
+	spool_journal_close(j);
+	assert_int_equal(count_dir(f->dir, "new"), N);
+	for (unsigned i = 0; i < N; i++)
+		assert_spooled(f->dir, "new", names[i], "H: v\r\n", bodies[i], strlen(bodies[i]));
+}
+
+/* A failed round answers its own messages with its error; one refused
+ * for itself (a name too long) keeps its own answer. */
+static void a_failed_round_keeps_each_refusal(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_journal *j = open_journal(f, LAP);
+	char longname[JOURNAL_NAME_MAX + 2];
+	memset(longname, 'l', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	struct iovec iov = {"x\r\n", 3};
+	struct journal_entry e[2] = {{.iov = &iov, .iovcnt = 1, .len = 3, .name = "f.1"},
+				     {.iov = &iov, .iovcnt = 1, .len = 3, .name = longname}};
+	spool_journal_fail_next_round(j, -EIO);
+	spool_journal_append(j, e, 2);
+	assert_int_equal(e[0].res, -EIO);
+	assert_int_equal(e[1].res, -EINVAL);
+	spool_journal_close(j);
+	assert_int_equal(count_dir(f->dir, "new"), 0);
+}
+
+/* Waiting for room waits: with the publisher unable to free any (new/
+ * gone), the wait lasts its time instead of returning at once (the
+ * journal thread would spin through its rounds). */
+static void waiting_for_room_waits(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_journal *j = open_journal(f, LAP);
+	char newdir[128];
+	snprintf(newdir, sizeof newdir, "%s/new", f->dir);
+	assert_int_equal(rmdir(newdir), 0);
+	static char body[40000];
+	memset(body, 'w', sizeof body);
+	assert_int_equal(append_one(j, "w.1", "", body, 40000, false), 0);
+	assert_int_equal(append_one(j, "w.2", "", body, 40000, false), -EAGAIN);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	spool_journal_wait_room(j, 300);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	assert_true(ms >= 250);
+	spool_journal_close(j);
+}
+
+/* Recovery takes a quarantined message as delivered when it is in
+ * quarantine/new, or its reader has moved it to quarantine/cur: it is
+ * not published again. */
+static void recovery_skips_what_quarantine_cur_holds(void **state)
+{
+	struct fixture *f = *state;
+	spool_journal_close(open_journal(f, LAP));
+	uint64_t id, pos = checkpoint_of(f->path, &id);
+	struct iovec iov = {"held\r\n", 6};
+	unsigned char hdr[JOURNAL_RECORD_HEADER];
+	journal_record_encode(hdr, id, pos, JOURNAL_FLAG_QUARANTINE, "q.1", 3, &iov, 1, 6);
+	int fd = open(f->path, O_WRONLY);
+	struct iovec v[4] = {{hdr, sizeof hdr}, {"q.1", 3}, iov, {(void *)journal_zeros, journal_padding(3, 6)}};
+	assert_true(pwritev(fd, v, 4, (off_t)(JOURNAL_HEAD + pos % LAP)) > 0);
+	pos += journal_record_size(3, 6);
+	journal_record_encode(hdr, id, pos, JOURNAL_FLAG_QUARANTINE, "q.2", 3, &iov, 1, 6);
+	v[1] = (struct iovec){"q.2", 3};
+	assert_true(pwritev(fd, v, 4, (off_t)(JOURNAL_HEAD + pos % LAP)) > 0);
+	close(fd);
+	char p[256];
+	snprintf(p, sizeof p, "%s/quarantine/cur/q.1:2,S", f->dir);
+	FILE *fp = fopen(p, "w");
+	assert_non_null(fp);
+	fputs("held\r\n", fp);
+	fclose(fp);
+	snprintf(p, sizeof p, "%s/quarantine/new/q.2", f->dir);
+	assert_non_null(fp = fopen(p, "w"));
+	fputs("held\r\n", fp);
+	fclose(fp);
+	struct spool_journal *j = open_journal(f, LAP);
+	unsigned long published, recovered;
+	spool_journal_counts(j, &published, &recovered);
+	assert_int_equal(recovered, 0); /* neither: one in quarantine/cur, one in quarantine/new */
+	spool_journal_close(j);
+	assert_int_equal(count_dir(f->dir, "quarantine/new"), 1);
+	assert_int_equal(count_dir(f->dir, "new"), 0);
+}
+
+/* A journal is made at its full size whatever the size (here one that
+ * ends a byte into the last block of zeros written), and reopened at
+ * that size, not made again. */
+static void a_journal_is_made_whole_at_any_size(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t lap = 2 * 65536 + 1 - JOURNAL_HEAD;
+	spool_journal_close(open_journal(f, lap));
+	struct stat st;
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_size, JOURNAL_HEAD + lap);
+	uint64_t id0, id1;
+	checkpoint_of(f->path, &id0);
+	spool_journal_close(open_journal(f, lap));
+	checkpoint_of(f->path, &id1);
+	assert_true(id0 == id1); /* the same journal */
+}
+
+/* What the journal logs (standard error) while fn runs, in a buffer of
+ * `size`; log lines are written straight to descriptor 2. */
+static void capture_log(char *out, size_t size, void (*fn)(void *), void *arg)
+{
+	char path[] = "/tmp/authgate-journal-log.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	assert_true(fd >= 0 && saved >= 0);
+	unlink(path);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	fn(arg);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	ssize_t n = pread(fd, out, size - 1, 0);
+	close(fd);
+	out[n > 0 ? n : 0] = '\0';
+	fputs(out, stderr); /* still shown with the test's output */
+}
+
+static void close_journal(void *j)
+{
+	spool_journal_close(j);
+}
+
+struct opening {
+	struct fixture *f;
+	struct spool_journal *j;
+};
+
+static void open_it(void *arg)
+{
+	struct opening *o = arg;
+	o->j = open_journal(o->f, LAP);
+}
+
+/* The counts the operator reads: recovery says how many it found,
+ * published and found delivered; the closing line counts every message
+ * published, the recovered ones among them; no line about messages left
+ * behind when none is. */
+static void the_log_lines_count_what_was_done(void **state)
+{
+	struct fixture *f = *state;
+	spool_journal_close(open_journal(f, LAP));
+	uint64_t id, pos = checkpoint_of(f->path, &id);
+	pos = write_crashed_record(f->path, LAP, id, pos, "l.1", "one\r\n");
+	pos = write_crashed_record(f->path, LAP, id, pos, "l.2", "two\r\n");
+	write_crashed_record(f->path, LAP, id, pos, "l.3", "three, delivered\r\n");
+	char p[256];
+	snprintf(p, sizeof p, "%s/new/l.3", f->dir);
+	FILE *fp = fopen(p, "w");
+	fputs("three, delivered\r\n", fp);
+	fclose(fp);
+	static char log[8192];
+	struct opening o = {f, NULL};
+	capture_log(log, sizeof log, open_it, &o);
+	assert_non_null(strstr(log, "spool journal: 3 messages in the journal, 2 published now, 1 already in the spool"));
+	assert_int_equal(append_one(o.j, "l.4", "", "four\r\n", 6, false), 0);
+	capture_log(log, sizeof log, close_journal, o.j);
+	assert_non_null(strstr(log, "spool journal: 3 messages published into the spool, 2 of them recovered at start"));
+	assert_null(strstr(log, "not yet in the spool"));
+}
+
+/* Closing with messages the publisher could not put into the spool (new/
+ * gone) says they wait in the journal for the next start. */
+static void closing_with_messages_left_says_so(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_journal *j = open_journal(f, LAP);
+	char newdir[128];
+	snprintf(newdir, sizeof newdir, "%s/new", f->dir);
+	assert_int_equal(rmdir(newdir), 0);
+	assert_int_equal(append_one(j, "s.1", "", "stays\r\n", 7, false), 0);
+	static char log[8192];
+	capture_log(log, sizeof log, close_journal, j);
+	assert_non_null(strstr(log, "spool journal: 0 messages published into the spool, 0 of them recovered at start"));
+	assert_non_null(strstr(log, "stopping with messages not yet in the spool; they are published at the next start"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +886,22 @@ int main(void)
 		cmocka_unit_test_setup_teardown(another_size_is_emptied_then_made_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(not_a_journal_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_record_named_dot_dot_ends_the_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_torn_checkpoint_leaves_the_one_before, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_record_named_with_a_slash_or_a_nul_ends_the_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_name_already_in_new_counts_as_done, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_last_checkpoint_frees_its_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(recovery_of_more_than_a_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(recovery_starts_past_every_position_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_journal_without_a_ring_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(after_a_resize_appending_works_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(records_at_the_bounds_are_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_round_larger_than_one_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_failed_round_keeps_each_refusal, setup, teardown),
+		cmocka_unit_test_setup_teardown(waiting_for_room_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(recovery_skips_what_quarantine_cur_holds, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_journal_is_made_whole_at_any_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_log_lines_count_what_was_done, setup, teardown),
+		cmocka_unit_test_setup_teardown(closing_with_messages_left_says_so, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
