@@ -7,6 +7,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
 . "$top/tests/lib/daemon.sh"
+private_mounts "$@"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 PY=/usr/bin/python3
 
@@ -72,8 +73,14 @@ PY
 conf "$tmp/spool" ""
 start
 expect_eq "DNS server down: 451 4.7.24, retry later" "451 4.7.24" "$(deliver x@elsewhere.test "$tmp/other.eml")"
+# SIGHUP without dns.zone reloads the policy and has no zone to reread:
+# no zone read, none "kept" (counted once stopped: every line written).
+kill -HUP "$daemon_pid"
+wait_log "$tmp/serve.log" "zone overlay (none) reloading" 1 || not_ok "SIGHUP: no reload line in 30 s" "$(tail -3 "$tmp/serve.log")"
 stop
 expect_eq "... and nothing was spooled" 0 "$(ls "$tmp/spool/new" | wc -l)"
+expect_eq "SIGHUP without dns.zone: no zone read, none kept" 0 \
+	"$(grep -c -e 'reload kept the old zone' -e 'reload: .* read (' "$tmp/serve.log")"
 
 # 2. A spool on a tiny tmpfs that fills up.
 whole_in() { # DIR → 1 if every message there ends with the body's last line
@@ -81,8 +88,12 @@ whole_in() { # DIR → 1 if every message there ends with the body's last line
 	for f in "$1"/*; do tail -c 60 "$f" | grep -q "line 199 of a message" || whole=0; done
 	echo $whole
 }
+# As root the script runs in a mount namespace of its own (private_mounts):
+# the tiny spool's tmpfs below is not in the host's mount table.
+host_sees_tiny() { grep -c " $tmp/tiny " /proc/1/mounts; }
 if [ "${SPOOL_SYNC:-}" = journal ] && [ "$(id -u)" = 0 ] && mkdir -p "$tmp/tiny" &&
 	mount -t tmpfs -o size=64k tmpfs "$tmp/tiny" 2>/dev/null; then
+	expect_eq "the tiny spool is mounted where the host does not see it" 0 "$(host_sees_tiny)"
 	# The journal (elsewhere) holds what the full spool cannot take: every
 	# message gets its 250, and reaches new/ once there is room.
 	mounted=$tmp/tiny
@@ -106,6 +117,7 @@ if [ "${SPOOL_SYNC:-}" = journal ] && [ "$(id -u)" = 0 ] && mkdir -p "$tmp/tiny"
 	expect_eq "tiny spool: no partial file left in tmp/" 0 "$(ls "$tmp/tiny/spool/tmp" | wc -l)"
 	umount "$tmp/tiny"; mounted=
 elif [ "$(id -u)" = 0 ] && mkdir -p "$tmp/tiny" && mount -t tmpfs -o size=64k tmpfs "$tmp/tiny" 2>/dev/null; then
+	expect_eq "the tiny spool is mounted where the host does not see it" 0 "$(host_sees_tiny)"
 	mounted=$tmp/tiny
 	conf "$tmp/tiny/spool" "$tmp/zone"
 	start

@@ -9,6 +9,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
+private_mounts "$@"
 AUTHGATE=${AUTHGATE:-$top/build/asan/authgate}
 command -v swaks >/dev/null || { skip "README example" "swaks is not installed"; tap_done; exit; }
 tmp=$(mktemp -d /tmp/authgate-readme.XXXXXX)

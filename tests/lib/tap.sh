@@ -19,3 +19,14 @@ expect_eq() {
 		not_ok "$1" "$(printf 'expected: %s\n  actual: %s' "$2" "$3")"; fi
 }
 tap_done() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
+
+# private_mounts "$@": as root, run the rest of the calling script again
+# in a mount namespace of its own (call it before making anything), so
+# what it mounts (a tiny tmpfs, a bpffs, a FUSE or loop filesystem) is
+# never seen on the host, and a script killed before its cleanup leaves
+# nothing mounted there. Without root or unshare it goes on as it is.
+private_mounts() {
+	[ "$(id -u)" = 0 ] && [ -z "${AUTHGATE_PRIVATE_MOUNTS:-}" ] || return 0
+	command -v unshare >/dev/null && unshare -m --propagation private true 2>/dev/null || return 0
+	AUTHGATE_PRIVATE_MOUNTS=1 exec unshare -m --propagation private bash "$0" "$@"
+}
