@@ -515,7 +515,8 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 }
 
 /* SIGHUP: the main thread has read the file once (or kept the old zone
- * if it would not load); take whichever is current now. */
+ * if it would not load); take whichever is current now. Without dns.zone
+ * both are NULL, so a new zone is never NULL. */
 static void reload_zone(struct worker *w)
 {
 	struct dns_zone *z = daemon_zone_get(w->shared);
@@ -525,7 +526,7 @@ static void reload_zone(struct worker *w)
 	}
 	w->zone = z;
 	dns_resolver_set_zone(w->resolver, z);
-	log_notice("worker %u: zone overlay reloaded (%zu names)", w->id, z ? dns_zone_owner_count(z) : 0);
+	log_notice("worker %u: zone overlay reloaded (%zu names)", w->id, dns_zone_owner_count(z));
 }
 
 static void stop_accepting(struct worker *w)

@@ -137,13 +137,13 @@ struct worker {
 	char error[600];
 };
 
-/* Create the worker's listeners (SO_REUSEPORT), ring and resolver. 0 or
- * -1 with w->error set. */
 /* The shared zone overlay: a new reference to the current one (NULL
  * without dns.zone), and its replacement (SIGHUP; takes z's reference). */
 struct dns_zone *daemon_zone_get(struct daemon_shared *d);
 void daemon_zone_set(struct daemon_shared *d, struct dns_zone *z);
 
+/* Create the worker's listeners (SO_REUSEPORT), ring and resolver. 0 or
+ * -1 with w->error set. */
 int worker_init(struct worker *w, unsigned id, struct daemon_shared *shared);
 /* Make and drop a ring once, to report "no io_uring here" clearly before
  * any thread starts. 0 or -1 with a message. */

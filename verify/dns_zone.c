@@ -12,9 +12,9 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <stdatomic.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
